@@ -1,0 +1,45 @@
+# Thin wrapper around CMake and the scripts: `make`, `make deps`, `make test`, `make demo`.
+JOBS ?= 2
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_FLAGS ?=
+
+.PHONY: all build deps test test-unit test-integration test-asan demo bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Everything CI runs: unit and integration tests (the latter include pgbench in each pool mode),
+# then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: deps
+	$(MAKE) build CMAKE_FLAGS="-DSLUICE_WERROR=ON"
+	cd $(BUILD) && ctest --output-on-failure -j1
+	$(MAKE) test-asan
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -R '^unit\.'
+
+test-integration: build
+	cd $(BUILD) && ctest --output-on-failure -R '^integration$$'
+
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON -DSLUICE_WERROR=ON
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j1
+
+demo: deps build
+	@scripts/demo.sh
+
+bench: deps build
+	@if [ -x bench/run.sh ]; then bench/run.sh $(BENCH_ARGS); else echo "bench: not written yet (issue 6)"; fi
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
