@@ -1,0 +1,58 @@
+// A loaded configuration file: the [pooler] settings, [databases], [users], and the warnings
+// found on the way. Loading is all-or-nothing: any error means no Config.
+//
+// File format (PgBouncer's pgbouncer.ini, read with inih):
+//  * [pooler] and [pgbouncer] are the same section; [databases], [users]; [peers] is accepted
+//    with a warning (not supported yet); any other section is a warning and its lines are ignored.
+//  * Lines starting with ';' or '#' are comments. Like PgBouncer, ';' and '#' later in a line
+//    are part of the value, so `connect_query = SELECT 1; SELECT 2` keeps both statements.
+//  * Setting names are case-insensitive; database and user names are not. Database and user
+//    names with unusual characters may be written in double quotes ("" for a quote).
+//  * `%include file` reads another file in place; a relative name is resolved against the
+//    directory of the file that includes it (PgBouncer resolves it against the working directory).
+//  * Unknown setting: warning "file:line: unknown setting 'x'". Bad value: error
+//    "file:line: invalid value 'v' for setting 'x': <what is allowed>".
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/database_entry.h"
+#include "config/settings.h"
+#include "config/user_entry.h"
+#include "util/result.h"
+
+namespace sluice::config {
+
+struct Config {
+    Settings settings = defaultSettings();
+    std::map<std::string, DatabaseEntry> databases;
+    std::optional<DatabaseEntry> fallbackDatabase;  // the "*" entry; its dbname is empty
+    std::map<std::string, UserEntry> users;
+    std::vector<std::string> warnings;
+    std::string path;
+};
+
+Result<Config> loadConfig(const std::string& path);
+// For tests and --check of generated text: `fileName` names the text in messages and is the
+// base directory for relative %include.
+Result<Config> parseConfigString(std::string_view text, std::string_view fileName);
+
+enum class ApplyMode {
+    Runtime,  // admin SET: restart-only settings are refused
+    Startup,  // command line overrides (-v, -u): everything may be set
+};
+
+// Sets one setting by name (admin SET, command line). A setting Sluice does not support yet is
+// applied but adds a warning to config.warnings. Errors carry a SQLSTATE for the admin console.
+Status applySetting(Config& config, std::string_view key, std::string_view value,
+                    ApplyMode mode = ApplyMode::Runtime);
+
+// Settings whose value differs between two snapshots (for RELOAD: log them, refuse or warn about
+// the restart-only ones).
+std::vector<const SettingDef*> changedSettings(const Settings& before, const Settings& after);
+
+}  // namespace sluice::config
