@@ -1,0 +1,208 @@
+#include "net/socket.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace sluice::net {
+
+namespace {
+
+// Bytes that the kernel did not take at once; freed when libuv reports them written.
+struct PendingWrite {
+    uv_write_t req;
+    std::string bytes;
+    Socket* socket;
+};
+
+std::string formatAddress(const sockaddr_storage& ss) {
+    char text[INET6_ADDRSTRLEN] = {0};
+    if (ss.ss_family == AF_INET) {
+        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+        inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+        return fmt::format("{}:{}", text, ntohs(in->sin_port));
+    }
+    if (ss.ss_family == AF_INET6) {
+        auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+        inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+        return fmt::format("[{}]:{}", text, ntohs(in6->sin6_port));
+    }
+    return "unix";
+}
+
+}  // namespace
+
+Socket::Socket(uv_loop_t* loop, SocketOwner& owner) : loop_(loop), owner_(owner) {
+    std::memset(&h_, 0, sizeof h_);
+}
+
+Socket::~Socket() = default;
+
+int Socket::open(bool isUnix) {
+    isUnix_ = isUnix;
+    int rc = isUnix ? uv_pipe_init(loop_, &h_.pipe, 0) : uv_tcp_init(loop_, &h_.tcp);
+    if (rc != 0) return rc;
+    h_.handle.data = this;
+    open_ = true;
+    return 0;
+}
+
+int Socket::acceptFrom(uv_stream_t* listener) {
+    int rc = uv_accept(listener, &h_.stream);
+    if (rc == 0 && !isUnix_) uv_tcp_nodelay(&h_.tcp, 1);
+    return rc;
+}
+
+int Socket::connectTcp(const sockaddr* address) {
+    connectReq_.data = this;
+    uv_tcp_nodelay(&h_.tcp, 1);
+    return uv_tcp_connect(&connectReq_, &h_.tcp, address, &Socket::onConnected);
+}
+
+void Socket::connectUnix(const std::string& path) {
+    connectReq_.data = this;
+    uv_pipe_connect(&connectReq_, &h_.pipe, path.c_str(), &Socket::onConnected);
+}
+
+void Socket::startReading(size_t chunkSize) {
+    chunkSize_ = chunkSize;
+    if (reading_ || !isOpen()) return;
+    if (uv_read_start(&h_.stream, &Socket::onAlloc, &Socket::onRead) == 0) reading_ = true;
+}
+
+void Socket::stopReading() {
+    if (!reading_) return;
+    uv_read_stop(&h_.stream);
+    reading_ = false;
+}
+
+void Socket::write(const void* data, size_t size) {
+    if (size == 0 || !isOpen()) return;
+    const char* bytes = static_cast<const char*>(data);
+    if (queuedBytes_ == 0 && !failed_) {
+        uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes), static_cast<unsigned>(size));
+        int written = uv_try_write(&h_.stream, &buf, 1);
+        if (written == static_cast<int>(size)) return;
+        if (written > 0) {
+            bytes += written;
+            size -= static_cast<size_t>(written);
+        }
+        // Any other failure is left to uv_write below, which reports it from the loop, so that the
+        // owner never sees its connection end in the middle of its own call.
+    }
+    auto pending = std::make_unique<PendingWrite>();
+    pending->bytes.assign(bytes, size);
+    pending->socket = this;
+    uv_buf_t buf = uv_buf_init(pending->bytes.data(), static_cast<unsigned>(size));
+    queuedBytes_ += size;
+    int rc = uv_write(&pending->req, &h_.stream, &buf, 1, &Socket::onWritten);
+    if (rc != 0) {
+        // The stream is unusable; EOF or a read error will end the connection.
+        queuedBytes_ -= size;
+        failed_ = true;
+        return;
+    }
+    pending->req.data = pending.get();
+    pending.release();  // owned by libuv until onWritten
+}
+
+void Socket::close() {
+    if (!open_ || closing_) return;
+    closing_ = true;
+    stopReading();
+    if (queuedBytes_ > 0 && !failed_) {
+        shutdownReq_.data = this;
+        if (uv_shutdown(&shutdownReq_, &h_.stream, &Socket::onShutdown) == 0) return;
+    }
+    uv_close(&h_.handle, &Socket::onClosed);
+}
+
+void Socket::onShutdown(uv_shutdown_t* req, int) {
+    auto* self = static_cast<Socket*>(req->data);
+    uv_close(&self->h_.handle, &Socket::onClosed);
+}
+
+std::string Socket::peerAddress() const {
+    if (isUnix_ || !open_) return "unix";
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&h_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+    return formatAddress(ss);
+}
+
+std::string Socket::localAddress() const {
+    if (isUnix_ || !open_) return "unix";
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&h_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+    return formatAddress(ss);
+}
+
+int Socket::fd() const {
+    uv_os_fd_t fd = -1;
+    if (open_) uv_fileno(&h_.handle, &fd);
+    return fd;
+}
+
+void Socket::applyTcpOptions(const TcpOptions& options) {
+    const int fd = this->fd();
+    if (isUnix_ || fd < 0) return;
+    // Set directly rather than through uv_tcp_keepalive, which forces an idle time of its own.
+    int on = options.keepalive ? 1 : 0;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    if (options.keepalive) {
+        if (options.keepIdle > 0) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &options.keepIdle, sizeof(int));
+        if (options.keepInterval > 0) setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &options.keepInterval, sizeof(int));
+        if (options.keepCount > 0) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &options.keepCount, sizeof(int));
+    }
+    if (options.userTimeoutMs > 0) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &options.userTimeoutMs, sizeof(int));
+}
+
+void Socket::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+    auto* self = static_cast<Socket*>(handle->data);
+    uint8_t* space = self->input_.reserve(self->chunkSize_);
+    *buf = uv_buf_init(reinterpret_cast<char*>(space), static_cast<unsigned>(self->input_.writable()));
+}
+
+void Socket::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+    auto* self = static_cast<Socket*>(stream->data);
+    if (nread > 0) {
+        self->input_.commit(static_cast<size_t>(nread));
+        self->owner_.onSocketRead(self->input_);
+    } else if (nread < 0) {
+        self->stopReading();
+        self->owner_.onSocketEnd(nread == UV_EOF ? "EOF" : uv_strerror(static_cast<int>(nread)));
+    }
+}
+
+void Socket::onWritten(uv_write_t* req, int status) {
+    std::unique_ptr<PendingWrite> pending(static_cast<PendingWrite*>(req->data));
+    Socket* self = pending->socket;
+    self->queuedBytes_ -= pending->bytes.size();
+    if (status == UV_ECANCELED || self->closing_) return;
+    if (status < 0) {
+        self->failed_ = true;
+        self->owner_.onSocketEnd(uv_strerror(status));
+        return;
+    }
+    if (self->queuedBytes_ == 0) self->owner_.onSocketDrained();
+}
+
+void Socket::onConnected(uv_connect_t* req, int status) {
+    auto* self = static_cast<Socket*>(req->data);
+    if (status == UV_ECANCELED || self->closing_) return;
+    self->owner_.onSocketConnected(status);
+}
+
+void Socket::onClosed(uv_handle_t* handle) {
+    auto* self = static_cast<Socket*>(handle->data);
+    self->open_ = false;
+    self->owner_.onSocketClosed();
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,101 @@
+// One libuv stream (TCP or unix socket) owned by a connection: reads into the owner's buffer,
+// writes without copying when the kernel takes the bytes at once, and closes asynchronously.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/io_buffer.h"
+
+namespace sluice::net {
+
+// Callbacks a Socket makes to the connection that owns it. All run on the socket's loop thread,
+// never re-entrantly from inside a Socket method.
+class SocketOwner {
+public:
+    virtual ~SocketOwner() = default;
+    virtual void onSocketRead(IoBuffer& input) = 0;
+    virtual void onSocketEnd(std::string_view reason) = 0;  // EOF or an IO error
+    virtual void onSocketConnected(int /*status*/) {}
+    virtual void onSocketDrained() {}                       // queued output fully written
+    virtual void onSocketClosed() = 0;                      // the handle is gone; owner may be freed
+};
+
+class Socket {
+public:
+    Socket(uv_loop_t* loop, SocketOwner& owner);
+    ~Socket();
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+
+    // Makes the handle (TCP or unix); returns a libuv error code (0 = ok). Once open, the
+    // socket always ends through close() and onSocketClosed, whatever happens next.
+    int open(bool isUnix);
+    int acceptFrom(uv_stream_t* listener);  // after open()
+    int connectTcp(const sockaddr* address);  // after open(false)
+    void connectUnix(const std::string& path);  // after open(true)
+
+    void startReading(size_t chunkSize);
+    void stopReading();
+    bool isReading() const { return reading_; }
+
+    // Queues the bytes; an error is reported later through onSocketEnd.
+    void write(const void* data, size_t size);
+    void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
+    size_t queuedBytes() const { return queuedBytes_; }
+
+    // Closes after the queued output is written (a last error message reaches the peer).
+    void close();
+    bool isOpen() const { return open_ && !closing_; }
+    bool isUnix() const { return isUnix_; }
+
+    // "127.0.0.1:5432", "[::1]:5432" or "unix:<port-less>" for logs; the port alone for SHOW commands.
+    std::string peerAddress() const;
+    std::string localAddress() const;
+    int fd() const;
+    // tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt, tcp_user_timeout; 0 = system default.
+    struct TcpOptions {
+        bool keepalive = true;
+        int keepIdle = 0;
+        int keepInterval = 0;
+        int keepCount = 0;
+        int userTimeoutMs = 0;
+    };
+    void applyTcpOptions(const TcpOptions& options);
+
+    IoBuffer& input() { return input_; }
+
+private:
+    static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+    static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+    static void onWritten(uv_write_t* req, int status);
+    static void onConnected(uv_connect_t* req, int status);
+    static void onShutdown(uv_shutdown_t* req, int status);
+    static void onClosed(uv_handle_t* handle);
+
+    uv_loop_t* loop_;
+    SocketOwner& owner_;
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h_;
+    uv_connect_t connectReq_;
+    uv_shutdown_t shutdownReq_;
+    IoBuffer input_;
+    size_t chunkSize_ = 4096;
+    size_t queuedBytes_ = 0;
+    bool open_ = false;
+    bool closing_ = false;
+    bool reading_ = false;
+    bool isUnix_ = false;
+    bool failed_ = false;
+};
+
+}  // namespace sluice::net

@@ -1,0 +1,32 @@
+// Every Pool of the process, by (database, user); shared by all workers, consulted at login and
+// reload only, so a mutex is fine here.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "pool/pool.h"
+
+namespace sluice::pool {
+
+class PoolRegistry {
+public:
+    // The pool for the key; made with `target` on first use, else its target is refreshed to it.
+    std::shared_ptr<Pool> get(const std::string& database, const std::string& user,
+                              std::shared_ptr<const PoolTarget> target);
+
+    template <class Fn>
+    void forEach(Fn&& fn) {
+        std::lock_guard lock(mutex_);
+        for (auto& [key, pool] : pools_) fn(*pool);
+    }
+
+private:
+    std::mutex mutex_;
+    std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
+};
+
+}  // namespace sluice::pool

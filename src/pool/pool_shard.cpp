@@ -1,0 +1,90 @@
+#include "pool/pool_shard.h"
+
+namespace sluice::pool {
+
+PoolShard::PoolShard(std::shared_ptr<Pool> pool, Launcher launcher, double loginRetrySeconds, bool roundRobin)
+    : pool_(std::move(pool)),
+      target_(pool_->target()),
+      launcher_(std::move(launcher)),
+      loginRetrySeconds_(loginRetrySeconds),
+      roundRobin_(roundRobin) {}
+
+void PoolShard::refreshTarget() {
+    auto fresh = pool_->target();
+    if (fresh == target_) return;
+    if (!sameServer(*fresh, *target_)) ++generation_;
+    target_ = std::move(fresh);
+}
+
+void PoolShard::setOptions(double loginRetrySeconds, bool roundRobin) {
+    loginRetrySeconds_ = loginRetrySeconds;
+    roundRobin_ = roundRobin;
+}
+
+Acquired PoolShard::acquire(PoolWaiter& client) {
+    if (!idle_.empty()) {
+        // LIFO keeps few servers warm and lets the rest reach server_idle_timeout; round robin
+        // spreads load evenly (server_round_robin), as in PgBouncer.
+        PooledServer* server = roundRobin_ ? idle_.front() : idle_.back();
+        active_.pushBack(*server);
+        return {server, std::nullopt};
+    }
+    if (lastLoginError_ && login_.empty() && secondsSince(lastLoginFailure_) < loginRetrySeconds_)
+        return {nullptr, lastLoginError_};
+    client.waitingSince = Clock::now();
+    waiting_.pushBack(client);
+    launchIfNeeded();
+    return {};
+}
+
+void PoolShard::cancelWait(PoolWaiter& client) { waiting_.remove(client); }
+
+void PoolShard::serverReady(PooledServer& server) {
+    lastLoginError_.reset();
+    if (PoolWaiter* client = waiting_.popFront()) {
+        active_.pushBack(server);
+        client->onServerAvailable(server);
+        return;
+    }
+    server.idleSince = Clock::now();
+    idle_.pushBack(server);
+}
+
+void PoolShard::serverGone(PooledServer& server) {
+    if (!server.poolHook.linked()) return;
+    static_cast<IntrusiveList<PooledServer, &PooledServer::poolHook>*>(server.poolHook.list)->remove(server);
+    pool_->releaseServerSlot();
+    launchIfNeeded();
+}
+
+void PoolShard::serverLoginFailed(PooledServer& server, const Error& error) {
+    lastLoginError_ = error;
+    lastLoginFailure_ = Clock::now();
+    if (server.poolHook.linked()) {
+        static_cast<IntrusiveList<PooledServer, &PooledServer::poolHook>*>(server.poolHook.list)->remove(server);
+        pool_->releaseServerSlot();
+    }
+    // Waiters beyond what the remaining logins can serve get the error instead of hanging.
+    while (waiting_.size() > login_.size()) {
+        PoolWaiter* client = waiting_.popFront();
+        client->onServerUnavailable(error);
+    }
+}
+
+bool PoolShard::empty() const {
+    return waiting_.empty() && login_.empty() && idle_.empty() && active_.empty() && used_.empty();
+}
+
+void PoolShard::launchIfNeeded() {
+    // One connection in progress per waiting client at most, within the pool's size.
+    while (waiting_.size() > login_.size() + used_.size() && pool_->tryReserveServerSlot(target_->poolSize)) {
+        size_t before = login_.size();
+        launcher_(*this);
+        if (login_.size() == before) {  // the launcher could not start one; don't spin
+            pool_->releaseServerSlot();
+            break;
+        }
+    }
+}
+
+}  // namespace sluice::pool

@@ -1,0 +1,105 @@
+// One worker's part of a Pool (DESIGN §3): its servers and its waiting clients, touched only by
+// that worker's thread, so acquiring an idle server takes no lock. A server's state is the list
+// it is on (login, idle, active, used), as in PgBouncer, so SHOW POOLS counts are list sizes.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "pool/pool.h"
+#include "util/clock.h"
+#include "util/intrusive_list.h"
+#include "util/result.h"
+
+namespace sluice::pool {
+
+// The part of a server connection the shard manages.
+class PooledServer {
+public:
+    virtual ~PooledServer() = default;
+    ListHook poolHook;
+    TimePoint idleSince{};
+    uint64_t generation = 0;  // the shard's target generation it was opened for
+};
+
+// The part of a client connection that can wait for a server.
+class PoolWaiter {
+public:
+    virtual ~PoolWaiter() = default;
+    // The shard hands the client a server (already on the active list).
+    virtual void onServerAvailable(PooledServer& server) = 0;
+    // No server could be had (login to the server failed); the client should report `error`.
+    virtual void onServerUnavailable(const Error& error) = 0;
+
+    ListHook waitHook;
+    TimePoint waitingSince{};
+};
+
+struct Acquired {
+    PooledServer* server = nullptr;    // given at once
+    std::optional<Error> error;        // refused at once (server login failing, server_login_retry)
+    bool queued() const { return server == nullptr && !error; }
+};
+
+class PoolShard {
+public:
+    using Launcher = std::function<void(PoolShard&)>;
+
+    PoolShard(std::shared_ptr<Pool> pool, Launcher launcher, double loginRetrySeconds, bool roundRobin);
+
+    Pool& pool() { return *pool_; }
+    const std::shared_ptr<Pool>& sharedPool() const { return pool_; }
+    const PoolTarget& target() const { return *target_; }
+    void refreshTarget();
+    // A server opened for an older target (the database entry changed on reload) is not reused.
+    bool isCurrent(const PooledServer& server) const { return server.generation == generation_; }
+    void setOptions(double loginRetrySeconds, bool roundRobin);
+
+    Acquired acquire(PoolWaiter& client);
+    void cancelWait(PoolWaiter& client);
+
+    // The shard's view of a server's life.
+    void serverLaunched(PooledServer& server) {
+        server.generation = generation_;
+        login_.pushBack(server);
+    }
+    void serverBusy(PooledServer& server) { used_.pushBack(server); }  // reset/check query running
+    void serverReady(PooledServer& server);                            // to the next waiter, or idle
+    void serverGone(PooledServer& server);                             // closing; frees its slot
+    void serverLoginFailed(PooledServer& server, const Error& error);  // the failure reaches waiters
+
+    // Idle servers, oldest first (for timeouts and checks).
+    template <class Fn>
+    void forEachIdle(Fn&& fn) { idle_.forEach(std::forward<Fn>(fn)); }
+    template <class Fn>
+    void forEachWaiting(Fn&& fn) { waiting_.forEach(std::forward<Fn>(fn)); }
+
+    size_t waitingCount() const { return waiting_.size(); }
+    size_t idleCount() const { return idle_.size(); }
+    size_t activeCount() const { return active_.size(); }
+    size_t loginCount() const { return login_.size(); }
+    size_t usedCount() const { return used_.size(); }
+    bool isActive(const PooledServer& server) const { return active_.contains(server); }
+    bool empty() const;
+
+private:
+    void launchIfNeeded();
+
+    std::shared_ptr<Pool> pool_;
+    std::shared_ptr<const PoolTarget> target_;
+    uint64_t generation_ = 0;
+    Launcher launcher_;
+    double loginRetrySeconds_;
+    bool roundRobin_;
+    std::optional<Error> lastLoginError_;
+    TimePoint lastLoginFailure_{};
+
+    IntrusiveList<PoolWaiter, &PoolWaiter::waitHook> waiting_;
+    IntrusiveList<PooledServer, &PooledServer::poolHook> login_;
+    IntrusiveList<PooledServer, &PooledServer::poolHook> idle_;
+    IntrusiveList<PooledServer, &PooledServer::poolHook> active_;
+    IntrusiveList<PooledServer, &PooledServer::poolHook> used_;
+};
+
+}  // namespace sluice::pool

@@ -1,0 +1,44 @@
+#include "pool/pool_target.h"
+
+namespace sluice::pool {
+
+bool sameServer(const PoolTarget& a, const PoolTarget& b) {
+    return a.host == b.host && a.port == b.port && a.dbname == b.dbname && a.serverUser == b.serverUser &&
+           a.serverPassword == b.serverPassword && a.connectQuery == b.connectQuery &&
+           a.startupParameters == b.startupParameters;
+}
+
+std::shared_ptr<const PoolTarget> resolvePoolTarget(const config::Config& config, const config::DatabaseEntry& entry,
+                                                    const std::string& databaseName, const std::string& clientUser,
+                                                    const std::string& authFileSecret) {
+    const auto& settings = config.settings;
+    auto target = std::make_shared<PoolTarget>();
+    target->database = databaseName;
+    target->host = entry.host;
+    if (target->host.empty()) target->host = settings.unix_socket_dir;  // PgBouncer connects over the unix socket dir
+    target->port = entry.port;
+    target->dbname = entry.dbname.empty() ? databaseName : entry.dbname;
+    target->forcedUser = !entry.user.empty();
+    target->serverUser = target->forcedUser ? entry.user : clientUser;
+    target->serverPassword = (target->forcedUser && !entry.password.empty()) ? entry.password : authFileSecret;
+    target->connectQuery = entry.connectQuery;
+    target->startupParameters = entry.startupParameters;
+
+    const config::UserEntry* user = nullptr;
+    if (auto it = config.users.find(target->serverUser); it != config.users.end()) user = &it->second;
+    else if (auto it2 = config.users.find(clientUser); it2 != config.users.end()) user = &it2->second;
+
+    std::string mode = settings.pool_mode;
+    if (entry.poolMode) mode = *entry.poolMode;
+    if (user && user->poolMode) mode = *user->poolMode;
+    target->mode = parsePoolMode(mode).value_or(PoolMode::Session);
+
+    target->poolSize = static_cast<int>(settings.default_pool_size);
+    if (entry.poolSize) target->poolSize = *entry.poolSize;
+    if (user && user->poolSize) target->poolSize = *user->poolSize;
+
+    target->serverLifetime = entry.serverLifetime.value_or(settings.server_lifetime);
+    return target;
+}
+
+}  // namespace sluice::pool

@@ -1,0 +1,41 @@
+// Everything a pool needs to know to open and size its server connections: resolved once per
+// config snapshot from [pooler], the database entry and the [users] entry, with PgBouncer's
+// precedence (user entry over database entry over global).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "pool/pool_mode.h"
+
+namespace sluice::pool {
+
+struct PoolTarget {
+    std::string database;       // name clients connect to
+    std::string host;           // empty or starting with '/': unix socket directory
+    int port = 5432;
+    std::string dbname;         // database on the server
+    std::string serverUser;
+    std::string serverPassword; // plain, md5 hash, or empty
+    std::string connectQuery;
+    std::vector<std::pair<std::string, std::string>> startupParameters;
+
+    PoolMode mode = PoolMode::Session;
+    int poolSize = 20;
+    double serverLifetime = 3600;
+    bool forcedUser = false;  // the database entry names the user; every client shares its pool
+};
+
+// Whether servers opened for `a` can serve `b` (same place, same login, same session setup).
+bool sameServer(const PoolTarget& a, const PoolTarget& b);
+
+// Resolves the target for `clientUser` connecting to database `name` (an entry, or the "*" fallback).
+// The password for the server comes from the entry, else from the auth_file secret given.
+std::shared_ptr<const PoolTarget> resolvePoolTarget(const config::Config& config, const config::DatabaseEntry& entry,
+                                                    const std::string& databaseName, const std::string& clientUser,
+                                                    const std::string& authFileSecret);
+
+}  // namespace sluice::pool

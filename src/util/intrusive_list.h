@@ -1,0 +1,79 @@
+// A doubly linked list threaded through its elements (PgBouncer's idea, DESIGN §7): a connection's
+// state is the list it sits on, so a state change is an O(1) unlink + link and counts are list sizes.
+#pragma once
+
+#include <cstddef>
+
+namespace sluice {
+
+struct ListHook {
+    ListHook* prev = nullptr;
+    ListHook* next = nullptr;
+    void* list = nullptr;  // the IntrusiveList this hook is on, if any
+    void* item = nullptr;  // the element that holds this hook
+    bool linked() const { return list != nullptr; }
+};
+
+template <class T, ListHook T::*Hook>
+class IntrusiveList {
+public:
+    IntrusiveList() { head_.prev = head_.next = &head_; }
+    IntrusiveList(const IntrusiveList&) = delete;
+    IntrusiveList& operator=(const IntrusiveList&) = delete;
+
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    bool contains(const T& item) const { return (item.*Hook).list == this; }
+
+    void pushBack(T& item) { insertBefore(&head_, item); }
+    void pushFront(T& item) { insertBefore(head_.next, item); }
+
+    T* front() const { return empty() ? nullptr : owner(head_.next); }
+    T* back() const { return empty() ? nullptr : owner(head_.prev); }
+
+    T* popFront() {
+        T* item = front();
+        if (item) remove(*item);
+        return item;
+    }
+
+    void remove(T& item) {
+        ListHook& h = item.*Hook;
+        if (h.list != this) return;
+        h.prev->next = h.next;
+        h.next->prev = h.prev;
+        h.prev = h.next = nullptr;
+        h.list = nullptr;
+        --size_;
+    }
+
+    // Calls fn on each element; fn may remove the element it is given (and only that one).
+    template <class Fn>
+    void forEach(Fn&& fn) {
+        for (ListHook* h = head_.next; h != &head_;) {
+            ListHook* next = h->next;
+            fn(*owner(h));
+            h = next;
+        }
+    }
+
+private:
+    static T* owner(ListHook* h) { return static_cast<T*>(h->item); }
+
+    void insertBefore(ListHook* pos, T& item) {
+        ListHook& h = item.*Hook;
+        if (h.list) static_cast<IntrusiveList*>(h.list)->remove(item);
+        h.prev = pos->prev;
+        h.next = pos;
+        pos->prev->next = &h;
+        pos->prev = &h;
+        h.list = this;
+        h.item = &item;
+        ++size_;
+    }
+
+    ListHook head_;
+    size_t size_ = 0;
+};
+
+}  // namespace sluice

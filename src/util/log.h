@@ -1,0 +1,32 @@
+// Logging through spdlog in PgBouncer's line shape, so operators' greps keep working:
+//   2026-11-22 07:39:16.123 UTC [4242] LOG C-12: app/app@127.0.0.1:50001 login attempt: db=app user=app tls=no
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+namespace sluice::log {
+
+struct Options {
+    int verbose = 0;          // 0: LOG and above; 1: DEBUG; 2+: NOISE
+    bool quiet = false;       // no stderr output
+    std::string logfile;      // empty: none
+    bool syslog = false;
+    std::string syslogIdent = "sluice";
+    std::string syslogFacility = "daemon";
+};
+
+// (Re)configures the process-wide logger; safe to call again on reload.
+void configure(const Options& options);
+// Reopens the log file (after logrotate moved it).
+void reopen();
+
+}  // namespace sluice::log
+
+#define SLOG_INFO(...) spdlog::info(__VA_ARGS__)
+#define SLOG_WARN(...) spdlog::warn(__VA_ARGS__)
+#define SLOG_ERROR(...) spdlog::error(__VA_ARGS__)
+#define SLOG_FATAL(...) spdlog::critical(__VA_ARGS__)
+#define SLOG_DEBUG(...) spdlog::debug(__VA_ARGS__)
+#define SLOG_NOISE(...) spdlog::trace(__VA_ARGS__)
