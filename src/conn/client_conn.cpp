@@ -1,0 +1,533 @@
+#include "conn/client_conn.h"
+
+#include <fmt/format.h>
+
+#include "auth/crypto_util.h"
+#include "auth/md5_password.h"
+#include "auth/scram.h"
+#include "auth/secret.h"
+#include "conn/connections.h"
+#include "conn/server_conn.h"
+#include "conn/tracked_params.h"
+#include "proto/builders.h"
+#include "proto/codes.h"
+#include "proto/header.h"
+#include "proto/parse.h"
+#include "util/log.h"
+
+namespace sluice::conn {
+
+namespace {
+
+// A password or SASL message larger than this is not a password.
+constexpr uint32_t kMaxAuthMessage = 64u << 10;
+// Past this much output queued toward a slow server, stop reading its client (backpressure).
+constexpr size_t kHighWater = 256u << 10;
+
+std::string quoteLiteral(std::string_view value) {
+    std::string out = "'";
+    for (char c : value) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    return out + "'";
+}
+
+std::string quoteIdentifier(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+ClientConn::ClientConn(Connections& connections, uint64_t id)
+    : connections_(connections),
+      socket_(connections.loop(), *this),
+      name_("C-" + std::to_string(id)),
+      connectedAt_(Clock::now()) {}
+
+ClientConn::~ClientConn() = default;
+
+std::string ClientConn::describe() const {
+    return fmt::format("{}: {}/{}@{}", name_, database_.empty() ? "(nodb)" : database_,
+                       user_.empty() ? "(nouser)" : user_, peer_);
+}
+
+bool ClientConn::accept(uv_stream_t* listener, bool isUnix) {
+    if (socket_.acceptFrom(listener) != 0) return false;
+    peer_ = isUnix ? fmt::format("unix:{}", connections_.settings().listen_port) : socket_.peerAddress();
+    const auto& settings = connections_.settings();
+    socket_.applyTcpOptions(connections_.tcpOptions());
+    connections_.counters().clients.fetch_add(1, std::memory_order_relaxed);
+    counted_ = true;
+    socket_.startReading(static_cast<size_t>(settings.pkt_buf));
+    return true;
+}
+
+void ClientConn::onSocketRead(net::IoBuffer& input) {
+    while (!input.empty()) {
+        switch (state_) {
+            case State::Startup:
+                if (!handleStartup(input)) return;
+                break;
+            case State::Auth:
+                if (!handleAuthMessage(input)) return;
+                break;
+            case State::Idle: handleIdle(input); return;
+            case State::Active: forwardToServer(input); return;
+            case State::WaitWelcome:
+            case State::Waiting:
+            case State::Linking:
+                // Keep what came; it goes to the server once one is linked.
+                socket_.stopReading();
+                return;
+            case State::Closing: input.consume(input.size()); return;
+        }
+    }
+}
+
+bool ClientConn::handleStartup(net::IoBuffer& input) {
+    proto::StartupPacket packet;
+    proto::ParseError error;
+    size_t consumed = 0;
+    auto status = proto::parseStartupPacket(input.data(), input.size(),
+                                            static_cast<uint32_t>(connections_.settings().max_packet_size), packet,
+                                            consumed, error);
+    if (status == proto::ParseStatus::NeedMore) return false;
+    if (status == proto::ParseStatus::Error) {
+        closeWithError(error.sqlstate, error.message);
+        return false;
+    }
+    input.consume(consumed);
+    switch (packet.kind) {
+        case proto::StartupKind::SslRequest:
+            // TLS arrives with the authentication work; until then, say no and let the client go on in clear.
+            if (sslAnswered_) {
+                closeWithError(proto::sqlstate::kProtocolViolation, "SSLRequest sent twice");
+                return false;
+            }
+            sslAnswered_ = true;
+            socket_.write("N", 1);
+            return true;
+        case proto::StartupKind::GssEncRequest:
+            if (gssAnswered_) {
+                closeWithError(proto::sqlstate::kProtocolViolation, "GSSENCRequest sent twice");
+                return false;
+            }
+            gssAnswered_ = true;
+            socket_.write("N", 1);
+            return true;
+        case proto::StartupKind::CancelRequest: {
+            ClientConn* target = connections_.findByCancelKey(packet.cancelPid, packet.cancelKey);
+            if (target && target->server_) connections_.forwardCancel(*target->server_);
+            // The protocol gives a cancel connection no answer either way.
+            if (connections_.settings().log_connections) SLOG_DEBUG("{} cancel request", describe());
+            state_ = State::Closing;
+            socket_.close();
+            return false;
+        }
+        case proto::StartupKind::Startup: startLogin(packet); return state_ != State::Closing;
+    }
+    return false;
+}
+
+void ClientConn::startLogin(proto::StartupPacket& packet) {
+    const auto& settings = connections_.settings();
+    user_ = *packet.find("user");
+    database_ = *packet.find("database");
+    if (counted_ && connections_.counters().clients.load(std::memory_order_relaxed) > settings.max_client_conn) {
+        closeWithError(proto::sqlstate::kTooManyConnections, "no more connections allowed (max_client_conn)");
+        return;
+    }
+    if (!connections_.acceptingLogins()) {
+        closeWithError(proto::sqlstate::kCannotConnectNow, "pooler is shutting down");
+        return;
+    }
+    for (const auto& [name, value] : packet.params) {
+        if (name == "user" || name == "database") continue;
+        if (isTrackedParameter(name, settings)) {
+            wanted_.set(name, value);
+        } else if (listContains(settings.ignore_startup_parameters, name) || (name == "options" && value.empty())) {
+            continue;
+        } else {
+            closeWithError(proto::sqlstate::kProtocolViolation, fmt::format("unsupported startup parameter: {}", name));
+            return;
+        }
+    }
+    if (packet.minor > 0 || !packet.protocolOptions.empty()) {
+        std::string out;
+        proto::appendNegotiateProtocolVersion(out, 0, packet.protocolOptions);
+        socket_.write(out);
+    }
+    const auto& config = connections_.config();
+    if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;
+    else if (config.fallbackDatabase) databaseEntry_ = &*config.fallbackDatabase;
+    if (settings.log_connections)
+        SLOG_INFO("{} login attempt: db={} user={} tls=no replication=no", describe(), database_, user_);
+    if (!databaseEntry_) {
+        closeWithError(proto::sqlstate::kInvalidCatalogName, fmt::format("no such database: {}", database_));
+        return;
+    }
+    if (auto it = connections_.authFile().find(user_); it != connections_.authFile().end()) {
+        secret_ = it->second;
+        hasSecret_ = true;
+    }
+    startAuthentication();
+}
+
+void ClientConn::startAuthentication() {
+    const std::string& method = connections_.settings().auth_type;
+    std::string out;
+    if (method == "trust" || method == "any") {
+        authenticated();
+        return;
+    }
+    state_ = State::Auth;
+    const bool scramSecret = hasSecret_ && auth::classifySecret(secret_) == auth::SecretKind::Scram;
+    if (method == "plain" || method == "password") {
+        proto::appendAuthenticationCleartext(out);
+    } else if (method == "scram-sha-256" || (method == "md5" && scramSecret)) {
+        // PgBouncer's rule: with md5, a user whose secret is a SCRAM secret authenticates by SCRAM.
+        std::string_view mechanisms[] = {"SCRAM-SHA-256"};
+        proto::appendAuthenticationSasl(out, mechanisms);
+        saslStarted_ = true;
+    } else if (method == "md5") {
+        uint8_t salt[4];
+        auth::randomBytes(salt, sizeof salt);
+        md5Salt_.assign(reinterpret_cast<const char*>(salt), sizeof salt);
+        proto::appendAuthenticationMd5(out, salt);
+    } else {
+        closeWithError(proto::sqlstate::kFeatureNotSupported,
+                       fmt::format("auth_type {} is not supported yet by Sluice", method));
+        return;
+    }
+    socket_.write(out);
+}
+
+bool ClientConn::handleAuthMessage(net::IoBuffer& input) {
+    auto header = proto::peekHeader(input.data(), input.size());
+    if (!header) return false;
+    if (header->type != proto::msg::kPasswordMessage) {
+        closeWithError(proto::sqlstate::kProtocolViolation,
+                       fmt::format("expected a password message, got message type '{}'", header->type));
+        return false;
+    }
+    if (header->length < 4 || header->length > kMaxAuthMessage) {
+        closeWithError(proto::sqlstate::kProtocolViolation, "invalid length of password message");
+        return false;
+    }
+    if (input.size() < header->totalSize()) return false;
+    // Taken out of the buffer first: what follows may already be read as the next state's input.
+    const std::string message(reinterpret_cast<const char*>(input.data()) + 5, header->bodySize());
+    input.consume(header->totalSize());
+    const auto* body = reinterpret_cast<const uint8_t*>(message.data());
+    if (saslStarted_) {
+        handleSaslMessage(body, message.size());
+    } else {
+        std::string_view password;
+        if (!proto::parsePasswordMessage(body, message.size(), password)) {
+            closeWithError(proto::sqlstate::kProtocolViolation, "malformed password message");
+            return false;
+        }
+        verifyPassword(password);
+    }
+    return state_ != State::Closing;
+}
+
+void ClientConn::verifyPassword(std::string_view password) {
+    bool ok = false;
+    if (hasSecret_) {
+        switch (auth::classifySecret(secret_)) {
+            case auth::SecretKind::Plain:
+                ok = md5Salt_.empty() ? auth::constantTimeEquals(password, secret_)
+                                      : auth::constantTimeEquals(
+                                            password, auth::md5SaltedResponse(auth::md5PasswordHash(secret_, user_),
+                                                                              reinterpret_cast<const uint8_t*>(md5Salt_.data())));
+                break;
+            case auth::SecretKind::Md5:
+                ok = md5Salt_.empty()
+                         ? auth::constantTimeEquals(auth::md5PasswordHash(password, user_), secret_)
+                         : auth::constantTimeEquals(
+                               password, auth::md5SaltedResponse(secret_, reinterpret_cast<const uint8_t*>(md5Salt_.data())));
+                break;
+            case auth::SecretKind::Scram: {
+                auth::ScramSecret stored;
+                if (md5Salt_.empty() && auth::parseScramSecret(secret_, stored)) {
+                    auth::ScramSecret given = auth::makeScramSecret(password, stored.salt, stored.iterations);
+                    ok = auth::constantTimeEquals(
+                        std::string_view(reinterpret_cast<const char*>(given.storedKey.data()), given.storedKey.size()),
+                        std::string_view(reinterpret_cast<const char*>(stored.storedKey.data()), stored.storedKey.size()));
+                }
+                break;
+            }
+        }
+    }
+    if (ok) authenticated();
+    else authenticationFailed();
+}
+
+void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
+    std::string reply, error;
+    if (!scram_) {
+        proto::SaslInitialResponse initial;
+        if (!proto::parseSaslInitialResponse(body, size, initial) || initial.mechanism != "SCRAM-SHA-256") {
+            closeWithError(proto::sqlstate::kProtocolViolation, "client selected an invalid SASL authentication mechanism");
+            return;
+        }
+        auth::ScramSecret secret;
+        bool usable = hasSecret_;
+        if (usable) {
+            switch (auth::classifySecret(secret_)) {
+                case auth::SecretKind::Scram: usable = auth::parseScramSecret(secret_, secret); break;
+                case auth::SecretKind::Plain: {
+                    uint8_t salt[16];
+                    auth::randomBytes(salt, sizeof salt);
+                    secret = auth::makeScramSecret(secret_, std::string_view(reinterpret_cast<char*>(salt), sizeof salt),
+                                                   4096);
+                    break;
+                }
+                case auth::SecretKind::Md5: usable = false; break;
+            }
+        }
+        if (!usable) {
+            // Go through the exchange with a secret nobody knows, so an unknown user looks like a wrong password.
+            uint8_t junk[32];
+            auth::randomBytes(junk, sizeof junk);
+            secret = auth::makeScramSecret(std::string_view(reinterpret_cast<char*>(junk), sizeof junk),
+                                           std::string_view(reinterpret_cast<char*>(junk), 16), 4096);
+        }
+        scram_ = std::make_unique<auth::ScramServer>(secret);
+        if (!scram_->handleClientFirst(initial.data, reply, error)) {
+            closeWithError(proto::sqlstate::kProtocolViolation, "malformed SCRAM message: " + error);
+            return;
+        }
+        std::string out;
+        proto::appendAuthenticationSaslContinue(out, reply);
+        socket_.write(out);
+        return;
+    }
+    std::string_view data(reinterpret_cast<const char*>(body), size);
+    if (!scram_->handleClientFinal(data, reply, error)) {
+        SLOG_DEBUG("{} SCRAM failed: {}", describe(), error);
+        authenticationFailed();
+        return;
+    }
+    std::string out;
+    proto::appendAuthenticationSaslFinal(out, reply);
+    socket_.write(out);
+    scram_.reset();
+    authenticated();
+}
+
+void ClientConn::authenticationFailed() {
+    if (connections_.settings().log_pooler_errors || connections_.settings().log_connections)
+        SLOG_WARN("{} password authentication failed", describe());
+    closeWithError(proto::sqlstate::kInvalidPassword, fmt::format("password authentication failed for user \"{}\"", user_));
+}
+
+void ClientConn::authenticated() {
+    do {
+        auth::randomBytes(reinterpret_cast<uint8_t*>(&cancelPid_), sizeof cancelPid_);
+        auth::randomBytes(reinterpret_cast<uint8_t*>(&cancelKey_), sizeof cancelKey_);
+    } while (connections_.findByCancelKey(cancelPid_, cancelKey_) != nullptr);
+    connections_.registerCancelKey(*this);
+    cancelRegistered_ = true;
+    shard_ = &connections_.shardFor(*databaseEntry_, database_, user_);
+    if (auto defaults = shard_->pool().serverDefaults()) {
+        pool::ServerParams params = *defaults;
+        for (const auto& [name, value] : wanted_.entries()) params.set(name, value);
+        sendWelcome(params);
+        state_ = State::Idle;  // anything the client already sent is read on by onSocketRead's loop
+        return;
+    }
+    // A pool that has never had a server: get one first, so the welcome tells the truth.
+    state_ = State::WaitWelcome;
+    requestServer();
+}
+
+void ClientConn::sendWelcome(const pool::ServerParams& serverParams) {
+    std::string out;
+    proto::appendAuthenticationOk(out);
+    for (const auto& [name, value] : serverParams.entries()) proto::appendParameterStatus(out, name, value);
+    proto::appendBackendKeyData(out, cancelPid_, cancelKey_);
+    proto::appendReadyForQuery(out, 'I');
+    socket_.write(out);
+}
+
+void ClientConn::handleIdle(net::IoBuffer& input) {
+    auto header = proto::peekHeader(input.data(), input.size());
+    if (!header) return;
+    if (header->type == proto::msg::kTerminate) {
+        close("client close request");
+        return;
+    }
+    state_ = State::Waiting;
+    requestServer();
+}
+
+void ClientConn::requestServer() {
+    socket_.stopReading();
+    pool::Acquired acquired = shard_->acquire(*this);
+    if (acquired.server) onServerAvailable(*acquired.server);
+    else if (acquired.error) onServerUnavailable(*acquired.error);
+}
+
+void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
+    auto& server = static_cast<ServerConn&>(pooled);
+    const bool welcomePending = state_ == State::WaitWelcome;
+    state_ = State::Linking;
+    server_ = &server;
+    server.link(*this);
+    server.prepareFor(*this, [this, welcomePending](const std::optional<Error>& error) {
+        ServerConn* linked = server_;
+        if (error) {
+            // The server failed its check: drop it and ask again.
+            server_ = nullptr;
+            linked->unlink();
+            linked->close("server check failed: " + error->message);
+            state_ = welcomePending ? State::WaitWelcome : State::Waiting;
+            requestServer();
+            return;
+        }
+        std::string sync = parameterSyncSql(linked->params());
+        auto finish = [this, welcomePending]() {
+            if (welcomePending) sendWelcome(server_->params());
+            serverLinked();
+        };
+        if (sync.empty()) {
+            finish();
+            return;
+        }
+        linked->runQuery(sync, [this, finish](const std::optional<Error>& syncError) {
+            if (syncError) {
+                closeWithError(syncError->sqlstate, "could not set client parameters on server: " + syncError->message);
+                return;
+            }
+            finish();
+        });
+    });
+}
+
+void ClientConn::onServerUnavailable(const Error& error) {
+    closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate, error.message);
+}
+
+std::string ClientConn::parameterSyncSql(const pool::ServerParams& serverParams) const {
+    std::string sql;
+    auto defaults = shard_->pool().serverDefaults();
+    for (const auto& [name, current] : serverParams.entries()) {
+        if (!isTrackedParameter(name, connections_.settings())) continue;
+        const std::string* wanted = wanted_.find(name);
+        if (!wanted && defaults) wanted = defaults->find(name);
+        if (wanted && *wanted != current)
+            sql += fmt::format("SET {} = {};", quoteIdentifier(name), quoteLiteral(*wanted));
+    }
+    return sql;
+}
+
+void ClientConn::serverLinked() {
+    state_ = State::Active;
+    socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
+    if (!socket_.input().empty()) forwardToServer(socket_.input());
+}
+
+void ClientConn::forwardToServer(net::IoBuffer& input) {
+    const uint8_t* data = input.data();
+    const size_t size = input.size();
+    const uint32_t maxPacket = static_cast<uint32_t>(connections_.settings().max_packet_size);
+    size_t pos = 0;
+    bool terminate = false;
+    while (pos < size) {
+        if (streamRemaining_ > 0) {
+            size_t take = std::min<size_t>(streamRemaining_, size - pos);
+            pos += take;
+            streamRemaining_ -= static_cast<uint32_t>(take);
+            continue;
+        }
+        auto header = proto::peekHeader(data + pos, size - pos);
+        if (!header) break;
+        if (!proto::headerIsValid(*header, maxPacket)) {
+            server_->sendFromClient(data, pos);
+            input.consume(pos);
+            closeWithError(proto::sqlstate::kProtocolViolation,
+                           header->length < 4 ? "invalid message length" : "message too large (max_packet_size)");
+            return;
+        }
+        if (header->type == proto::msg::kTerminate) {
+            terminate = true;
+            break;
+        }
+        streamRemaining_ = header->totalSize();
+    }
+    server_->sendFromClient(data, pos);
+    input.consume(pos);
+    if (terminate) {
+        close("client close request");
+        return;
+    }
+    if (server_->socket().queuedBytes() > kHighWater) socket_.stopReading();
+}
+
+void ClientConn::sendFromServer(const uint8_t* data, size_t size) { socket_.write(data, size); }
+
+void ClientConn::serverParameterChanged(std::string_view name, std::string_view value) {
+    // The client changed it (SET): from now on that is the value it expects on any server.
+    if (isTrackedParameter(name, connections_.settings())) wanted_.set(name, value);
+}
+
+void ClientConn::serverLost(std::string_view reason) {
+    server_ = nullptr;
+    closeWithError(proto::sqlstate::kConnectionFailure, reason);
+}
+
+void ClientConn::resumeReading() {
+    if (state_ != State::Active || socket_.isReading()) return;
+    socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
+    if (!socket_.input().empty()) forwardToServer(socket_.input());
+}
+
+void ClientConn::onSocketDrained() {
+    if (server_) server_->resumeReading();
+}
+
+void ClientConn::onSocketEnd(std::string_view reason) {
+    close(reason == "EOF" ? "client unexpected eof" : fmt::format("client connection error: {}", reason));
+}
+
+void ClientConn::closeWithError(std::string_view sqlstate, std::string_view message) {
+    if (state_ == State::Closing) return;
+    std::string out;
+    proto::appendErrorResponse(out, "FATAL", sqlstate, message);
+    socket_.write(out);
+    close(message);
+}
+
+void ClientConn::close(std::string_view reason) {
+    if (state_ == State::Closing) return;
+    const State previous = state_;
+    state_ = State::Closing;
+    if (connections_.settings().log_disconnections && previous != State::Startup)
+        SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason, static_cast<long>(secondsSince(connectedAt_)));
+    else if (connections_.settings().log_pooler_errors && previous == State::Startup)
+        SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason, static_cast<long>(secondsSince(connectedAt_)));
+    if (shard_) shard_->cancelWait(*this);
+    if (server_) {
+        ServerConn* server = server_;
+        server_ = nullptr;
+        server->releaseFromClient(true);
+    }
+    if (cancelRegistered_) connections_.unregisterCancelKey(*this);
+    if (counted_) {
+        connections_.counters().clients.fetch_sub(1, std::memory_order_relaxed);
+        counted_ = false;
+    }
+    socket_.close();
+}
+
+void ClientConn::onSocketClosed() { connections_.destroy(*this); }
+
+}  // namespace sluice::conn

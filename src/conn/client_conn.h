@@ -1,0 +1,108 @@
+// One client of the pooler (DESIGN §2): LOGIN (startup packet, authentication) → IDLE →
+// WAITING for a server → ACTIVE (linked to a ServerConn) → back to IDLE at the pool mode's
+// release point, or CLOSED.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.h"
+#include "net/socket.h"
+#include "pool/pool_shard.h"
+#include "pool/server_params.h"
+#include "proto/startup.h"
+#include "util/clock.h"
+#include "util/result.h"
+
+namespace sluice::auth {
+class ScramServer;
+}
+
+namespace sluice::conn {
+
+class Connections;
+class ServerConn;
+
+class ClientConn final : public net::SocketOwner, public pool::PoolWaiter {
+public:
+    enum class State { Startup, Auth, WaitWelcome, Idle, Waiting, Linking, Active, Closing };
+
+    ClientConn(Connections& connections, uint64_t id);
+    ~ClientConn() override;
+
+    bool accept(uv_stream_t* listener, bool isUnix);
+
+    // Ends the session: `reason` goes to the log (and to the client when sent as an error).
+    void close(std::string_view reason);
+    void closeWithError(std::string_view sqlstate, std::string_view message);
+
+    // From the linked server.
+    void sendFromServer(const uint8_t* data, size_t size);
+    void serverParameterChanged(std::string_view name, std::string_view value);
+    void serverLost(std::string_view reason);
+    void resumeReading();
+
+    State state() const { return state_; }
+    ServerConn* server() const { return server_; }
+    int32_t cancelPid() const { return cancelPid_; }
+    int32_t cancelKey() const { return cancelKey_; }
+    TimePoint connectedAt() const { return connectedAt_; }
+    const std::string& name() const { return name_; }
+    std::string describe() const;  // "C-12: db/user@addr:port"
+    net::Socket& socket() { return socket_; }
+
+    // pool::PoolWaiter
+    void onServerAvailable(pool::PooledServer& server) override;
+    void onServerUnavailable(const Error& error) override;
+
+    // net::SocketOwner
+    void onSocketRead(net::IoBuffer& input) override;
+    void onSocketEnd(std::string_view reason) override;
+    void onSocketDrained() override;
+    void onSocketClosed() override;
+
+private:
+    bool handleStartup(net::IoBuffer& input);
+    void startLogin(proto::StartupPacket& packet);
+    void startAuthentication();
+    bool handleAuthMessage(net::IoBuffer& input);
+    void verifyPassword(std::string_view password);
+    void handleSaslMessage(const uint8_t* body, size_t size);
+    void authenticationFailed();
+    void authenticated();
+    void sendWelcome(const pool::ServerParams& serverParams);
+    void handleIdle(net::IoBuffer& input);
+    void requestServer();
+    void serverLinked();
+    void forwardToServer(net::IoBuffer& input);
+    std::string parameterSyncSql(const pool::ServerParams& serverParams) const;
+    void finishClose();
+
+    Connections& connections_;
+    net::Socket socket_;
+    State state_ = State::Startup;
+    std::string name_;
+    std::string peer_;
+    std::string user_;
+    std::string database_;
+    const config::DatabaseEntry* databaseEntry_ = nullptr;
+    std::string secret_;  // the user's auth_file secret, if any
+    bool hasSecret_ = false;
+    bool counted_ = false;
+    bool sslAnswered_ = false;
+    bool gssAnswered_ = false;
+    std::string md5Salt_;
+    std::unique_ptr<auth::ScramServer> scram_;
+    bool saslStarted_ = false;
+    pool::PoolShard* shard_ = nullptr;
+    ServerConn* server_ = nullptr;
+    pool::ServerParams wanted_;  // parameters the client chose (startup packet, SET)
+    int32_t cancelPid_ = 0;
+    int32_t cancelKey_ = 0;
+    bool cancelRegistered_ = false;
+    uint32_t streamRemaining_ = 0;
+    TimePoint connectedAt_;
+};
+
+}  // namespace sluice::conn

@@ -1,0 +1,500 @@
+#include "conn/server_conn.h"
+
+#include <fmt/format.h>
+
+#include "auth/md5_password.h"
+#include "conn/client_conn.h"
+#include "conn/connections.h"
+#include "proto/builders.h"
+#include "proto/codes.h"
+#include "proto/header.h"
+#include "proto/parse.h"
+#include "util/log.h"
+
+namespace sluice::conn {
+
+namespace {
+
+// Messages the pooler reads whole from a server outside a client's session stay small; anything
+// bigger means the server and the pooler disagree about the protocol.
+constexpr uint32_t kMaxInternalMessage = 16u << 20;
+// Past this much output queued toward a slow client, stop reading its server (backpressure).
+constexpr size_t kHighWater = 256u << 10;
+
+Error errorFromFields(const proto::ErrorFields& fields) {
+    std::string message = fields.message;
+    if (!fields.detail.empty()) message += " (" + fields.detail + ")";
+    return Error{message, fields.sqlstate.empty() ? std::string(proto::sqlstate::kConnectionFailure) : fields.sqlstate};
+}
+
+}  // namespace
+
+ServerConn::ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id)
+    : connections_(connections),
+      shard_(shard),
+      socket_(connections.loop(), *this),
+      name_("S-" + std::to_string(id)),
+      connectedAt_(Clock::now()) {}
+
+ServerConn::~ServerConn() = default;
+
+std::string ServerConn::describe() const {
+    return fmt::format("{}: {}/{}@{}", name_, shard_.pool().database(), shard_.pool().user(), address_);
+}
+
+void ServerConn::connect() {
+    const pool::PoolTarget& target = shard_.target();
+    shard_.serverLaunched(*this);
+    const bool isUnix = !target.host.empty() && target.host[0] == '/';
+    address_ = isUnix ? fmt::format("{}/.s.PGSQL.{}", target.host, target.port)
+                      : fmt::format("{}:{}", target.host, target.port);
+    if (int rc = socket_.open(isUnix); rc != 0) {
+        // No handle to close: the caller (Connections::launchServer) frees us on seeing Closing.
+        SLOG_ERROR("{} cannot create a socket: {}", describe(), uv_strerror(rc));
+        shard_.serverGone(*this);
+        state_ = State::Closing;
+        return;
+    }
+    if (isUnix) {
+        socket_.connectUnix(address_);
+        return;
+    }
+    sockaddr_storage ss{};
+    if (uv_ip4_addr(target.host.c_str(), target.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
+        uv_ip6_addr(target.host.c_str(), target.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+        startConnect(reinterpret_cast<sockaddr*>(&ss));
+        return;
+    }
+    // A host name: resolve it in libuv's thread pool so the loop never blocks on DNS.
+    resolver_ = std::make_unique<uv_getaddrinfo_t>();
+    resolver_->data = this;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    std::string port = std::to_string(target.port);
+    int rc = uv_getaddrinfo(connections_.loop(), resolver_.get(), &ServerConn::onResolved, target.host.c_str(),
+                            port.c_str(), &hints);
+    if (rc != 0) {
+        resolver_.reset();
+        loginFailed(Error{fmt::format("cannot resolve {}: {}", target.host, uv_strerror(rc)),
+                          std::string(proto::sqlstate::kConnectionFailure)});
+    }
+}
+
+void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
+    auto* self = static_cast<ServerConn*>(req->data);
+    if (self == nullptr) {  // the connection closed while resolving and left the request to us
+        std::unique_ptr<uv_getaddrinfo_t> orphan(req);
+        uv_freeaddrinfo(result);
+        return;
+    }
+    std::unique_ptr<uv_getaddrinfo_t> owned = std::move(self->resolver_);
+    if (status != 0 || result == nullptr) {
+        self->loginFailed(Error{fmt::format("cannot resolve {}: {}", self->shard_.target().host, uv_strerror(status)),
+                                std::string(proto::sqlstate::kConnectionFailure)});
+    } else {
+        self->startConnect(result->ai_addr);
+    }
+    uv_freeaddrinfo(result);
+}
+
+void ServerConn::startConnect(const sockaddr* address) {
+    int rc = socket_.connectTcp(address);
+    if (rc != 0)
+        loginFailed(Error{fmt::format("cannot connect to {}: {}", address_, uv_strerror(rc)),
+                          std::string(proto::sqlstate::kConnectionFailure)});
+}
+
+void ServerConn::onSocketConnected(int status) {
+    if (state_ == State::Closing) return;
+    if (status != 0) {
+        loginFailed(Error{fmt::format("cannot connect to server {}: {}", address_, uv_strerror(status)),
+                          std::string(proto::sqlstate::kConnectionFailure)});
+        return;
+    }
+    const auto& settings = connections_.settings();
+    socket_.applyTcpOptions(connections_.tcpOptions());
+    if (settings.log_connections)
+        SLOG_INFO("{} new connection to server (from {})", describe(), socket_.localAddress());
+    state_ = State::Login;
+    socket_.startReading(static_cast<size_t>(settings.pkt_buf));
+    sendStartup();
+}
+
+void ServerConn::sendStartup() {
+    const pool::PoolTarget& target = shard_.target();
+    std::vector<std::pair<std::string, std::string>> params = {{"user", target.serverUser},
+                                                               {"database", target.dbname}};
+    for (const auto& [name, value] : target.startupParameters) params.emplace_back(name, value);
+    std::string out;
+    proto::appendStartupMessage(out, params);
+    socket_.write(out);
+}
+
+void ServerConn::onSocketRead(net::IoBuffer& input) {
+    while (!input.empty() && state_ != State::Closing) {
+        if (state_ == State::Active) {
+            forwardToClient(input);
+            return;
+        }
+        if (!processWholeMessages(input)) return;
+    }
+}
+
+// Handles one whole message in the states where the pooler itself is the server's peer.
+// Returns false when more bytes are needed.
+bool ServerConn::processWholeMessages(net::IoBuffer& input) {
+    auto header = proto::peekHeader(input.data(), input.size());
+    if (!header) return false;
+    if (header->length < 4 || header->length > kMaxInternalMessage) {
+        close(fmt::format("server sent a malformed message (type '{}', length {})", header->type, header->length));
+        return false;
+    }
+    if (input.size() < header->totalSize()) return false;
+    const uint8_t* body = input.data() + 5;
+    size_t bodySize = header->bodySize();
+    switch (state_) {
+        case State::Login: handleLoginMessage(header->type, body, bodySize); break;
+        case State::Internal: handleInternalMessage(header->type, body, bodySize); break;
+        case State::Idle: {
+            std::string_view name, value;
+            if (header->type == proto::msg::kParameterStatus && proto::parseParameterStatus(body, bodySize, name, value)) {
+                params_.set(name, value);
+            } else if (header->type == proto::msg::kErrorResponse) {
+                proto::ErrorFields fields;
+                proto::parseErrorOrNotice(body, bodySize, fields);
+                close(fmt::format("server sent an error while idle: {}", fields.message));
+            } else if (header->type != proto::msg::kNoticeResponse &&
+                       header->type != proto::msg::kNotificationResponse) {
+                close(fmt::format("server sent unexpected message '{}' while idle", header->type));
+            }
+            break;
+        }
+        default: close("server sent data in an unexpected state"); break;
+    }
+    input.consume(header->totalSize());
+    return true;
+}
+
+void ServerConn::handleLoginMessage(char type, const uint8_t* body, size_t size) {
+    switch (type) {
+        case proto::msg::kAuthentication: handleAuthRequest(body, size); break;
+        case proto::msg::kParameterStatus: {
+            std::string_view name, value;
+            if (proto::parseParameterStatus(body, size, name, value)) params_.set(name, value);
+            break;
+        }
+        case proto::msg::kBackendKeyData: proto::parseBackendKeyData(body, size, backendPid_, backendKey_); break;
+        case proto::msg::kErrorResponse: {
+            proto::ErrorFields fields;
+            proto::parseErrorOrNotice(body, size, fields);
+            loginFailed(errorFromFields(fields));
+            break;
+        }
+        case proto::msg::kReadyForQuery: loginDone(); break;
+        case proto::msg::kNoticeResponse:
+        case proto::msg::kNegotiateProtocolVersion: break;
+        default: loginFailed(Error{fmt::format("server sent unexpected message '{}' during login", type),
+                                   std::string(proto::sqlstate::kProtocolViolation)});
+    }
+}
+
+void ServerConn::handleAuthRequest(const uint8_t* body, size_t size) {
+    const pool::PoolTarget& target = shard_.target();
+    proto::AuthRequest request;
+    if (!proto::parseAuthRequest(body, size, request)) {
+        loginFailed(Error{"server sent a malformed authentication request",
+                          std::string(proto::sqlstate::kProtocolViolation)});
+        return;
+    }
+    const std::string& password = target.serverPassword;
+    const bool passwordIsMd5 = auth::isMd5Hash(password);
+    const bool passwordIsPlain = !password.empty() && !passwordIsMd5 && password.rfind("SCRAM-SHA-256$", 0) != 0;
+    std::string out;
+    switch (request.code) {
+        case proto::kAuthOk: return;
+        case proto::kAuthCleartext:
+            if (!passwordIsPlain) break;
+            proto::appendPasswordMessage(out, password);
+            socket_.write(out);
+            return;
+        case proto::kAuthMd5: {
+            if (password.empty() || !(passwordIsPlain || passwordIsMd5)) break;
+            std::string hash = passwordIsMd5 ? password : auth::md5PasswordHash(password, target.serverUser);
+            proto::appendPasswordMessage(out, auth::md5SaltedResponse(hash, request.md5Salt));
+            socket_.write(out);
+            return;
+        }
+        case proto::kAuthSasl: {
+            bool offered = false;
+            for (const auto& mechanism : request.saslMechanisms) offered |= mechanism == "SCRAM-SHA-256";
+            if (!offered || !passwordIsPlain) break;
+            scram_ = std::make_unique<auth::ScramClient>(password);
+            proto::appendSaslInitialResponse(out, "SCRAM-SHA-256", scram_->clientFirstMessage());
+            socket_.write(out);
+            return;
+        }
+        case proto::kAuthSaslContinue: {
+            std::string clientFinal, error;
+            if (!scram_ || !scram_->handleServerFirst(request.data, clientFinal, error)) {
+                loginFailed(Error{"SCRAM exchange with the server failed: " + error,
+                                  std::string(proto::sqlstate::kProtocolViolation)});
+                return;
+            }
+            proto::appendSaslResponse(out, clientFinal);
+            socket_.write(out);
+            return;
+        }
+        case proto::kAuthSaslFinal: {
+            std::string error;
+            if (!scram_ || !scram_->verifyServerFinal(request.data, error)) {
+                loginFailed(Error{"SCRAM exchange with the server failed: " + error,
+                                  std::string(proto::sqlstate::kProtocolViolation)});
+                return;
+            }
+            scram_.reset();
+            return;
+        }
+        default:
+            loginFailed(Error{fmt::format("server asked for an unsupported authentication method ({})", request.code),
+                              std::string(proto::sqlstate::kFeatureNotSupported)});
+            return;
+    }
+    loginFailed(Error{fmt::format("server login for user \"{}\" needs a password that the pooler does not have in "
+                                  "a usable form (set it in the database entry or auth_file)",
+                                  target.serverUser),
+                      std::string(proto::sqlstate::kInvalidPassword)});
+}
+
+void ServerConn::loginFailed(const Error& error) {
+    if (state_ == State::Closing) return;
+    SLOG_WARN("{} server login failed: {}", describe(), error.message);
+    shard_.serverLoginFailed(*this, error);
+    close("server login failed: " + error.message);
+}
+
+void ServerConn::loginDone() {
+    readyForQuery_ = true;
+    txStatus_ = 'I';
+    if (!shard_.pool().serverDefaults()) shard_.pool().setServerDefaults(params_);
+    const std::string& connectQuery = shard_.target().connectQuery;
+    if (connectQuery.empty()) {
+        becomeReady();
+        return;
+    }
+    runQuery(connectQuery, [this](const std::optional<Error>& error) {
+        if (error) loginFailed(Error{"connect_query failed: " + error->message, error->sqlstate});
+        else becomeReady();
+    });
+}
+
+void ServerConn::becomeReady() {
+    state_ = State::Idle;
+    shard_.serverReady(*this);  // may hand us straight to a waiting client
+}
+
+void ServerConn::runQuery(std::string sql, QueryDone done) {
+    state_ = State::Internal;
+    queryError_.reset();
+    queryDone_ = std::move(done);
+    readyForQuery_ = false;
+    std::string out;
+    proto::appendQuery(out, sql);
+    socket_.write(out);
+    SLOG_NOISE("{} internal query: {}", describe(), sql);
+}
+
+void ServerConn::handleInternalMessage(char type, const uint8_t* body, size_t size) {
+    switch (type) {
+        case proto::msg::kErrorResponse: {
+            proto::ErrorFields fields;
+            proto::parseErrorOrNotice(body, size, fields);
+            if (!queryError_) queryError_ = errorFromFields(fields);
+            break;
+        }
+        case proto::msg::kParameterStatus: {
+            std::string_view name, value;
+            if (proto::parseParameterStatus(body, size, name, value)) params_.set(name, value);
+            break;
+        }
+        case proto::msg::kReadyForQuery: {
+            char status = 'I';
+            proto::parseReadyForQuery(body, size, status);
+            txStatus_ = status;
+            readyForQuery_ = true;
+            state_ = client_ ? State::Active : State::Idle;
+            QueryDone done = std::move(queryDone_);
+            queryDone_ = nullptr;
+            std::optional<Error> error = std::move(queryError_);
+            queryError_.reset();
+            if (!error && status != 'I')
+                error = Error{"internal query left the server inside a transaction", "25000"};
+            if (done) done(error);
+            break;
+        }
+        case proto::msg::kCopyInResponse:
+            close("internal query started COPY FROM STDIN");
+            break;
+        default: break;  // rows, notices, command tags of internal queries are not for anyone
+    }
+}
+
+void ServerConn::link(ClientConn& client) {
+    client_ = &client;
+    state_ = State::Active;
+    streamRemaining_ = 0;
+}
+
+void ServerConn::unlink() {
+    client_ = nullptr;
+    if (state_ == State::Active) state_ = State::Idle;
+}
+
+void ServerConn::prepareFor(ClientConn& client, QueryDone done) {
+    (void)client;
+    const auto& settings = connections_.settings();
+    const bool needsCheck = !settings.server_check_query.empty() && idleSince != TimePoint{} &&
+                            secondsSince(idleSince) >= settings.server_check_delay;
+    if (needsCheck) {
+        // PgBouncer 1.24+'s default "<empty>" means: check with an empty query (cheapest round trip).
+        const bool emptyQuery = settings.server_check_query == config::kEmptyQueryMarker;
+        runQuery(emptyQuery ? std::string() : settings.server_check_query, std::move(done));
+        return;
+    }
+    done(std::nullopt);
+}
+
+void ServerConn::releaseFromClient(bool runReset) {
+    client_ = nullptr;
+    if (state_ == State::Closing) return;
+    if (state_ == State::Internal) {
+        // The client left while its check or parameter sync was running: finish that first.
+        queryDone_ = [this, runReset](const std::optional<Error>& error) {
+            if (error) close("server check or parameter sync failed: " + error->message);
+            else releaseFromClient(runReset);
+        };
+        return;
+    }
+    state_ = State::Idle;
+    if (!readyForQuery()) {
+        close("client disconnect while server was not ready");
+        return;
+    }
+    const std::string& resetQuery = connections_.settings().server_reset_query;
+    if (runReset && !resetQuery.empty()) {
+        shard_.serverBusy(*this);
+        runQuery(resetQuery, [this](const std::optional<Error>& error) {
+            if (error) {
+                close("server_reset_query failed: " + error->message);
+                return;
+            }
+            releaseFromClient(false);
+        });
+        return;
+    }
+    if (secondsSince(connectedAt_) >= shard_.target().serverLifetime && shard_.target().serverLifetime > 0) {
+        close("server lifetime over");
+        return;
+    }
+    if (!shard_.isCurrent(*this)) {
+        close("database configuration changed");
+        return;
+    }
+    shard_.serverReady(*this);
+}
+
+void ServerConn::sendFromClient(const uint8_t* data, size_t size) {
+    if (size == 0) return;
+    readyForQuery_ = false;
+    socket_.write(data, size);
+}
+
+void ServerConn::forwardToClient(net::IoBuffer& input) {
+    const uint8_t* data = input.data();
+    const size_t size = input.size();
+    size_t pos = 0;
+    while (pos < size) {
+        if (streamRemaining_ > 0) {
+            size_t take = std::min<size_t>(streamRemaining_, size - pos);
+            pos += take;
+            streamRemaining_ -= static_cast<uint32_t>(take);
+            continue;
+        }
+        auto header = proto::peekHeader(data + pos, size - pos);
+        if (!header) break;
+        if (header->length < 4) {
+            client_->serverLost("server sent a malformed message");
+            close("server sent a malformed message");
+            return;
+        }
+        const char type = header->type;
+        if (type != proto::msg::kReadyForQuery && type != proto::msg::kParameterStatus) {
+            streamRemaining_ = header->totalSize();  // passes through, in pieces if it is large
+            continue;
+        }
+        if (size - pos < header->totalSize()) break;  // read the rest of it first
+        const uint8_t* body = data + pos + 5;
+        if (type == proto::msg::kReadyForQuery) {
+            char status = 'I';
+            proto::parseReadyForQuery(body, header->bodySize(), status);
+            txStatus_ = status;
+            readyForQuery_ = true;
+        } else {
+            std::string_view name, value;
+            if (proto::parseParameterStatus(body, header->bodySize(), name, value)) {
+                params_.set(name, value);
+                client_->serverParameterChanged(name, value);
+            }
+        }
+        pos += header->totalSize();
+    }
+    ClientConn* client = client_;
+    client->sendFromServer(data, pos);
+    input.consume(pos);
+    if (client->socket().queuedBytes() > kHighWater) socket_.stopReading();
+}
+
+void ServerConn::resumeReading() {
+    if (state_ == State::Closing || socket_.isReading()) return;
+    socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
+    if (!socket_.input().empty()) onSocketRead(socket_.input());
+}
+
+void ServerConn::onSocketDrained() {
+    if (client_) client_->resumeReading();
+}
+
+void ServerConn::onSocketEnd(std::string_view reason) {
+    if (state_ == State::Login || state_ == State::Connecting) {
+        loginFailed(Error{fmt::format("server closed the connection during login ({})", reason),
+                          std::string(proto::sqlstate::kConnectionFailure)});
+        return;
+    }
+    close(fmt::format("server closed the connection ({})", reason));
+}
+
+void ServerConn::close(std::string_view reason) {
+    if (state_ == State::Closing) return;
+    const bool wasLinked = client_ != nullptr;
+    state_ = State::Closing;
+    if (connections_.settings().log_disconnections)
+        SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason,
+                  static_cast<long>(secondsSince(connectedAt_)));
+    if (wasLinked) {
+        ClientConn* client = client_;
+        client_ = nullptr;
+        client->serverLost("server conn crashed?");
+    }
+    shard_.serverGone(*this);
+    if (resolver_) {
+        // A lookup in flight always gets its callback, cancelled or not: hand the request to it.
+        resolver_->data = nullptr;
+        uv_cancel(reinterpret_cast<uv_req_t*>(resolver_.get()));
+        static_cast<void>(resolver_.release());
+    }
+    socket_.close();
+}
+
+void ServerConn::onSocketClosed() { connections_.destroy(*this); }
+
+}  // namespace sluice::conn

@@ -1,0 +1,103 @@
+// One connection from the pooler to PostgreSQL (DESIGN §2): CONNECTING → LOGIN → IDLE ⇄ ACTIVE,
+// with internal queries (connect_query, server_check_query, parameter sync, server_reset_query)
+// run between clients, and CLOSED on errors, timeouts or lifetime.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "auth/scram.h"
+#include "net/socket.h"
+#include "pool/pool_shard.h"
+#include "pool/server_params.h"
+#include "util/clock.h"
+#include "util/result.h"
+
+namespace sluice::conn {
+
+class ClientConn;
+class Connections;
+
+class ServerConn final : public net::SocketOwner, public pool::PooledServer {
+public:
+    enum class State { Connecting, Login, Idle, Active, Internal, Closing };
+    using QueryDone = std::function<void(const std::optional<Error>& error)>;
+
+    ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id);
+    ~ServerConn() override;
+
+    void connect();
+    void close(std::string_view reason);
+
+    // The client this server now works for; the pair forwards each other's bytes.
+    void link(ClientConn& client);
+    void unlink();
+    ClientConn* client() const { return client_; }
+    // Runs the check query if it idled too long, then sets the parameters the client expects.
+    void prepareFor(ClientConn& client, QueryDone done);
+    // Runs one simple query for the pooler itself; its results go nowhere but `done`.
+    void runQuery(std::string sql, QueryDone done);
+    // The client is done with this server: reset it and give it back, or close it if unclean.
+    void releaseFromClient(bool runReset);
+
+    // Bytes from the linked client.
+    void sendFromClient(const uint8_t* data, size_t size);
+    void resumeReading();
+
+    State state() const { return state_; }
+    const pool::ServerParams& params() const { return params_; }
+    pool::PoolShard& shard() { return shard_; }
+    bool readyForQuery() const { return readyForQuery_ && txStatus_ == 'I'; }
+    char transactionStatus() const { return txStatus_; }
+    void markBusy() { readyForQuery_ = false; }
+    int32_t backendPid() const { return backendPid_; }
+    int32_t backendKey() const { return backendKey_; }
+    const std::string& address() const { return address_; }
+    TimePoint connectedAt() const { return connectedAt_; }
+    net::Socket& socket() { return socket_; }
+    const std::string& name() const { return name_; }  // "S-7"
+    std::string describe() const;                       // "S-7: db/user@host:port"
+
+    // net::SocketOwner
+    void onSocketRead(net::IoBuffer& input) override;
+    void onSocketEnd(std::string_view reason) override;
+    void onSocketConnected(int status) override;
+    void onSocketDrained() override;
+    void onSocketClosed() override;
+
+private:
+    void startConnect(const sockaddr* address);
+    static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
+    void sendStartup();
+    void handleLoginMessage(char type, const uint8_t* body, size_t size);
+    void handleAuthRequest(const uint8_t* body, size_t size);
+    void loginFailed(const Error& error);
+    void loginDone();
+    void handleInternalMessage(char type, const uint8_t* body, size_t size);
+    void becomeReady();
+    void forwardToClient(net::IoBuffer& input);
+    bool processWholeMessages(net::IoBuffer& input);
+
+    Connections& connections_;
+    pool::PoolShard& shard_;
+    net::Socket socket_;
+    std::unique_ptr<uv_getaddrinfo_t> resolver_;
+    State state_ = State::Connecting;
+    std::string name_;
+    std::string address_;  // "host:port" or the unix socket path, for logs
+    ClientConn* client_ = nullptr;
+    pool::ServerParams params_;
+    int32_t backendPid_ = 0;
+    int32_t backendKey_ = 0;
+    char txStatus_ = 'I';
+    bool readyForQuery_ = false;
+    uint32_t streamRemaining_ = 0;  // bytes of a large message still passing through to the client
+    TimePoint connectedAt_;
+    std::unique_ptr<auth::ScramClient> scram_;
+    std::optional<Error> queryError_;
+    QueryDone queryDone_;
+};
+
+}  // namespace sluice::conn

@@ -1,0 +1,31 @@
+#include "conn/tracked_params.h"
+
+#include "pool/server_params.h"
+
+namespace sluice::conn {
+
+namespace {
+constexpr std::string_view kAlwaysTracked[] = {"client_encoding", "DateStyle", "IntervalStyle", "TimeZone",
+                                               "standard_conforming_strings", "application_name"};
+}
+
+bool listContains(std::string_view list, std::string_view name) {
+    while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (pool::parameterNamesEqual(item, name)) return true;
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+bool isTrackedParameter(std::string_view name, const config::Settings& settings) {
+    for (auto tracked : kAlwaysTracked)
+        if (pool::parameterNamesEqual(tracked, name)) return true;
+    return listContains(settings.track_extra_parameters, name);
+}
+
+}  // namespace sluice::conn

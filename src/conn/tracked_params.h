@@ -1,0 +1,16 @@
+// The client parameters the pooler keeps per client and sets on a server before handing it over
+// (DESIGN §2): PgBouncer's fixed list plus the names in track_extra_parameters.
+#pragma once
+
+#include <string_view>
+
+#include "config/config.h"
+
+namespace sluice::conn {
+
+bool isTrackedParameter(std::string_view name, const config::Settings& settings);
+
+// Whether `name` appears in a comma-separated list setting (ignore_startup_parameters…), case-insensitively.
+bool listContains(std::string_view list, std::string_view name);
+
+}  // namespace sluice::conn

@@ -1,0 +1,271 @@
+#include "server/server.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "util/log.h"
+
+namespace sluice::server {
+
+namespace {
+
+constexpr uint64_t kControlTickMillis = 100;
+
+log::Options loggingOptions(const Options& options, const config::Settings& settings) {
+    log::Options out;
+    out.verbose = std::max<int>(options.verbose, static_cast<int>(settings.verbose));
+    out.quiet = options.quiet || options.daemon;
+    out.logfile = settings.logfile;
+    out.syslog = settings.syslog;
+    out.syslogIdent = settings.syslog_ident;
+    out.syslogFacility = settings.syslog_facility;
+    return out;
+}
+
+Status switchUser(const std::string& name) {
+    passwd* pw = getpwnam(name.c_str());
+    if (!pw) return Error{fmt::format("could not find user '{}' to switch to", name)};
+    if (getuid() == pw->pw_uid) return okStatus();
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+        return Error{fmt::format("could not switch to user '{}': {}", name, std::strerror(errno))};
+    return okStatus();
+}
+
+Status daemonize() {
+    pid_t pid = fork();
+    if (pid < 0) return Error{fmt::format("fork failed: {}", std::strerror(errno))};
+    if (pid > 0) _exit(0);
+    setsid();
+    pid = fork();  // never reacquire a controlling terminal
+    if (pid < 0) return Error{fmt::format("fork failed: {}", std::strerror(errno))};
+    if (pid > 0) _exit(0);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        if (devnull > 2) ::close(devnull);
+    }
+    return okStatus();
+}
+
+}  // namespace
+
+Server::Server(Options options) : options_(std::move(options)) { uv_loop_init(&loop_); }
+
+Server::~Server() {
+    workers_.clear();
+    uv_loop_close(&loop_);
+}
+
+Result<conn::Snapshot> Server::loadSnapshot() const {
+    auto loaded = config::loadConfig(options_.configPath);
+    if (!loaded) return loaded.error();
+    auto config = std::make_shared<const config::Config>(std::move(loaded.value()));
+    auto authFile = std::make_shared<auth::AuthFile>();
+    if (!config->settings.auth_file.empty()) {
+        auto read = auth::loadAuthFile(config->settings.auth_file);
+        if (!read) return read.error();
+        *authFile = std::move(read.value());
+    }
+    return conn::Snapshot{config, authFile};
+}
+
+void Server::applyLogging(const config::Settings& settings) const {
+    log::configure(loggingOptions(options_, settings));
+}
+
+int Server::run() {
+    // Before anything is logged: stderr only, at the requested verbosity.
+    log::Options early;
+    early.verbose = options_.verbose;
+    early.quiet = options_.quiet;
+    log::configure(early);
+
+    auto loaded = loadSnapshot();
+    if (!loaded) {
+        SLOG_FATAL("{}", loaded.error().message);
+        return 1;
+    }
+    snapshot_ = loaded.value();
+    const config::Settings& settings = snapshot_.config->settings;
+    for (const auto& warning : snapshot_.config->warnings) SLOG_WARN("{}", warning);
+    if (options_.daemon && settings.logfile.empty() && !settings.syslog) {
+        SLOG_FATAL("running in the background (-d) needs logfile or syslog to be set");
+        return 1;
+    }
+    if (options_.daemon) {
+        if (auto status = daemonize(); !status) {
+            SLOG_FATAL("{}", status.error().message);
+            return 1;
+        }
+    }
+    applyLogging(settings);
+    std::string user = !options_.user.empty() ? options_.user : settings.user;
+    if (!user.empty()) {
+        if (auto status = switchUser(user); !status) {
+            SLOG_FATAL("{}", status.error().message);
+            return 1;
+        }
+    }
+    if (geteuid() == 0) SLOG_WARN("running as root is not recommended; use -u or the user setting");
+    if (!writePidfile()) return 1;
+
+    const int workerCount = std::max<int>(1, static_cast<int>(settings.workers));
+    for (int i = 0; i < workerCount; ++i) {
+        workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
+        if (auto status = workers_.back()->listen(settings, workerCount > 1); !status) {
+            SLOG_FATAL("{}", status.error().message);
+            removePidfile();
+            workers_.clear();
+            return 1;
+        }
+    }
+    for (auto& worker : workers_) worker->start();
+    SLOG_INFO("process up: Sluice {}, {} worker(s)", SLUICE_VERSION, workerCount);
+
+    signal(SIGPIPE, SIG_IGN);
+    for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2}) {
+        auto handle = std::make_unique<uv_signal_t>();
+        uv_signal_init(&loop_, handle.get());
+        handle->data = this;
+        uv_signal_start(handle.get(), &Server::onSignal, signum);
+        signals_.push_back(std::move(handle));
+    }
+    uv_timer_init(&loop_, &timer_);
+    timer_.data = this;
+    uv_timer_start(&timer_, &Server::onTimer, kControlTickMillis, kControlTickMillis);
+
+    uv_run(&loop_, UV_RUN_DEFAULT);
+
+    for (auto& worker : workers_) worker->join();
+    workers_.clear();
+    removePidfile();
+    SLOG_INFO("shutdown complete");
+    return exitCode_;
+}
+
+void Server::onSignal(uv_signal_t* handle, int signum) {
+    auto* self = static_cast<Server*>(handle->data);
+    switch (signum) {
+        case SIGHUP:
+            SLOG_INFO("got SIGHUP, re-reading config");
+            self->reload();
+            break;
+        case SIGTERM:
+            SLOG_INFO("got SIGTERM, shutting down, waiting for clients");
+            self->beginShutdown(self->shutdown_ == Shutdown::None ? Shutdown::WaitForClients : Shutdown::Immediate);
+            break;
+        case SIGINT:
+            SLOG_INFO("got SIGINT, shutting down, waiting for servers");
+            self->beginShutdown(self->shutdown_ == Shutdown::None || self->shutdown_ == Shutdown::WaitForClients
+                                    ? Shutdown::WaitForServers
+                                    : Shutdown::Immediate);
+            break;
+        case SIGQUIT:
+            SLOG_INFO("got SIGQUIT, fast exit");
+            self->beginShutdown(Shutdown::Immediate);
+            break;
+        case SIGUSR1:
+        case SIGUSR2:
+            SLOG_WARN("got {}: PAUSE/RESUME is not supported yet by Sluice; ignored",
+                      signum == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
+            break;
+        default: break;
+    }
+}
+
+void Server::reload() {
+    auto loaded = loadSnapshot();
+    if (!loaded) {
+        SLOG_ERROR("reload failed, keeping the current configuration: {}", loaded.error().message);
+        return;
+    }
+    const auto& oldSettings = snapshot_.config->settings;
+    const auto& newSettings = loaded->config->settings;
+    for (const auto& def : config::settingTable()) {
+        if (def.reloadable) continue;
+        std::string before = config::settingValue(oldSettings, def);
+        std::string after = config::settingValue(newSettings, def);
+        if (before != after)
+            SLOG_WARN("setting {} cannot be changed by a reload (from '{}' to '{}'); restart to apply it", def.name,
+                      before, after);
+    }
+    for (const auto& warning : loaded->config->warnings) SLOG_WARN("{}", warning);
+    snapshot_ = loaded.value();
+    applyLogging(snapshot_.config->settings);
+    for (auto& worker : workers_) {
+        conn::Snapshot copy = snapshot_;
+        worker->post([copy](conn::Connections& connections) { connections.setSnapshot(copy); });
+    }
+}
+
+void Server::beginShutdown(Shutdown mode) {
+    if (shutdown_ == Shutdown::Immediate) return;
+    shutdown_ = mode;
+    for (auto& worker : workers_) {
+        Worker* w = worker.get();
+        if (mode == Shutdown::Immediate) {
+            worker->post([w](conn::Connections&) { w->stop(); });
+        } else {
+            worker->post([w](conn::Connections& connections) {
+                w->closeListeners();
+                connections.stopAcceptingLogins();
+                connections.closeIdleServers("shutdown in progress");
+            });
+        }
+    }
+    if (mode == Shutdown::Immediate) {
+        for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    }
+}
+
+void Server::onTimer(uv_timer_t* timer) { static_cast<Server*>(timer->data)->checkShutdown(); }
+
+void Server::checkShutdown() {
+    if (shutdown_ == Shutdown::None || shutdown_ == Shutdown::Immediate) return;
+    size_t clients = 0, activeServers = 0;
+    for (auto& worker : workers_) {
+        clients += worker->clientCount();
+        activeServers += worker->activeServerCount();
+    }
+    const bool done = shutdown_ == Shutdown::WaitForClients ? clients == 0 : activeServers == 0;
+    if (done) beginShutdown(Shutdown::Immediate);
+}
+
+bool Server::writePidfile() {
+    pidfile_ = snapshot_.config->settings.pidfile;
+    if (pidfile_.empty()) return true;
+    if (std::ifstream existing(pidfile_); existing) {
+        long pid = 0;
+        if (existing >> pid && pid > 0 && kill(static_cast<pid_t>(pid), 0) == 0) {
+            SLOG_FATAL("pidfile {} exists and process {} is running", pidfile_, pid);
+            pidfile_.clear();
+            return false;
+        }
+    }
+    std::ofstream out(pidfile_, std::ios::trunc);
+    if (!out || !(out << getpid() << "\n")) {
+        SLOG_FATAL("cannot write pidfile {}", pidfile_);
+        pidfile_.clear();
+        return false;
+    }
+    return true;
+}
+
+void Server::removePidfile() {
+    if (!pidfile_.empty()) ::unlink(pidfile_.c_str());
+}
+
+}  // namespace sluice::server
