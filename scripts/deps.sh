@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that building, testing, the demo and the benchmark need.
+# Idempotent: when everything is present it only says so, and it never runs `apt-get update`
+# unless something has to be installed. As a non-root user it uses `sudo -n` when that works
+# without a password; otherwise it prints the exact command to run and fails, so that
+# `make test` stops with a clear instruction instead of a confusing compile error.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake pkg-config
+    libuv1-dev libssl-dev libinih-dev libspdlog-dev libfmt-dev libhttp-parser-dev
+    libgtest-dev libgmock-dev libpq-dev
+    postgresql postgresql-contrib pgbouncer
+    openssl gnuplot-nox
+)
+
+is_installed() {
+    # dpkg keeps removed-but-configured packages around; only "install ok installed" counts.
+    local status
+    status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+    [[ "$status" == "install ok installed" ]]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    is_installed "$pkg" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "deps: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+
+echo "deps: installing ${#missing[@]} missing package(s): ${missing[*]}"
+
+install_cmd=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}")
+update_cmd=(env DEBIAN_FRONTEND=noninteractive apt-get update -q)
+
+if [[ $(id -u) -eq 0 ]]; then
+    run=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    run=(sudo -n)
+else
+    echo "deps: not root and sudo needs a password (or is missing); run this as root, then retry:" >&2
+    echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+fi
+
+"${run[@]}" "${update_cmd[@]}" >/dev/null
+"${run[@]}" "${install_cmd[@]}"
+
+# Verify rather than trust apt's exit status: a package name that no longer exists in the
+# archive must fail loudly here, not later in the build.
+still_missing=()
+for pkg in "${missing[@]}"; do
+    is_installed "$pkg" || still_missing+=("$pkg")
+done
+if ((${#still_missing[@]} > 0)); then
+    echo "deps: still missing after install: ${still_missing[*]}" >&2
+    exit 1
+fi
+echo "deps: installed ${missing[*]}"
