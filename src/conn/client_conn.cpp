@@ -431,8 +431,56 @@ std::string ClientConn::parameterSyncSql(const pool::ServerParams& serverParams)
 
 void ClientConn::serverLinked() {
     state_ = State::Active;
+    readyPending_ = 0;
+    extendedOpen_ = false;
     socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
     if (!socket_.input().empty()) forwardToServer(socket_.input());
+    else releaseServerIfDone();  // linked only to learn the welcome parameters
+}
+
+void ClientConn::countRequest(char type) {
+    switch (type) {
+        case proto::msg::kQuery:
+        case proto::msg::kFunctionCall: ++readyPending_; break;
+        case proto::msg::kSync:
+            ++readyPending_;
+            extendedOpen_ = false;
+            break;
+        case proto::msg::kParse:
+        case proto::msg::kBind:
+        case proto::msg::kDescribe:
+        case proto::msg::kExecute:
+        case proto::msg::kClose:
+        case proto::msg::kFlush: extendedOpen_ = true; break;
+        default: break;  // CopyData/CopyDone/CopyFail belong to a request already counted
+    }
+}
+
+void ClientConn::serverReadyForQuery(char status) {
+    if (readyPending_ > 0) --readyPending_;
+    if (state_ != State::Active || !server_) return;
+    if (shard_->target().mode == pool::PoolMode::Statement && status != 'I') {
+        ServerConn* server = server_;
+        server_ = nullptr;
+        server->unlink();
+        server->close("transaction blocks not allowed in statement pooling mode");
+        closeWithError(proto::sqlstate::kProtocolViolation, "transaction blocks not allowed in statement pooling mode");
+        return;
+    }
+    releaseServerIfDone();
+}
+
+// The release point (DESIGN §2): transaction mode when the server is idle outside a transaction
+// with nothing more owed; statement mode the same (a transaction block is refused above).
+void ClientConn::releaseServerIfDone() {
+    if (!server_ || shard_->target().mode == pool::PoolMode::Session) return;
+    if (readyPending_ > 0 || extendedOpen_ || streamRemaining_ > 0 || !server_->readyForQuery()) return;
+    ServerConn* server = server_;
+    server_ = nullptr;
+    state_ = State::Idle;
+    server->releaseFromClient(connections_.settings().server_reset_query_always);
+    socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
+    if (!socket_.input().empty() && state_ == State::Idle) handleIdle(socket_.input());
 }
 
 void ClientConn::forwardToServer(net::IoBuffer& input) {
@@ -461,6 +509,7 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
             terminate = true;
             break;
         }
+        countRequest(header->type);
         streamRemaining_ = header->totalSize();
     }
     server_->sendFromClient(data, pos);

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "net/socket.h"
+#include "pool/pool_mode.h"
 #include "pool/pool_shard.h"
 #include "pool/server_params.h"
 #include "proto/startup.h"
@@ -40,6 +41,9 @@ public:
     // From the linked server.
     void sendFromServer(const uint8_t* data, size_t size);
     void serverParameterChanged(std::string_view name, std::string_view value);
+    // The server finished a request (ReadyForQuery): in transaction and statement mode this
+    // may be the release point.
+    void serverReadyForQuery(char status);
     void serverLost(std::string_view reason);
     void resumeReading();
 
@@ -75,6 +79,8 @@ private:
     void handleIdle(net::IoBuffer& input);
     void requestServer();
     void serverLinked();
+    void releaseServerIfDone();
+    void countRequest(char type);
     void forwardToServer(net::IoBuffer& input);
     std::string parameterSyncSql(const pool::ServerParams& serverParams) const;
     void finishClose();
@@ -102,6 +108,10 @@ private:
     int32_t cancelKey_ = 0;
     bool cancelRegistered_ = false;
     uint32_t streamRemaining_ = 0;
+    // What the linked server still owes: one ReadyForQuery per Query, FunctionCall and Sync sent,
+    // and whether extended-protocol messages were sent since the last Sync.
+    uint32_t readyPending_ = 0;
+    bool extendedOpen_ = false;
     TimePoint connectedAt_;
 };
 

@@ -409,11 +409,15 @@ void ServerConn::sendFromClient(const uint8_t* data, size_t size) {
     socket_.write(data, size);
 }
 
+// Passes the server's messages to the linked client straight from the read buffer. Only
+// ReadyForQuery and ParameterStatus are read whole; a ReadyForQuery ends the pass, so the client
+// can decide on the release point before anything after it is forwarded.
 void ServerConn::forwardToClient(net::IoBuffer& input) {
     const uint8_t* data = input.data();
     const size_t size = input.size();
     size_t pos = 0;
-    while (pos < size) {
+    std::optional<char> readyStatus;
+    while (pos < size && !readyStatus) {
         if (streamRemaining_ > 0) {
             size_t take = std::min<size_t>(streamRemaining_, size - pos);
             pos += take;
@@ -423,7 +427,6 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
         auto header = proto::peekHeader(data + pos, size - pos);
         if (!header) break;
         if (header->length < 4) {
-            client_->serverLost("server sent a malformed message");
             close("server sent a malformed message");
             return;
         }
@@ -433,12 +436,13 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
             continue;
         }
         if (size - pos < header->totalSize()) break;  // read the rest of it first
-        const uint8_t* body = data + pos + 5;
+        const uint8_t* body = data + pos + proto::kHeaderSize;
         if (type == proto::msg::kReadyForQuery) {
             char status = 'I';
             proto::parseReadyForQuery(body, header->bodySize(), status);
             txStatus_ = status;
             readyForQuery_ = true;
+            readyStatus = status;
         } else {
             std::string_view name, value;
             if (proto::parseParameterStatus(body, header->bodySize(), name, value)) {
@@ -452,6 +456,8 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
     client->sendFromServer(data, pos);
     input.consume(pos);
     if (client->socket().queuedBytes() > kHighWater) socket_.stopReading();
+    // May unlink us (transaction/statement mode) or close us; the caller re-checks our state.
+    if (readyStatus) client->serverReadyForQuery(*readyStatus);
 }
 
 void ServerConn::resumeReading() {
