@@ -7,6 +7,7 @@
 #include <string>
 
 #include "net/socket.h"
+#include "util/clock.h"
 
 namespace sluice::conn {
 
@@ -15,6 +16,9 @@ public:
     using Done = std::function<void(CancelForwarder&)>;
     CancelForwarder(uv_loop_t* loop, std::string host, int port, int32_t pid, int32_t key, Done done);
     void start();
+    // cancel_wait_timeout: a cancel that could not be delivered in time is dropped.
+    void abandon() { socket_.close(); }
+    TimePoint startedAt() const { return startedAt_; }
 
     void onSocketRead(net::IoBuffer& input) override { input.consume(input.size()); }
     void onSocketEnd(std::string_view) override { socket_.close(); }
@@ -29,6 +33,7 @@ private:
     int32_t pid_;
     int32_t key_;
     Done done_;
+    TimePoint startedAt_ = Clock::now();
 };
 
 }  // namespace sluice::conn

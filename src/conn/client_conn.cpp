@@ -8,6 +8,7 @@
 #include "auth/secret.h"
 #include "conn/connections.h"
 #include "conn/server_conn.h"
+#include "conn/startup_options.h"
 #include "conn/tracked_params.h"
 #include "proto/builders.h"
 #include "proto/codes.h"
@@ -69,6 +70,7 @@ bool ClientConn::accept(uv_stream_t* listener, bool isUnix) {
 }
 
 void ClientConn::onSocketRead(net::IoBuffer& input) {
+    lastActivityMs_ = uv_now(connections_.loop());
     while (!input.empty()) {
         switch (state_) {
             case State::Startup:
@@ -124,6 +126,7 @@ bool ClientConn::handleStartup(net::IoBuffer& input) {
         case proto::StartupKind::CancelRequest: {
             ClientConn* target = connections_.findByCancelKey(packet.cancelPid, packet.cancelKey);
             if (target && target->server_) connections_.forwardCancel(*target->server_);
+            else if (target) target->cancelWhileWaiting();
             // The protocol gives a cancel connection no answer either way.
             if (connections_.settings().log_connections) SLOG_DEBUG("{} cancel request", describe());
             state_ = State::Closing;
@@ -151,12 +154,34 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         if (name == "user" || name == "database") continue;
         if (isTrackedParameter(name, settings)) {
             wanted_.set(name, value);
-        } else if (listContains(settings.ignore_startup_parameters, name) || (name == "options" && value.empty())) {
+        } else if (listContains(settings.ignore_startup_parameters, name)) {
             continue;
+        } else if (name == "options") {
+            // As PgBouncer 1.25: "-c name=value" for tracked parameters is honoured; anything
+            // else needs the parameter in ignore_startup_parameters.
+            auto options = parseStartupOptions(value);
+            if (!options) {
+                closeWithError(options.error().sqlstate, options.error().message);
+                return;
+            }
+            for (const auto& [option, optionValue] : options.value()) {
+                if (isTrackedParameter(option, settings)) {
+                    wanted_.set(option, optionValue);
+                } else if (!listContains(settings.ignore_startup_parameters, option)) {
+                    closeWithError(proto::sqlstate::kProtocolViolation,
+                                   fmt::format("unsupported startup parameter in options: {}", option));
+                    return;
+                }
+            }
         } else {
             closeWithError(proto::sqlstate::kProtocolViolation, fmt::format("unsupported startup parameter: {}", name));
             return;
         }
+    }
+    if (settings.application_name_add_host && !socket_.isUnix()) {
+        // PgBouncer's format, so log parsers that split it keep working.
+        const std::string* given = wanted_.find("application_name");
+        wanted_.set("application_name", fmt::format("{} - {}", given ? *given : std::string(), peer_));
     }
     if (packet.minor > 0 || !packet.protocolOptions.empty()) {
         std::string out;
@@ -337,16 +362,36 @@ void ClientConn::authenticated() {
     connections_.registerCancelKey(*this);
     cancelRegistered_ = true;
     shard_ = &connections_.shardFor(*databaseEntry_, database_, user_);
-    if (auto defaults = shard_->pool().serverDefaults()) {
-        pool::ServerParams params = *defaults;
-        for (const auto& [name, value] : wanted_.entries()) params.set(name, value);
-        sendWelcome(params);
+    std::string_view limit;
+    if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {
+        closeWithError(proto::sqlstate::kTooManyConnections, fmt::format("no more connections allowed ({})", limit));
+        return;
+    }
+    admitted_ = true;
+    if (auto welcome = welcomeFromCache()) {
+        sendWelcome(*welcome);
         state_ = State::Idle;  // anything the client already sent is read on by onSocketRead's loop
         return;
     }
-    // A pool that has never had a server: get one first, so the welcome tells the truth.
+    // A pool that has never had a server, or a parameter value never seen: get a server first,
+    // so that the welcome says what SHOW will answer.
     state_ = State::WaitWelcome;
     requestServer();
+}
+
+std::optional<pool::ServerParams> ClientConn::welcomeFromCache() {
+    auto params = shard_->pool().serverDefaults();
+    if (!params) return std::nullopt;
+    for (const auto& [name, value] : wanted_.entries()) {
+        const std::string* initial = params->find(name);
+        if (!initial) continue;  // not reported by servers: not part of the welcome
+        if (*initial == value) continue;
+        auto normalized = shard_->pool().normalizedValue(name, value);
+        if (!normalized) return std::nullopt;
+        params->set(name, *normalized);
+        wanted_.set(name, *normalized);
+    }
+    return params;
 }
 
 void ClientConn::sendWelcome(const pool::ServerParams& serverParams) {
@@ -363,6 +408,10 @@ void ClientConn::handleIdle(net::IoBuffer& input) {
     if (!header) return;
     if (header->type == proto::msg::kTerminate) {
         close("client close request");
+        return;
+    }
+    if (header->type == proto::msg::kQuery && connections_.settings().disable_pqexec) {
+        closeWithError(proto::sqlstate::kProtocolViolation, "PQexec disallowed");
         return;
     }
     state_ = State::Waiting;
@@ -393,40 +442,134 @@ void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
             requestServer();
             return;
         }
-        std::string sync = parameterSyncSql(linked->params());
+        ParameterChanges changes = parameterChanges(linked->params());
         auto finish = [this, welcomePending]() {
             if (welcomePending) sendWelcome(server_->params());
             serverLinked();
         };
-        if (sync.empty()) {
+        if (changes.empty()) {
             finish();
             return;
         }
-        linked->runQuery(sync, [this, finish](const std::optional<Error>& syncError) {
+        std::string sql;
+        for (const auto& [name, value] : changes)
+            sql += fmt::format("SET {} = {};", quoteIdentifier(name), quoteLiteral(value));
+        linked->runQuery(sql, [this, finish, changes](const std::optional<Error>& syncError) {
             if (syncError) {
                 closeWithError(syncError->sqlstate, "could not set client parameters on server: " + syncError->message);
                 return;
             }
+            parametersApplied(*server_, changes);
             finish();
         });
     });
+}
+
+void ClientConn::checkTimeouts(uint64_t nowMs) {
+    auto over = [nowMs](uint64_t since, double limitSeconds) {
+        return limitSeconds > 0 && since != 0 && static_cast<double>(nowMs - since) >= limitSeconds * 1000;
+    };
+    const pool::PoolTarget* target = shard_ ? &shard_->target() : nullptr;
+    switch (state_) {
+        case State::Startup:
+        case State::Auth:
+            if (secondsSince(connectedAt_) >= connections_.settings().client_login_timeout &&
+                connections_.settings().client_login_timeout > 0)
+                closeWithError(proto::sqlstate::kProtocolViolation, "client_login_timeout");
+            return;
+        case State::Waiting:
+        case State::WaitWelcome:
+            if (target && target->queryWaitTimeout > 0 && secondsSince(waitingSince) >= target->queryWaitTimeout)
+                closeWithError(proto::sqlstate::kProtocolViolation, "query_wait_timeout");
+            return;
+        case State::Idle:
+            if (target && over(lastActivityMs_, target->clientIdleTimeout))
+                closeWithError(proto::sqlstate::kIdleSessionTimeout, "client_idle_timeout");
+            return;
+        case State::Active: {
+            if (!target || !server_) return;
+            const bool busy = readyPending_ > 0 || extendedOpen_ || !server_->readyForQuery();
+            const bool inTransaction = server_->transactionStatus() != 'I';
+            if (busy && readyPending_ > 0 && over(requestMs_, target->queryTimeout)) {
+                closeServerAndClient(proto::sqlstate::kQueryCanceled, "query timeout");
+            } else if (inTransaction && over(transactionMs_, target->transactionTimeout)) {
+                closeServerAndClient(proto::sqlstate::kTransactionTimeout, "transaction timeout");
+            } else if (!busy && inTransaction && over(readyMs_, target->idleTransactionTimeout)) {
+                closeServerAndClient(proto::sqlstate::kIdleInTransactionSessionTimeout, "idle transaction timeout");
+            } else if (!busy && !inTransaction && over(std::max(lastActivityMs_, readyMs_), target->clientIdleTimeout)) {
+                closeWithError(proto::sqlstate::kIdleSessionTimeout, "client_idle_timeout");
+            }
+            return;
+        }
+        default: return;
+    }
+}
+
+// The server's state is unknown after a timeout mid-request: it is closed, never reused.
+void ClientConn::closeServerAndClient(std::string_view sqlstate, std::string_view reason) {
+    if (server_) {
+        ServerConn* server = server_;
+        server_ = nullptr;
+        server->unlink();
+        server->close(reason);
+    }
+    closeWithError(sqlstate, reason);
+}
+
+void ClientConn::cancelWhileWaiting() {
+    if (state_ != State::Waiting) return;
+    shard_->cancelWait(*this);
+    net::IoBuffer& input = socket_.input();
+    auto header = proto::peekHeader(input.data(), input.size());
+    // A lone simple query can be answered as PostgreSQL would; anything else (a pipeline, a
+    // partial message) cannot be resynchronized, so the session ends.
+    if (header && header->type == proto::msg::kQuery && input.size() == header->totalSize()) {
+        input.consume(input.size());
+        std::string out;
+        proto::appendErrorResponse(out, "ERROR", proto::sqlstate::kQueryCanceled, "canceling statement due to user request");
+        proto::appendReadyForQuery(out, 'I');
+        socket_.write(out);
+        state_ = State::Idle;
+        socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
+        return;
+    }
+    closeWithError(proto::sqlstate::kQueryCanceled, "canceling statement due to user request");
 }
 
 void ClientConn::onServerUnavailable(const Error& error) {
     closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate, error.message);
 }
 
-std::string ClientConn::parameterSyncSql(const pool::ServerParams& serverParams) const {
-    std::string sql;
-    auto defaults = shard_->pool().serverDefaults();
-    for (const auto& [name, current] : serverParams.entries()) {
-        if (!isTrackedParameter(name, connections_.settings())) continue;
-        const std::string* wanted = wanted_.find(name);
-        if (!wanted && defaults) wanted = defaults->find(name);
-        if (wanted && *wanted != current)
-            sql += fmt::format("SET {} = {};", quoteIdentifier(name), quoteLiteral(*wanted));
+ClientConn::ParameterChanges ClientConn::parameterChanges(const pool::ServerParams& serverParams) const {
+    ParameterChanges changes;
+    for (const auto& [name, value] : wanted_.entries()) {
+        const std::string* current = serverParams.find(name);
+        if (!current || *current != value) changes.emplace_back(name, value);
     }
-    return sql;
+    // What the client never chose, it expects at the value servers start with.
+    auto defaults = shard_->pool().serverDefaults();
+    if (!defaults) return changes;
+    for (const auto& [name, current] : serverParams.entries()) {
+        if (wanted_.find(name) || !isTrackedParameter(name, connections_.settings())) continue;
+        const std::string* initial = defaults->find(name);
+        if (initial && *initial != current) changes.emplace_back(name, *initial);
+    }
+    return changes;
+}
+
+void ClientConn::parametersApplied(ServerConn& server, const ParameterChanges& changes) {
+    for (const auto& [name, requested] : changes) {
+        const std::string* reported = server.params().find(name);
+        if (!reported) {
+            // Not a reported parameter: remember what we set, as the server will not say.
+            server.rememberParameter(name, requested);
+            continue;
+        }
+        // The server's spelling ("ISO" → "ISO, MDY") is what the client sees from now on, and
+        // what the next welcome for the same request can say without asking a server.
+        shard_->pool().rememberNormalized(name, requested, *reported);
+        if (wanted_.find(name)) wanted_.set(name, *reported);
+    }
 }
 
 void ClientConn::serverLinked() {
@@ -439,6 +582,9 @@ void ClientConn::serverLinked() {
 }
 
 void ClientConn::countRequest(char type) {
+    const uint64_t now = uv_now(connections_.loop());
+    if (readyPending_ == 0 && !extendedOpen_) requestMs_ = now;
+    if (transactionMs_ == 0) transactionMs_ = now;  // a transaction starts with the first request
     switch (type) {
         case proto::msg::kQuery:
         case proto::msg::kFunctionCall: ++readyPending_; break;
@@ -458,6 +604,9 @@ void ClientConn::countRequest(char type) {
 
 void ClientConn::serverReadyForQuery(char status) {
     if (readyPending_ > 0) --readyPending_;
+    readyMs_ = uv_now(connections_.loop());
+    if (readyPending_ > 0) requestMs_ = readyMs_;  // the next request in the pipeline starts now
+    if (status == 'I') transactionMs_ = 0;
     if (state_ != State::Active || !server_) return;
     if (shard_->target().mode == pool::PoolMode::Statement && status != 'I') {
         ServerConn* server = server_;
@@ -508,6 +657,12 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
         if (header->type == proto::msg::kTerminate) {
             terminate = true;
             break;
+        }
+        if (header->type == proto::msg::kQuery && connections_.settings().disable_pqexec) {
+            server_->sendFromClient(data, pos);
+            input.consume(pos);
+            closeWithError(proto::sqlstate::kProtocolViolation, "PQexec disallowed");
+            return;
         }
         countRequest(header->type);
         streamRemaining_ = header->totalSize();
@@ -570,6 +725,10 @@ void ClientConn::close(std::string_view reason) {
         server->releaseFromClient(true);
     }
     if (cancelRegistered_) connections_.unregisterCancelKey(*this);
+    if (admitted_) {
+        shard_->pool().releaseClient();
+        admitted_ = false;
+    }
     if (counted_) {
         connections_.counters().clients.fetch_sub(1, std::memory_order_relaxed);
         counted_ = false;

@@ -47,6 +47,11 @@ public:
     void serverLost(std::string_view reason);
     void resumeReading();
 
+    // Called by the worker's sweep: closes the client if one of its timeouts has passed.
+    void checkTimeouts(uint64_t nowMs);
+    // A CancelRequest for this client arrived while it waits for a server: drop its request.
+    void cancelWhileWaiting();
+
     State state() const { return state_; }
     ServerConn* server() const { return server_; }
     int32_t cancelPid() const { return cancelPid_; }
@@ -82,8 +87,13 @@ private:
     void releaseServerIfDone();
     void countRequest(char type);
     void forwardToServer(net::IoBuffer& input);
-    std::string parameterSyncSql(const pool::ServerParams& serverParams) const;
-    void finishClose();
+    using ParameterChanges = std::vector<std::pair<std::string, std::string>>;
+    // The SETs that make a server's tracked parameters what this client expects.
+    ParameterChanges parameterChanges(const pool::ServerParams& serverParams) const;
+    void parametersApplied(ServerConn& server, const ParameterChanges& changes);
+    // The welcome's parameters when the pool already knows every value the client asked for.
+    std::optional<pool::ServerParams> welcomeFromCache();
+    void closeServerAndClient(std::string_view sqlstate, std::string_view reason);
 
     Connections& connections_;
     net::Socket socket_;
@@ -96,6 +106,7 @@ private:
     std::string secret_;  // the user's auth_file secret, if any
     bool hasSecret_ = false;
     bool counted_ = false;
+    bool admitted_ = false;  // counted against the pool's per-database/per-user client limits
     bool sslAnswered_ = false;
     bool gssAnswered_ = false;
     std::string md5Salt_;
@@ -113,6 +124,11 @@ private:
     uint32_t readyPending_ = 0;
     bool extendedOpen_ = false;
     TimePoint connectedAt_;
+    // Loop-time stamps (uv_now, milliseconds: no clock read per message) for the timeouts.
+    uint64_t lastActivityMs_ = 0;  // last bytes from the client
+    uint64_t requestMs_ = 0;       // the oldest request the server has not answered yet
+    uint64_t readyMs_ = 0;         // the server's last ReadyForQuery
+    uint64_t transactionMs_ = 0;   // start of the current transaction; 0 when none
 };
 
 }  // namespace sluice::conn

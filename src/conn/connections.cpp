@@ -119,26 +119,13 @@ void Connections::destroy(ServerConn& server) { servers_.erase(&server); }
 void Connections::checkTimeouts() {
     const auto& s = settings();
     const TimePoint now = Clock::now();
-    std::vector<ClientConn*> expired;
-    for (auto& [ptr, client] : clients_) {
-        switch (client->state()) {
-            case ClientConn::State::Startup:
-            case ClientConn::State::Auth:
-                if (s.client_login_timeout > 0 && secondsSince(client->connectedAt(), now) >= s.client_login_timeout)
-                    expired.push_back(ptr);
-                break;
-            case ClientConn::State::Waiting:
-            case ClientConn::State::WaitWelcome:
-                if (s.query_wait_timeout > 0 && secondsSince(client->waitingSince, now) >= s.query_wait_timeout)
-                    expired.push_back(ptr);
-                break;
-            default: break;
-        }
-    }
-    for (ClientConn* client : expired) {
-        const bool login = client->state() == ClientConn::State::Startup || client->state() == ClientConn::State::Auth;
-        client->closeWithError(login ? "08P01" : "57014", login ? "client_login_timeout" : "query_wait_timeout");
-    }
+    const uint64_t nowMs = uv_now(loop_);
+    // Collected first: closing one connection may hand servers to (or free) others.
+    std::vector<ClientConn*> clients;
+    clients.reserve(clients_.size());
+    for (auto& [ptr, client] : clients_) clients.push_back(ptr);
+    for (ClientConn* client : clients)
+        if (clients_.count(client)) client->checkTimeouts(nowMs);
 
     std::vector<ServerConn*> stale;
     for (auto& [ptr, server] : servers_) {
@@ -153,7 +140,18 @@ void Connections::checkTimeouts() {
         server->close("connect timeout");
     }
 
+    if (s.cancel_wait_timeout > 0) {
+        std::vector<CancelForwarder*> late;
+        for (auto& cancel : cancels_)
+            if (secondsSince(cancel->startedAt(), now) >= s.cancel_wait_timeout) late.push_back(cancel.get());
+        for (CancelForwarder* cancel : late) {
+            SLOG_WARN("cancel request not delivered within cancel_wait_timeout; dropped");
+            cancel->abandon();
+        }
+    }
+
     for (auto& [key, shard] : shards_) {
+        shard->maintain(now);
         std::vector<ServerConn*> idleExpired;
         const double lifetime = shard->target().serverLifetime;
         shard->forEachIdle([&](pool::PooledServer& pooled) {

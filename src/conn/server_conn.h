@@ -48,6 +48,7 @@ public:
 
     State state() const { return state_; }
     const pool::ServerParams& params() const { return params_; }
+    void rememberParameter(std::string_view name, std::string_view value) { params_.set(name, value); }
     pool::PoolShard& shard() { return shard_; }
     bool readyForQuery() const { return readyForQuery_ && txStatus_ == 'I'; }
     char transactionStatus() const { return txStatus_; }

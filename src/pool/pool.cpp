@@ -2,8 +2,16 @@
 
 namespace sluice::pool {
 
-Pool::Pool(std::string database, std::string user, std::shared_ptr<const PoolTarget> target)
-    : database_(std::move(database)), user_(std::move(user)), target_(std::move(target)) {}
+Pool::Pool(std::string database, std::string user, std::shared_ptr<const PoolTarget> target,
+           std::shared_ptr<LimitCounter> databaseServers, std::shared_ptr<LimitCounter> userServers,
+           std::shared_ptr<LimitCounter> databaseClients, std::shared_ptr<LimitCounter> userClients)
+    : database_(std::move(database)),
+      user_(std::move(user)),
+      target_(std::move(target)),
+      databaseServers_(std::move(databaseServers)),
+      userServers_(std::move(userServers)),
+      databaseClients_(std::move(databaseClients)),
+      userClients_(std::move(userClients)) {}
 
 std::shared_ptr<const PoolTarget> Pool::target() const {
     std::lock_guard lock(mutex_);
@@ -15,15 +23,60 @@ void Pool::setTarget(std::shared_ptr<const PoolTarget> target) {
     target_ = std::move(target);
 }
 
-bool Pool::tryReserveServerSlot(int limit) {
+bool Pool::tryReserveServerSlot(int limit, const PoolTarget& target) {
     int current = servers_.load(std::memory_order_relaxed);
-    while (current < limit) {
-        if (servers_.compare_exchange_weak(current, current + 1, std::memory_order_acq_rel)) return true;
+    do {
+        if (current >= limit) return false;
+    } while (!servers_.compare_exchange_weak(current, current + 1, std::memory_order_acq_rel));
+    if (!databaseServers_->tryAcquire(target.maxDbConnections)) {
+        servers_.fetch_sub(1, std::memory_order_acq_rel);
+        return false;
     }
-    return false;
+    if (!userServers_->tryAcquire(target.maxUserConnections)) {
+        databaseServers_->release();
+        servers_.fetch_sub(1, std::memory_order_acq_rel);
+        return false;
+    }
+    return true;
 }
 
-void Pool::releaseServerSlot() { servers_.fetch_sub(1, std::memory_order_acq_rel); }
+void Pool::releaseServerSlot() {
+    userServers_->release();
+    databaseServers_->release();
+    servers_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+bool Pool::tryAdmitClient(const PoolTarget& target, std::string_view& which) {
+    if (!databaseClients_->tryAcquire(target.maxDbClientConnections)) {
+        which = "max_db_client_connections";
+        return false;
+    }
+    if (!userClients_->tryAcquire(target.maxUserClientConnections)) {
+        databaseClients_->release();
+        which = "max_user_client_connections";
+        return false;
+    }
+    clients_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void Pool::releaseClient() {
+    clients_.fetch_sub(1, std::memory_order_relaxed);
+    userClients_->release();
+    databaseClients_->release();
+}
+
+std::optional<std::string> Pool::normalizedValue(const std::string& name, const std::string& requested) const {
+    std::lock_guard lock(mutex_);
+    auto it = normalized_.find({name, requested});
+    if (it == normalized_.end()) return std::nullopt;
+    return it->second;
+}
+
+void Pool::rememberNormalized(const std::string& name, const std::string& requested, const std::string& reported) {
+    std::lock_guard lock(mutex_);
+    if (normalized_.size() < 1024) normalized_[{name, requested}] = reported;  // bounded: values come from clients
+}
 
 std::optional<ServerParams> Pool::serverDefaults() const {
     std::lock_guard lock(mutex_);

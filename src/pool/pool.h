@@ -4,11 +4,14 @@
 #pragma once
 
 #include <atomic>
+#include <map>
+#include <string_view>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
+#include "pool/limit_counter.h"
 #include "pool/pool_target.h"
 #include "pool/server_params.h"
 
@@ -16,7 +19,9 @@ namespace sluice::pool {
 
 class Pool {
 public:
-    Pool(std::string database, std::string user, std::shared_ptr<const PoolTarget> target);
+    Pool(std::string database, std::string user, std::shared_ptr<const PoolTarget> target,
+         std::shared_ptr<LimitCounter> databaseServers, std::shared_ptr<LimitCounter> userServers,
+         std::shared_ptr<LimitCounter> databaseClients, std::shared_ptr<LimitCounter> userClients);
 
     const std::string& database() const { return database_; }
     const std::string& user() const { return user_; }
@@ -25,9 +30,21 @@ public:
     std::shared_ptr<const PoolTarget> target() const;
     void setTarget(std::shared_ptr<const PoolTarget> target);
 
-    // A slot for one more server connection, if the pool size allows it.
-    bool tryReserveServerSlot(int limit);
+    // A slot for one more server connection, if the pool size (`limit`), max_db_connections and
+    // max_user_connections of `target` all allow it.
+    bool tryReserveServerSlot(int limit, const PoolTarget& target);
     void releaseServerSlot();
+
+    // A client of this pool, against max_db_client_connections and max_user_client_connections;
+    // on refusal, `which` names the limit.
+    bool tryAdmitClient(const PoolTarget& target, std::string_view& which);
+    void releaseClient();
+    int64_t clientCount() const { return clients_.load(std::memory_order_relaxed); }
+
+    // What a server reports after the pooler SET a parameter to a value ("ISO" → "ISO, MDY"),
+    // so that a welcome message can tell the truth without asking a server.
+    std::optional<std::string> normalizedValue(const std::string& name, const std::string& requested) const;
+    void rememberNormalized(const std::string& name, const std::string& requested, const std::string& reported);
     int serverCount() const { return servers_.load(std::memory_order_relaxed); }
 
     // What the first server to log in reported: the base of each client's welcome message.
@@ -40,7 +57,10 @@ private:
     mutable std::mutex mutex_;  // guards target_ and defaults_
     std::shared_ptr<const PoolTarget> target_;
     std::optional<ServerParams> defaults_;
+    std::map<std::pair<std::string, std::string>, std::string> normalized_;
     std::atomic<int> servers_{0};
+    std::atomic<int64_t> clients_{0};
+    std::shared_ptr<LimitCounter> databaseServers_, userServers_, databaseClients_, userClients_;
 };
 
 }  // namespace sluice::pool

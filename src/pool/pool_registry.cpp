@@ -6,9 +6,21 @@ std::shared_ptr<Pool> PoolRegistry::get(const std::string& database, const std::
                                         std::shared_ptr<const PoolTarget> target) {
     std::lock_guard lock(mutex_);
     auto& slot = pools_[{database, user}];
-    if (!slot) slot = std::make_shared<Pool>(database, user, std::move(target));
-    else slot->setTarget(std::move(target));
+    if (!slot) {
+        slot = std::make_shared<Pool>(database, user, std::move(target), counter(databaseServers_, database),
+                                      counter(userServers_, user), counter(databaseClients_, database),
+                                      counter(userClients_, user));
+    } else {
+        slot->setTarget(std::move(target));
+    }
     return slot;
+}
+
+std::shared_ptr<LimitCounter>& PoolRegistry::counter(std::map<std::string, std::shared_ptr<LimitCounter>>& map,
+                                                     const std::string& key) {
+    auto& entry = map[key];
+    if (!entry) entry = std::make_shared<LimitCounter>();
+    return entry;
 }
 
 }  // namespace sluice::pool

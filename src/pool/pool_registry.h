@@ -25,7 +25,13 @@ public:
     }
 
 private:
+    std::shared_ptr<LimitCounter>& counter(std::map<std::string, std::shared_ptr<LimitCounter>>& map,
+                                           const std::string& key);
+
     std::mutex mutex_;
+    // Limits that span pools: per database and per user, for servers and for clients.
+    std::map<std::string, std::shared_ptr<LimitCounter>> databaseServers_, userServers_, databaseClients_,
+        userClients_;
     std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
 };
 

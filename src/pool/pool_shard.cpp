@@ -75,16 +75,34 @@ bool PoolShard::empty() const {
     return waiting_.empty() && login_.empty() && idle_.empty() && active_.empty() && used_.empty();
 }
 
-void PoolShard::launchIfNeeded() {
-    // One connection in progress per waiting client at most, within the pool's size.
-    while (waiting_.size() > login_.size() + used_.size() && pool_->tryReserveServerSlot(target_->poolSize)) {
-        size_t before = login_.size();
-        launcher_(*this);
-        if (login_.size() == before) {  // the launcher could not start one; don't spin
-            pool_->releaseServerSlot();
-            break;
-        }
+void PoolShard::launchIfNeeded(int limit) {
+    if (limit < 0) limit = target_->poolSize;
+    // One connection in progress per waiting client at most, within the limit.
+    while (waiting_.size() > login_.size() + used_.size() && launchOne(limit)) {
     }
 }
 
+bool PoolShard::launchOne(int limit) {
+    if (!pool_->tryReserveServerSlot(limit, *target_)) return false;
+    size_t before = login_.size();
+    launcher_(*this);
+    if (login_.size() == before) {  // the launcher could not start one; don't spin
+        pool_->releaseServerSlot();
+        return false;
+    }
+    return true;
+}
+
+bool PoolShard::loginRetryPending() const {
+    return lastLoginError_ && secondsSince(lastLoginFailure_) < loginRetrySeconds_;
+}
+
+void PoolShard::maintain(TimePoint now) {
+    if (loginRetryPending()) return;
+    PoolWaiter* oldest = waiting_.front();
+    if (oldest && target_->reservePoolSize > 0 && secondsSince(oldest->waitingSince, now) >= target_->reservePoolTimeout)
+        launchIfNeeded(target_->poolSize + target_->reservePoolSize);
+    while (pool_->serverCount() < target_->minPoolSize && launchOne(target_->minPoolSize)) {
+    }
+}
 }  // namespace sluice::pool

@@ -75,6 +75,10 @@ public:
     template <class Fn>
     void forEachWaiting(Fn&& fn) { waiting_.forEach(std::forward<Fn>(fn)); }
 
+    // Periodic upkeep (the worker's sweep): opens reserve servers for clients that waited longer
+    // than reserve_pool_timeout, and keeps min_pool_size servers open.
+    void maintain(TimePoint now);
+
     size_t waitingCount() const { return waiting_.size(); }
     size_t idleCount() const { return idle_.size(); }
     size_t activeCount() const { return active_.size(); }
@@ -84,7 +88,9 @@ public:
     bool empty() const;
 
 private:
-    void launchIfNeeded();
+    void launchIfNeeded(int limit = -1);
+    bool launchOne(int limit);
+    bool loginRetryPending() const;
 
     std::shared_ptr<Pool> pool_;
     std::shared_ptr<const PoolTarget> target_;

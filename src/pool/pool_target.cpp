@@ -37,7 +37,31 @@ std::shared_ptr<const PoolTarget> resolvePoolTarget(const config::Config& config
     if (entry.poolSize) target->poolSize = *entry.poolSize;
     if (user && user->poolSize) target->poolSize = *user->poolSize;
 
+    target->minPoolSize = entry.minPoolSize.value_or(static_cast<int>(settings.min_pool_size));
+    target->reservePoolSize = static_cast<int>(settings.reserve_pool_size);
+    if (entry.reservePoolSize) target->reservePoolSize = *entry.reservePoolSize;
+    if (user && user->reservePoolSize) target->reservePoolSize = *user->reservePoolSize;
+    target->reservePoolTimeout = settings.reserve_pool_timeout;
+    target->maxDbConnections = entry.maxDbConnections.value_or(settings.max_db_connections);
+    target->maxDbClientConnections = entry.maxDbClientConnections.value_or(settings.max_db_client_connections);
+    target->maxUserConnections = settings.max_user_connections;
+    target->maxUserClientConnections = settings.max_user_client_connections;
+    if (user && user->maxUserConnections) target->maxUserConnections = *user->maxUserConnections;
+    if (user && user->maxUserClientConnections) target->maxUserClientConnections = *user->maxUserClientConnections;
     target->serverLifetime = entry.serverLifetime.value_or(settings.server_lifetime);
+
+    target->queryTimeout = settings.query_timeout;
+    target->queryWaitTimeout = entry.queryWaitTimeout.value_or(settings.query_wait_timeout);
+    target->idleTransactionTimeout = settings.idle_transaction_timeout;
+    target->transactionTimeout = settings.transaction_timeout;
+    target->clientIdleTimeout = settings.client_idle_timeout;
+    if (user) {
+        target->queryTimeout = user->queryTimeout.value_or(target->queryTimeout);
+        target->queryWaitTimeout = user->queryWaitTimeout.value_or(target->queryWaitTimeout);
+        target->idleTransactionTimeout = user->idleTransactionTimeout.value_or(target->idleTransactionTimeout);
+        target->transactionTimeout = user->transactionTimeout.value_or(target->transactionTimeout);
+        target->clientIdleTimeout = user->clientIdleTimeout.value_or(target->clientIdleTimeout);
+    }
     return target;
 }
 

@@ -25,7 +25,21 @@ struct PoolTarget {
 
     PoolMode mode = PoolMode::Session;
     int poolSize = 20;
+    int minPoolSize = 0;
+    int reservePoolSize = 0;
+    double reservePoolTimeout = 5;
+    int64_t maxDbConnections = 0;  // 0 = unlimited, as every limit below
+    int64_t maxUserConnections = 0;
+    int64_t maxDbClientConnections = 0;
+    int64_t maxUserClientConnections = 0;
     double serverLifetime = 3600;
+
+    // Timeouts in seconds (0 = none), with the [users] entry's overrides applied.
+    double queryTimeout = 0;
+    double queryWaitTimeout = 120;
+    double idleTransactionTimeout = 0;
+    double transactionTimeout = 0;
+    double clientIdleTimeout = 0;
     bool forcedUser = false;  // the database entry names the user; every client shares its pool
 };
 

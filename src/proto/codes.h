@@ -120,6 +120,7 @@ constexpr std::string_view kProtocolViolation = "08P01";
 constexpr std::string_view kFeatureNotSupported = "0A000";
 constexpr std::string_view kInvalidParameterValue = "22023";
 constexpr std::string_view kIdleInTransactionSessionTimeout = "25P03";
+constexpr std::string_view kTransactionTimeout = "25P04";
 constexpr std::string_view kInvalidAuthorizationSpecification = "28000";
 constexpr std::string_view kInvalidPassword = "28P01";
 constexpr std::string_view kInvalidCatalogName = "3D000";
@@ -131,6 +132,7 @@ constexpr std::string_view kProgramLimitExceeded = "54000";
 constexpr std::string_view kQueryCanceled = "57014";
 constexpr std::string_view kAdminShutdown = "57P01";
 constexpr std::string_view kCannotConnectNow = "57P03";
+constexpr std::string_view kIdleSessionTimeout = "57P05";
 constexpr std::string_view kInternalError = "XX000";
 }  // namespace sqlstate
 

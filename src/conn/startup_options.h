@@ -1,0 +1,19 @@
+// The `options` startup parameter ("-c name=value --name=value ..."), split the way PostgreSQL
+// splits it: on unescaped whitespace, with backslash escaping the next character.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/result.h"
+
+namespace sluice::conn {
+
+using OptionSettings = std::vector<std::pair<std::string, std::string>>;
+
+// Only settings are understood; any other switch (-d 5, -B …) is an error naming it.
+Result<OptionSettings> parseStartupOptions(std::string_view options);
+
+}  // namespace sluice::conn
