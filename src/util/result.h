@@ -23,6 +23,8 @@ public:
     explicit operator bool() const { return ok(); }
     T& value() { return std::get<T>(state_); }
     const T& value() const { return std::get<T>(state_); }
+    T& operator*() { return value(); }
+    const T& operator*() const { return value(); }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
     const Error& error() const { return std::get<Error>(state_); }
