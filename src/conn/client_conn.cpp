@@ -207,7 +207,16 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
 void ClientConn::startAuthentication() {
     const std::string& method = connections_.settings().auth_type;
     std::string out;
-    if (method == "trust" || method == "any") {
+    if (method == "any") {
+        authenticated();
+        return;
+    }
+    if (method == "trust") {
+        // PgBouncer's rule: no password is asked, but the user must be in auth_file.
+        if (!hasSecret_) {
+            closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification, fmt::format("no such user: {}", user_));
+            return;
+        }
         authenticated();
         return;
     }

@@ -134,8 +134,11 @@ void ServerConn::sendStartup() {
 void ServerConn::onSocketRead(net::IoBuffer& input) {
     while (!input.empty() && state_ != State::Closing) {
         if (state_ == State::Active) {
+            // Each pass stops at a ReadyForQuery; pipelined answers behind it go in the next pass.
+            const size_t before = input.size();
             forwardToClient(input);
-            return;
+            if (input.size() == before || !socket_.isReading()) return;  // need more, or backpressure
+            continue;
         }
         if (!processWholeMessages(input)) return;
     }
