@@ -1,0 +1,151 @@
+// Client authentication through Sluice: every auth_type against every kind of secret the
+// auth_file can hold (plain text, md5 hash, SCRAM secret), right and wrong passwords, unknown
+// users. Sluice logs in to PostgreSQL over its (trusted) unix socket here, so only the client
+// side of authentication is under test.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "pg_server.h"
+#include "pq_util.h"
+#include "sluice_process.h"
+
+namespace sluice::itest {
+namespace {
+
+enum class Secret { Plain, Md5, Scram };
+
+const char* secretName(Secret secret) {
+    switch (secret) {
+        case Secret::Plain: return "plain";
+        case Secret::Md5: return "md5";
+        case Secret::Scram: return "scram";
+    }
+    return "?";
+}
+
+// The auth_file line for app with its password stored as `secret`.
+std::string appUserlistLine(Secret secret) {
+    PgServer& pg = sharedPg();
+    std::string stored;
+    switch (secret) {
+        case Secret::Plain: stored = PgServer::kAppPassword; break;
+        case Secret::Md5:
+            stored = "md5" + pg.query1(std::string("SELECT md5('") + PgServer::kAppPassword + PgServer::kAppUser + "')");
+            break;
+        case Secret::Scram:
+            stored = pg.query1("SELECT rolpassword FROM pg_authid WHERE rolname = 'app'");
+            break;
+    }
+    return "\"app\" \"" + stored + "\"\n";
+}
+
+// [databases] whose servers are reached over PostgreSQL's unix socket, where it trusts everyone.
+std::string trustedDatabases() {
+    PgServer& pg = sharedPg();
+    return "app = host=" + pg.socketDir() + " port=" + std::to_string(pg.port()) + " dbname=app\n";
+}
+
+// The message with the quoted user name taken out, to compare refusals of different users.
+std::string withoutUserName(std::string message, const std::string& user) {
+    const std::string quoted = "\"" + user + "\"";
+    for (auto pos = message.find(quoted); pos != std::string::npos; pos = message.find(quoted)) {
+        message.replace(pos, quoted.size(), "\"<user>\"");
+    }
+    return message;
+}
+
+struct AuthCase {
+    std::string authType;
+    Secret secret;
+};
+
+std::string caseName(const ::testing::TestParamInfo<AuthCase>& info) {
+    std::string name = info.param.authType + "_with_" + secretName(info.param.secret) + "_secret";
+    for (char& c : name) {
+        if (c == '-') c = '_';
+    }
+    return name;
+}
+
+class PoolerAuth : public ::testing::TestWithParam<AuthCase> {};
+
+TEST_P(PoolerAuth, RightPasswordWorksWrongPasswordAndUnknownUserGet28P01) {
+    const AuthCase& c = GetParam();
+    SluiceProcess sluice;
+    sluice.writeFile("userlist.txt", appUserlistLine(c.secret) + "\"sluice_test\" \"secret\"\n");
+    ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(), "auth_type = " + c.authType + "\n", trustedDatabases())));
+
+    PqConn good(sluice.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(good.isOk()) << good.error() << "\n" << lastLines(sluice.log(), 20);
+    QueryResult result = good.exec("SELECT current_user, current_database()");
+    ASSERT_TRUE(result.ok) << result.describe();
+    EXPECT_EQ(result.value(0, 0), "app");
+    EXPECT_EQ(result.value(0, 1), "app");
+
+    PqConn wrong(sluice.conninfo("app", "not-the-password", "app"));
+    EXPECT_FALSE(wrong.isOk());
+    EXPECT_EQ(wrong.sqlstate(), "28P01") << wrong.error();
+    EXPECT_EQ(wrong.error().find("apppass"), std::string::npos) << "a refusal must not show the secret";
+
+    PqConn empty(sluice.conninfo("app", "", "app"));  // libpq then has no password to send
+    EXPECT_FALSE(empty.isOk());
+
+    PqConn ghost(sluice.conninfo("ghost_user_sluice", "apppass", "app"));
+    EXPECT_FALSE(ghost.isOk());
+    EXPECT_EQ(ghost.sqlstate(), "28P01") << ghost.error();
+    // An unknown user must not be told apart from a wrong password.
+    auto fatalPart = [](const std::string& text) {
+        auto pos = text.find("FATAL");
+        return pos == std::string::npos ? text : text.substr(pos);
+    };
+    EXPECT_EQ(withoutUserName(fatalPart(ghost.error()), "ghost_user_sluice"),
+              withoutUserName(fatalPart(wrong.error()), "app"));
+
+    // Refusals leave Sluice serving.
+    PqConn again(sluice.conninfo("app", "apppass", "app"));
+    EXPECT_TRUE(again.isOk()) << again.error();
+}
+
+INSTANTIATE_TEST_SUITE_P(PoolerAuthMatrix, PoolerAuth,
+                         ::testing::Values(AuthCase{"plain", Secret::Plain}, AuthCase{"plain", Secret::Md5},
+                                           AuthCase{"plain", Secret::Scram}, AuthCase{"md5", Secret::Plain},
+                                           AuthCase{"md5", Secret::Md5}, AuthCase{"md5", Secret::Scram},
+                                           AuthCase{"scram-sha-256", Secret::Plain},
+                                           AuthCase{"scram-sha-256", Secret::Scram}),
+                         caseName);
+
+TEST(PoolerAuthTrust, TrustLetsAnyPasswordInButOnlyForUsersInTheAuthFile) {
+    SluiceProcess sluice;
+    sluice.writeFile("userlist.txt", "\"app\" \"apppass\"\n");  // only app
+    ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(), "auth_type = trust\n", trustedDatabases())));
+    PqConn conn(sluice.conninfo("app", "whatever", "app"));
+    ASSERT_TRUE(conn.isOk()) << conn.error();
+    EXPECT_EQ(conn.exec("SELECT current_user").value(), "app");
+    // PgBouncer's contract for trust: "No authentication is done. The user name must still
+    // exist in auth_file." sluice_test exists in PostgreSQL (a superuser) but not in this
+    // auth_file, so the pooler itself must refuse it.
+    PqConn outsider(sluice.conninfo("sluice_test", "x", "app"));
+    EXPECT_FALSE(outsider.isOk()) << "a user missing from auth_file got in with auth_type=trust";
+    if (outsider.isOk()) {
+        EXPECT_NE(outsider.exec("SELECT current_user").value(), "sluice_test");
+    } else {
+        EXPECT_EQ(outsider.sqlstate().substr(0, 2), "28") << outsider.error();
+    }
+}
+
+TEST(PoolerAuthFile, APasswordWithADoubledQuote) {
+    // A password containing a doubled quote, as PgBouncer's userlist escapes it.
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    sluice.writeFile("userlist.txt", "\"app\" \"ap\"\"p\"\n");
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "auth_type = md5\n", trustedDatabases())));
+    PqConn quoted(sluice.conninfo("app", "ap\"p", "app"));
+    EXPECT_TRUE(quoted.isOk()) << quoted.error() << "\n" << lastLines(sluice.log(), 10);
+    PqConn old(sluice.conninfo("app", "apppass", "app"));
+    EXPECT_EQ(old.sqlstate(), "28P01") << old.error();
+}
+
+}  // namespace
+}  // namespace sluice::itest
