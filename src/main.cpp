@@ -29,7 +29,7 @@ constexpr const char* kUsage =
     "\n"
     "Signals: SIGHUP reloads the configuration; SIGTERM stops after the clients have left;\n"
     "SIGINT stops after the servers are released; SIGQUIT stops at once. A second signal\n"
-    "escalates the shutdown.\n"
+    "escalates the shutdown. SIGUSR1 pauses (queries wait, servers close), SIGUSR2 resumes.\n"
     "\n"
     "The configuration file is PgBouncer's pgbouncer.ini format; see pooler.ini(5).\n";
 

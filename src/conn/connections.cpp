@@ -73,6 +73,7 @@ pool::PoolShard& Connections::shardFor(const config::DatabaseEntry& entry, const
         slot = std::make_unique<pool::PoolShard>(
             std::move(pool), [this](pool::PoolShard& shard) { launchServer(shard); }, settings().server_login_retry,
             settings().server_round_robin);
+        if (paused_) slot->pause();
     } else {
         slot->sharedPool()->setTarget(std::move(target));
         slot->refreshTarget();
@@ -150,6 +151,7 @@ void Connections::checkTimeouts() {
         }
     }
 
+    if (paused_) closeIdleServers("pause");
     for (auto& [key, shard] : shards_) {
         shard->maintain(now);
         std::vector<ServerConn*> idleExpired;
@@ -166,6 +168,17 @@ void Connections::checkTimeouts() {
                               ? "server idle timeout"
                               : "server lifetime over");
     }
+}
+
+void Connections::pause() {
+    paused_ = true;
+    for (auto& [key, shard] : shards_) shard->pause();
+    closeIdleServers("pause");
+}
+
+void Connections::resume() {
+    paused_ = false;
+    for (auto& [key, shard] : shards_) shard->resume();
 }
 
 void Connections::closeAllClients(std::string_view reason) {

@@ -71,6 +71,11 @@ public:
     // Shutdown and PAUSE support.
     void stopAcceptingLogins() { acceptingLogins_ = false; }
     bool acceptingLogins() const { return acceptingLogins_; }
+    // PAUSE (SIGUSR1): servers are closed as their clients release them, new queries wait;
+    // RESUME (SIGUSR2) hands servers out again.
+    void pause();
+    void resume();
+    bool paused() const { return paused_; }
     void closeAllClients(std::string_view reason);
     void closeIdleServers(std::string_view reason);
     void closeAllServers(std::string_view reason);
@@ -92,6 +97,7 @@ private:
     ProcessCounters& counters_;
     Snapshot snapshot_;
     bool acceptingLogins_ = true;
+    bool paused_ = false;
     std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> clients_;
     std::unordered_map<ServerConn*, std::unique_ptr<ServerConn>> servers_;
     std::map<std::pair<std::string, std::string>, std::unique_ptr<pool::PoolShard>> shards_;

@@ -21,7 +21,23 @@ void PoolShard::setOptions(double loginRetrySeconds, bool roundRobin) {
     roundRobin_ = roundRobin;
 }
 
+void PoolShard::resume() {
+    paused_ = false;
+    while (!waiting_.empty() && !idle_.empty()) {
+        PooledServer* server = roundRobin_ ? idle_.front() : idle_.back();
+        PoolWaiter* client = waiting_.popFront();
+        active_.pushBack(*server);
+        client->onServerAvailable(*server);
+    }
+    launchIfNeeded();
+}
+
 Acquired PoolShard::acquire(PoolWaiter& client) {
+    if (paused_) {
+        client.waitingSince = Clock::now();
+        waiting_.pushBack(client);
+        return {};
+    }
     if (!idle_.empty()) {
         // LIFO keeps few servers warm and lets the rest reach server_idle_timeout; round robin
         // spreads load evenly (server_round_robin), as in PgBouncer.
@@ -41,7 +57,7 @@ void PoolShard::cancelWait(PoolWaiter& client) { waiting_.remove(client); }
 
 void PoolShard::serverReady(PooledServer& server) {
     lastLoginError_.reset();
-    if (PoolWaiter* client = waiting_.popFront()) {
+    if (PoolWaiter* client = paused_ ? nullptr : waiting_.popFront()) {
         active_.pushBack(server);
         client->onServerAvailable(server);
         return;
@@ -76,6 +92,7 @@ bool PoolShard::empty() const {
 }
 
 void PoolShard::launchIfNeeded(int limit) {
+    if (paused_) return;
     if (limit < 0) limit = target_->poolSize;
     // One connection in progress per waiting client at most, within the limit.
     while (waiting_.size() > login_.size() + used_.size() && launchOne(limit)) {
@@ -98,7 +115,7 @@ bool PoolShard::loginRetryPending() const {
 }
 
 void PoolShard::maintain(TimePoint now) {
-    if (loginRetryPending()) return;
+    if (paused_ || loginRetryPending()) return;
     PoolWaiter* oldest = waiting_.front();
     if (oldest && target_->reservePoolSize > 0 && secondsSince(oldest->waitingSince, now) >= target_->reservePoolTimeout)
         launchIfNeeded(target_->poolSize + target_->reservePoolSize);

@@ -56,6 +56,11 @@ public:
     bool isCurrent(const PooledServer& server) const { return server.generation == generation_; }
     void setOptions(double loginRetrySeconds, bool roundRobin);
 
+    // PAUSE: clients queue and no server is handed out or opened until resume().
+    void pause() { paused_ = true; }
+    void resume();
+    bool paused() const { return paused_; }
+
     Acquired acquire(PoolWaiter& client);
     void cancelWait(PoolWaiter& client);
 
@@ -98,6 +103,7 @@ private:
     Launcher launcher_;
     double loginRetrySeconds_;
     bool roundRobin_;
+    bool paused_ = false;
     std::optional<Error> lastLoginError_;
     TimePoint lastLoginFailure_{};
 

@@ -177,9 +177,12 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
             self->beginShutdown(Shutdown::Immediate);
             break;
         case SIGUSR1:
+            SLOG_INFO("got SIGUSR1, pausing all activity");
+            for (auto& worker : self->workers_) worker->post([](conn::Connections& c) { c.pause(); });
+            break;
         case SIGUSR2:
-            SLOG_WARN("got {}: PAUSE/RESUME is not supported yet by Sluice; ignored",
-                      signum == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
+            SLOG_INFO("got SIGUSR2, resuming all activity");
+            for (auto& worker : self->workers_) worker->post([](conn::Connections& c) { c.resume(); });
             break;
         default: break;
     }
