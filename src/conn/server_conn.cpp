@@ -485,6 +485,7 @@ void ServerConn::onSocketEnd(std::string_view reason) {
 void ServerConn::close(std::string_view reason) {
     if (state_ == State::Closing) return;
     const bool wasLinked = client_ != nullptr;
+    const bool wasLoggedIn = state_ != State::Connecting && state_ != State::Login;
     state_ = State::Closing;
     if (connections_.settings().log_disconnections)
         SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason,
@@ -495,6 +496,12 @@ void ServerConn::close(std::string_view reason) {
         client->serverLost("server conn crashed?");
     }
     shard_.serverGone(*this);
+    if (wasLoggedIn) {
+        // Say goodbye, so PostgreSQL ends the backend at once and logs no "unexpected EOF".
+        std::string out;
+        proto::appendTerminate(out);
+        socket_.write(out);
+    }
     if (resolver_) {
         // A lookup in flight always gets its callback, cancelled or not: hand the request to it.
         resolver_->data = nullptr;
