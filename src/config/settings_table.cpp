@@ -182,7 +182,7 @@ std::vector<SettingDef> buildTable() {
              "query that checks an idle server is alive ('' = no check, <empty> = empty query)"),
         seconds("server_connect_timeout", &S::server_connect_timeout, "15", kReload, kSupported,
                 "give up connecting and logging in to a server after this long"),
-        boolean("server_fast_close", &S::server_fast_close, "0", kReload, kIgnored,
+        boolean("server_fast_close", &S::server_fast_close, "0", kReload, kSupported,
                 "close servers marked for reconnect as soon as their transaction ends"),
         seconds("server_idle_timeout", &S::server_idle_timeout, "600", kReload, kSupported,
                 "close server connections idle this long (0 = never)"),

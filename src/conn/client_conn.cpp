@@ -25,24 +25,6 @@ constexpr uint32_t kMaxAuthMessage = 64u << 10;
 // Past this much output queued toward a slow server, stop reading its client (backpressure).
 constexpr size_t kHighWater = 256u << 10;
 
-std::string quoteLiteral(std::string_view value) {
-    std::string out = "'";
-    for (char c : value) {
-        if (c == '\'') out += '\'';
-        out += c;
-    }
-    return out + "'";
-}
-
-std::string quoteIdentifier(std::string_view name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + "\"";
-}
-
 }  // namespace
 
 ClientConn::ClientConn(Connections& connections, uint64_t id)
@@ -404,6 +386,7 @@ std::optional<pool::ServerParams> ClientConn::welcomeFromCache() {
 }
 
 void ClientConn::sendWelcome(const pool::ServerParams& serverParams) {
+    startup_ = wanted_;
     std::string out;
     proto::appendAuthenticationOk(out);
     for (const auto& [name, value] : serverParams.entries()) proto::appendParameterStatus(out, name, value);
@@ -460,10 +443,7 @@ void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
             finish();
             return;
         }
-        std::string sql;
-        for (const auto& [name, value] : changes)
-            sql += fmt::format("SET {} = {};", quoteIdentifier(name), quoteLiteral(value));
-        linked->runQuery(sql, [this, finish, changes](const std::optional<Error>& syncError) {
+        linked->runQuery(setStatements(changes), [this, finish, changes](const std::optional<Error>& syncError) {
             if (syncError) {
                 closeWithError(syncError->sqlstate, "could not set client parameters on server: " + syncError->message);
                 return;
@@ -505,6 +485,11 @@ void ClientConn::checkTimeouts(uint64_t nowMs) {
                 closeServerAndClient(proto::sqlstate::kTransactionTimeout, "transaction timeout");
             } else if (!busy && inTransaction && over(readyMs_, target->idleTransactionTimeout)) {
                 closeServerAndClient(proto::sqlstate::kIdleInTransactionSessionTimeout, "idle transaction timeout");
+            } else if (!busy && !inTransaction && target->mode == pool::PoolMode::Session &&
+                       connections_.settings().server_fast_close && !shard_->isCurrent(*server_)) {
+                // A reload changed this database: PgBouncer's server_fast_close ends the session
+                // between transactions instead of waiting for the client to leave.
+                closeServerAndClient(proto::sqlstate::kAdminShutdown, "database configuration changed (server_fast_close)");
             } else if (!busy && !inTransaction && over(std::max(lastActivityMs_, readyMs_), target->clientIdleTimeout)) {
                 closeWithError(proto::sqlstate::kIdleSessionTimeout, "client_idle_timeout");
             }
@@ -549,7 +534,7 @@ void ClientConn::onServerUnavailable(const Error& error) {
     closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate, error.message);
 }
 
-ClientConn::ParameterChanges ClientConn::parameterChanges(const pool::ServerParams& serverParams) const {
+ParameterChanges ClientConn::parameterChanges(const pool::ServerParams& serverParams) const {
     ParameterChanges changes;
     for (const auto& [name, value] : wanted_.entries()) {
         const std::string* current = serverParams.find(name);
@@ -687,10 +672,28 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
 
 void ClientConn::sendFromServer(const uint8_t* data, size_t size) { socket_.write(data, size); }
 
-void ClientConn::serverParameterChanged(std::string_view name, std::string_view value) {
+bool ClientConn::serverParameterChanged(std::string_view name, std::string_view value) {
     // The client changed it (SET): from now on that is the value it expects on any server.
-    if (isTrackedParameter(name, connections_.settings())) wanted_.set(name, value);
+    if (!isTrackedParameter(name, connections_.settings())) return false;
+    wanted_.set(name, value);
+    // RESET, RESET ALL, SET … TO DEFAULT and DISCARD ALL bring a parameter back to what the
+    // server connection started with; the client expects what it connected with instead.
+    const std::string* mine = startup_.find(name);
+    if (!mine || *mine == value) return false;
+    auto defaults = shard_->pool().serverDefaults();
+    const std::string* initial = defaults ? defaults->find(name) : nullptr;
+    return initial && *initial == value;
 }
+
+std::string ClientConn::restoreStartupParameters(const std::vector<std::string>& names) {
+    ParameterChanges changes;
+    for (const auto& name : names)
+        if (const std::string* value = startup_.find(name)) changes.emplace_back(name, *value);
+    socket_.stopReading();  // nothing of the client's may reach the server before the restore
+    return setStatements(changes);
+}
+
+bool ClientConn::awaitsOnlyOneReady() const { return readyPending_ == 1 && !extendedOpen_ && streamRemaining_ == 0; }
 
 void ClientConn::serverLost(std::string_view reason) {
     server_ = nullptr;
@@ -698,7 +701,8 @@ void ClientConn::serverLost(std::string_view reason) {
 }
 
 void ClientConn::resumeReading() {
-    if (state_ != State::Active || socket_.isReading()) return;
+    if (state_ != State::Active || socket_.isReading() || !server_ || server_->state() != ServerConn::State::Active)
+        return;
     socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
     if (!socket_.input().empty()) forwardToServer(socket_.input());
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "conn/tracked_params.h"
 #include "net/socket.h"
 #include "pool/pool_mode.h"
 #include "pool/pool_shard.h"
@@ -40,7 +41,14 @@ public:
 
     // From the linked server.
     void sendFromServer(const uint8_t* data, size_t size);
-    void serverParameterChanged(std::string_view name, std::string_view value);
+    // The server reported a parameter: true when it went back to the server's own default while
+    // this client connected with another value (a RESET), so the pooler should restore it.
+    bool serverParameterChanged(std::string_view name, std::string_view value);
+    // The SETs that restore these parameters to the client's startup values; stops reading the
+    // client until the server is Active again (resumeReading).
+    std::string restoreStartupParameters(const std::vector<std::string>& names);
+    // Whether the ReadyForQuery the server is sending answers the client's last request.
+    bool awaitsOnlyOneReady() const;
     // The server finished a request (ReadyForQuery): in transaction and statement mode this
     // may be the release point.
     void serverReadyForQuery(char status);
@@ -87,7 +95,6 @@ private:
     void releaseServerIfDone();
     void countRequest(char type);
     void forwardToServer(net::IoBuffer& input);
-    using ParameterChanges = std::vector<std::pair<std::string, std::string>>;
     // The SETs that make a server's tracked parameters what this client expects.
     ParameterChanges parameterChanges(const pool::ServerParams& serverParams) const;
     void parametersApplied(ServerConn& server, const ParameterChanges& changes);
@@ -114,7 +121,8 @@ private:
     bool saslStarted_ = false;
     pool::PoolShard* shard_ = nullptr;
     ServerConn* server_ = nullptr;
-    pool::ServerParams wanted_;  // parameters the client chose (startup packet, SET)
+    pool::ServerParams wanted_;   // parameters the client chose (startup packet, SET)
+    pool::ServerParams startup_;  // those of the startup packet, as the server spells them: what RESET restores
     int32_t cancelPid_ = 0;
     int32_t cancelKey_ = 0;
     bool cancelRegistered_ = false;

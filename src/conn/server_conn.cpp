@@ -296,8 +296,9 @@ void ServerConn::becomeReady() {
     shard_.serverReady(*this);  // may hand us straight to a waiting client
 }
 
-void ServerConn::runQuery(std::string sql, QueryDone done) {
+void ServerConn::runQuery(std::string sql, QueryDone done, char expectedStatus) {
     state_ = State::Internal;
+    queryExpectedStatus_ = expectedStatus;
     queryError_.reset();
     queryDone_ = std::move(done);
     readyForQuery_ = false;
@@ -330,8 +331,8 @@ void ServerConn::handleInternalMessage(char type, const uint8_t* body, size_t si
             queryDone_ = nullptr;
             std::optional<Error> error = std::move(queryError_);
             queryError_.reset();
-            if (!error && status != 'I')
-                error = Error{"internal query left the server inside a transaction", "25000"};
+            if (!error && status != queryExpectedStatus_)
+                error = Error{fmt::format("internal query left the server in transaction state '{}'", status), "25000"};
             if (done) done(error);
             break;
         }
@@ -420,6 +421,7 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
     const size_t size = input.size();
     size_t pos = 0;
     std::optional<char> readyStatus;
+    size_t readyAt = 0;
     while (pos < size && !readyStatus) {
         if (streamRemaining_ > 0) {
             size_t take = std::min<size_t>(streamRemaining_, size - pos);
@@ -446,21 +448,60 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
             txStatus_ = status;
             readyForQuery_ = true;
             readyStatus = status;
+            readyAt = pos;
         } else {
             std::string_view name, value;
             if (proto::parseParameterStatus(body, header->bodySize(), name, value)) {
                 params_.set(name, value);
-                client_->serverParameterChanged(name, value);
+                if (client_->serverParameterChanged(name, value)) restore_.emplace_back(name);
             }
         }
         pos += header->totalSize();
     }
     ClientConn* client = client_;
+    if (readyStatus && !restore_.empty()) {
+        // Only when nothing else of the client's is queued behind this answer on the server, and
+        // the transaction is not failed (a SET would fail there too).
+        if (*readyStatus != 'E' && client->awaitsOnlyOneReady()) {
+            client->sendFromServer(data, readyAt);
+            input.consume(pos);
+            restoreClientParameters(*readyStatus);
+            return;
+        }
+        restore_.clear();
+    }
     client->sendFromServer(data, pos);
     input.consume(pos);
     if (client->socket().queuedBytes() > kHighWater) socket_.stopReading();
     // May unlink us (transaction/statement mode) or close us; the caller re-checks our state.
     if (readyStatus) client->serverReadyForQuery(*readyStatus);
+}
+
+void ServerConn::restoreClientParameters(char readyStatus) {
+    std::vector<std::string> names = std::move(restore_);
+    restore_.clear();
+    std::string sql = client_->restoreStartupParameters(names);
+    runQuery(
+        std::move(sql),
+        [this, names = std::move(names)](const std::optional<Error>& error) {
+            if (error) {
+                close("could not restore the client's parameters after RESET: " + error->message);
+                return;
+            }
+            ClientConn* client = client_;
+            std::string out;
+            for (const auto& name : names) {
+                const std::string* value = params_.find(name);
+                if (!value) continue;
+                client->serverParameterChanged(name, *value);
+                proto::appendParameterStatus(out, name, *value);
+            }
+            proto::appendReadyForQuery(out, txStatus_);
+            client->sendFromServer(reinterpret_cast<const uint8_t*>(out.data()), out.size());
+            client->serverReadyForQuery(txStatus_);
+            if (client_ == client) client->resumeReading();
+        },
+        readyStatus);
 }
 
 void ServerConn::resumeReading() {

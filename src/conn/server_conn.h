@@ -37,8 +37,9 @@ public:
     ClientConn* client() const { return client_; }
     // Runs the check query if it idled too long, then sets the parameters the client expects.
     void prepareFor(ClientConn& client, QueryDone done);
-    // Runs one simple query for the pooler itself; its results go nowhere but `done`.
-    void runQuery(std::string sql, QueryDone done);
+    // Runs one simple query for the pooler itself; its results go nowhere but `done`. Outside a
+    // client's transaction it must leave the server idle; inside one it must not end it.
+    void runQuery(std::string sql, QueryDone done, char expectedStatus = 'I');
     // The client is done with this server: reset it and give it back, or close it if unclean.
     void releaseFromClient(bool runReset);
 
@@ -80,6 +81,8 @@ private:
     void becomeReady();
     void forwardToClient(net::IoBuffer& input);
     bool processWholeMessages(net::IoBuffer& input);
+    // After a RESET, sets the client's startup values again, then passes on the ReadyForQuery.
+    void restoreClientParameters(char readyStatus);
 
     Connections& connections_;
     pool::PoolShard& shard_;
@@ -99,6 +102,8 @@ private:
     std::unique_ptr<auth::ScramClient> scram_;
     std::optional<Error> queryError_;
     QueryDone queryDone_;
+    char queryExpectedStatus_ = 'I';
+    std::vector<std::string> restore_;  // parameters a RESET took from the linked client
 };
 
 }  // namespace sluice::conn

@@ -1,5 +1,7 @@
 #include "conn/tracked_params.h"
 
+#include <fmt/format.h>
+
 #include "pool/server_params.h"
 
 namespace sluice::conn {
@@ -20,6 +22,32 @@ bool listContains(std::string_view list, std::string_view name) {
         list.remove_prefix(comma + 1);
     }
     return false;
+}
+
+namespace {
+std::string quoteLiteral(std::string_view value) {
+    std::string out = "'";
+    for (char c : value) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    return out + "'";
+}
+
+std::string quoteIdentifier(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+}  // namespace
+
+std::string setStatements(const ParameterChanges& changes) {
+    std::string sql;
+    for (const auto& [name, value] : changes) sql += fmt::format("SET {} = {};", quoteIdentifier(name), quoteLiteral(value));
+    return sql;
 }
 
 bool isTrackedParameter(std::string_view name, const config::Settings& settings) {

@@ -2,11 +2,19 @@
 // (DESIGN §2): PgBouncer's fixed list plus the names in track_extra_parameters.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "config/config.h"
 
 namespace sluice::conn {
+
+using ParameterChanges = std::vector<std::pair<std::string, std::string>>;
+
+// "SET name = 'value';" for each change, quoted for any name and value.
+std::string setStatements(const ParameterChanges& changes);
 
 bool isTrackedParameter(std::string_view name, const config::Settings& settings);
 

@@ -173,14 +173,7 @@ TEST(PoolerReload, SighupPicksUpAChangedDatabaseEntry) {
         EXPECT_EQ(before.exec("SELECT current_database()").value(), "postgres");
     }  // its server goes back to the pool (session mode), still logged in to "postgres"
 
-    {
-        std::string text = basicIni(pg, port, "", "aliasdb = " + server + " dbname=app\n");
-        for (auto pos = text.find("@DIR@"); pos != std::string::npos; pos = text.find("@DIR@")) {
-            text.replace(pos, 5, sluice.dir());
-        }
-        writeTextFile(sluice.iniPath(), text);
-    }
-    ASSERT_TRUE(sluice.signal(SIGHUP));
+    ASSERT_TRUE(sluice.reload(basicIni(pg, port, "", "aliasdb = " + server + " dbname=app\n")));
     ASSERT_TRUE(waitForLog(sluice, "SIGHUP")) << sluice.log();
     // The new snapshot reaches the workers asynchronously, through their loops: a moment is plenty.
     std::this_thread::sleep_for(300ms);
@@ -207,12 +200,7 @@ TEST(PoolerReload, ServerReleasedAfterTheReloadIsNotReusedForTheNewTarget) {
     ASSERT_TRUE(holder->isOk()) << holder->error();
     ASSERT_EQ(holder->exec("SELECT current_database()").value(), "postgres");
 
-    std::string text = basicIni(pg, port, "default_pool_size = 1\n", "aliasdb = " + server + " dbname=app\n");
-    for (auto pos = text.find("@DIR@"); pos != std::string::npos; pos = text.find("@DIR@")) {
-        text.replace(pos, 5, sluice.dir());
-    }
-    writeTextFile(sluice.iniPath(), text);
-    ASSERT_TRUE(sluice.signal(SIGHUP));
+    ASSERT_TRUE(sluice.reload(basicIni(pg, port, "default_pool_size = 1\n", "aliasdb = " + server + " dbname=app\n")));
     ASSERT_TRUE(waitForLog(sluice, "SIGHUP")) << sluice.log();
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(holder->exec("SELECT current_database()").value(), "postgres") << "a live session keeps its server";

@@ -274,6 +274,11 @@ bool SluiceProcess::isRunning() { return pid_ > 0 && !waitExit(0ms).has_value();
 
 bool SluiceProcess::signal(int sig) const { return pid_ > 0 && ::kill(pid_, sig) == 0; }
 
+bool SluiceProcess::reload(const std::string& iniText) const {
+    writeTextFile(iniPath(), replaceAll(iniText, "@DIR@", dir_));
+    return signal(SIGHUP);
+}
+
 std::optional<int> SluiceProcess::stop(std::chrono::milliseconds grace, int sig) {
     if (pid_ <= 0) return exitCode_;
     ::kill(pid_, sig);

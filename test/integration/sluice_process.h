@@ -45,6 +45,9 @@ public:
     ::testing::AssertionResult start(const std::string& iniText, std::vector<std::string> extraArgs = {},
                                      std::chrono::milliseconds timeout = 10s);
 
+    // Replaces the ini ("@DIR@" replaced as in start()) and sends SIGHUP: the reload a test wants.
+    bool reload(const std::string& iniText) const;
+
     // Writes <dir>/name (e.g. "userlist.txt") and returns its full path.
     std::string writeFile(const std::string& name, const std::string& content) const;
 
