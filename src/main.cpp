@@ -8,6 +8,7 @@
 #include "auth/auth_file.h"
 #include "config/config.h"
 #include "server/server.h"
+#include "util/version.h"
 
 namespace {
 
@@ -33,7 +34,6 @@ constexpr const char* kUsage =
     "\n"
     "The configuration file is PgBouncer's pgbouncer.ini format; see pooler.ini(5).\n";
 
-std::string versionLine() { return std::string("Sluice ") + SLUICE_VERSION; }
 
 // The table as tab-separated lines, for scripts/gen_settings_docs.py (man page, sample config).
 void printSettingsTsv() {
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
             case 'q': options.quiet = true; break;
             case 'v': ++options.verbose; break;
             case 'u': options.user = optarg; break;
-            case 'V': std::printf("%s\n", versionLine().c_str()); return 0;
+            case 'V': std::printf("%s\n", sluice::versionLine().c_str()); return 0;
             case 'h': std::fputs(kUsage, stdout); return 0;
             case kCheck: check = true; break;
             case kSettings: printSettings(); return 0;

@@ -56,7 +56,7 @@ const std::vector<std::string_view> kSslModes = {"disable", "allow", "prefer", "
 std::vector<SettingDef> buildTable() {
     using S = Settings;
     return {
-        list("admin_users", &S::admin_users, "", kReload, kIgnored,
+        list("admin_users", &S::admin_users, "", kReload, kSupported,
              "users allowed to run every admin console command"),
         boolean("application_name_add_host", &S::application_name_add_host, "0", kReload, kSupported,
                 "append the client's address and port to application_name at login"),
@@ -132,7 +132,7 @@ std::vector<SettingDef> buildTable() {
                 "log disconnections with their reason"),
         boolean("log_pooler_errors", &S::log_pooler_errors, "1", kReload, kSupported,
                 "log the errors the pooler sends to clients"),
-        boolean("log_stats", &S::log_stats, "1", kReload, kIgnored, "log statistics every stats_period"),
+        boolean("log_stats", &S::log_stats, "1", kReload, kSupported, "log statistics every stats_period"),
         text("logfile", &S::logfile, "", kReload, kSupported, "file to log to, besides stderr"),
         text("login_notify_message", &S::login_notify_message, "", kReload, kIgnored,
              "notice sent to each client after it logs in"),
@@ -214,9 +214,9 @@ std::vector<SettingDef> buildTable() {
              "Windows service name (alias job_name)"),
         boolean("so_reuseport", &S::so_reuseport, "0", kRestart, kIgnored,
                 "set SO_REUSEPORT so several processes share the port"),
-        integer("stats_period", &S::stats_period, "60", 1, kIntMax, "seconds", kReload, kIgnored,
+        integer("stats_period", &S::stats_period, "60", 1, kIntMax, "seconds", kReload, kSupported,
                 "how often averages are computed and statistics logged"),
-        list("stats_users", &S::stats_users, "", kReload, kIgnored,
+        list("stats_users", &S::stats_users, "", kReload, kSupported,
              "users allowed to run read-only admin console commands"),
         seconds("suspend_timeout", &S::suspend_timeout, "10", kReload, kIgnored,
                 "how long SUSPEND and online restart wait for buffers to drain"),

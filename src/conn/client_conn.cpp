@@ -1,5 +1,7 @@
 #include "conn/client_conn.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "auth/crypto_util.h"
@@ -14,6 +16,7 @@
 #include "proto/codes.h"
 #include "proto/header.h"
 #include "proto/parse.h"
+#include "conn/worker_report.h"
 #include "util/log.h"
 
 namespace sluice::conn {
@@ -25,11 +28,14 @@ constexpr uint32_t kMaxAuthMessage = 64u << 10;
 // Past this much output queued toward a slow server, stop reading its client (backpressure).
 constexpr size_t kHighWater = 256u << 10;
 
+bool isConsoleDatabase(std::string_view name) { return name == "pgbouncer" || name == "sluice"; }
+
 }  // namespace
 
 ClientConn::ClientConn(Connections& connections, uint64_t id)
     : connections_(connections),
       socket_(connections.loop(), *this),
+      id_(id),
       name_("C-" + std::to_string(id)),
       connectedAt_(Clock::now()) {}
 
@@ -52,7 +58,7 @@ bool ClientConn::accept(uv_stream_t* listener, bool isUnix) {
 }
 
 void ClientConn::onSocketRead(net::IoBuffer& input) {
-    lastActivityMs_ = uv_now(connections_.loop());
+    lastActivityUs_ = uv_now(connections_.loop()) * 1000;
     while (!input.empty()) {
         switch (state_) {
             case State::Startup:
@@ -63,6 +69,8 @@ void ClientConn::onSocketRead(net::IoBuffer& input) {
                 break;
             case State::Idle: handleIdle(input); return;
             case State::Active: forwardToServer(input); return;
+            case State::Console: handleConsole(input); return;
+            case State::ConsoleBusy:
             case State::WaitWelcome:
             case State::Waiting:
             case State::Linking:
@@ -171,17 +179,34 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         socket_.write(out);
     }
     const auto& config = connections_.config();
-    if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;
+    console_ = isConsoleDatabase(database_);
+    if (console_) databaseEntry_ = nullptr;
+    else if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;
     else if (config.fallbackDatabase) databaseEntry_ = &*config.fallbackDatabase;
     if (settings.log_connections)
         SLOG_INFO("{} login attempt: db={} user={} tls=no replication=no", describe(), database_, user_);
-    if (!databaseEntry_) {
+    if (!databaseEntry_ && !console_) {
         closeWithError(proto::sqlstate::kInvalidCatalogName, fmt::format("no such database: {}", database_));
+        return;
+    }
+    if (!console_ && connections_.isDisabled(database_)) {
+        closeWithError(proto::sqlstate::kCannotConnectNow,
+                       fmt::format("database does not allow connections: {}", database_));
         return;
     }
     if (auto it = connections_.authFile().find(user_); it != connections_.authFile().end()) {
         secret_ = it->second;
         hasSecret_ = true;
+    }
+    if (console_ && user_ == "pgbouncer" && socket_.isUnix()) {
+        // PgBouncer's rule: the pooler's own unix user gets in as "pgbouncer" without a password.
+        auto credentials = socket_.peerCredentials();
+        if (credentials && credentials->first == ::getuid()) {
+            adminUser_ = true;
+            if (settings.log_connections) SLOG_INFO("{} pgbouncer access from unix socket", describe());
+            authenticated();
+            return;
+        }
     }
     startAuthentication();
 }
@@ -352,6 +377,10 @@ void ClientConn::authenticated() {
     } while (connections_.findByCancelKey(cancelPid_, cancelKey_) != nullptr);
     connections_.registerCancelKey(*this);
     cancelRegistered_ = true;
+    if (console_) {
+        enterConsole();
+        return;
+    }
     shard_ = &connections_.shardFor(*databaseEntry_, database_, user_);
     std::string_view limit;
     if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {
@@ -359,6 +388,7 @@ void ClientConn::authenticated() {
         return;
     }
     admitted_ = true;
+    ++shard_->stats.clientLogins;
     if (auto welcome = welcomeFromCache()) {
         sendWelcome(*welcome);
         state_ = State::Idle;  // anything the client already sent is read on by onSocketRead's loop
@@ -393,6 +423,79 @@ void ClientConn::sendWelcome(const pool::ServerParams& serverParams) {
     proto::appendBackendKeyData(out, cancelPid_, cancelKey_);
     proto::appendReadyForQuery(out, 'I');
     socket_.write(out);
+}
+
+void ClientConn::enterConsole() {
+    const auto& settings = connections_.settings();
+    if (!adminUser_) {
+        // As PgBouncer: admin_users may do everything, stats_users the read-only SHOWs, and with
+        // auth_type=any every user is a stats user.
+        adminUser_ = listContains(settings.admin_users, user_);
+        if (!adminUser_ && !listContains(settings.stats_users, user_) && settings.auth_type != "any") {
+            closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
+                           fmt::format("user \"{}\" is not allowed on the admin console (admin_users, stats_users)", user_));
+            return;
+        }
+    }
+    connections_.registerConsoleClient(*this);
+    std::string out;
+    proto::appendAuthenticationOk(out);
+    // What drivers look for at login; the console itself speaks UTF-8 text only.
+    const std::pair<std::string_view, std::string_view> params[] = {
+        {"server_version", SLUICE_VERSION "/sluice"}, {"server_encoding", "UTF8"}, {"client_encoding", "UTF8"},
+        {"DateStyle", "ISO, MDY"}, {"TimeZone", "UTC"}, {"standard_conforming_strings", "on"},
+        {"integer_datetimes", "on"}, {"is_superuser", "off"}};
+    for (const auto& [name, value] : params) proto::appendParameterStatus(out, name, value);
+    if (const std::string* name = wanted_.find("application_name"))
+        proto::appendParameterStatus(out, "application_name", *name);
+    proto::appendBackendKeyData(out, cancelPid_, cancelKey_);
+    proto::appendReadyForQuery(out, 'I');
+    socket_.write(out);
+    state_ = State::Console;
+}
+
+void ClientConn::handleConsole(net::IoBuffer& input) {
+    auto header = proto::peekHeader(input.data(), input.size());
+    if (!header) return;
+    if (header->length < 4 || header->length > kMaxAuthMessage) {
+        closeWithError(proto::sqlstate::kProtocolViolation, "invalid message length on the admin console");
+        return;
+    }
+    if (input.size() < header->totalSize()) return;
+    switch (header->type) {
+        case proto::msg::kQuery: {
+            std::string query(reinterpret_cast<const char*>(input.data()) + proto::kHeaderSize, header->bodySize());
+            input.consume(header->totalSize());
+            if (!query.empty() && query.back() == '\0') query.pop_back();
+            state_ = State::ConsoleBusy;
+            socket_.stopReading();
+            connections_.submitConsoleQuery(*this, adminUser_, std::move(query));
+            return;
+        }
+        case proto::msg::kTerminate: close("client close request"); return;
+        case proto::msg::kParse:
+        case proto::msg::kBind:
+        case proto::msg::kExecute:
+            closeWithError(proto::sqlstate::kFeatureNotSupported,
+                           "extended query protocol not supported by admin console");
+            return;
+        default:
+            closeWithError(proto::sqlstate::kProtocolViolation,
+                           fmt::format("unsupported message type '{}' for the admin console", header->type));
+            return;
+    }
+}
+
+void ClientConn::consoleReply(const std::string& bytes, bool closeAfter) {
+    if (state_ != State::ConsoleBusy) return;
+    socket_.write(bytes);
+    if (closeAfter) {
+        close("admin console session ended");
+        return;
+    }
+    state_ = State::Console;
+    socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
+    if (!socket_.input().empty()) handleConsole(socket_.input());
 }
 
 void ClientConn::handleIdle(net::IoBuffer& input) {
@@ -454,9 +557,9 @@ void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
     });
 }
 
-void ClientConn::checkTimeouts(uint64_t nowMs) {
-    auto over = [nowMs](uint64_t since, double limitSeconds) {
-        return limitSeconds > 0 && since != 0 && static_cast<double>(nowMs - since) >= limitSeconds * 1000;
+void ClientConn::checkTimeouts(uint64_t nowUs) {
+    auto over = [nowUs](uint64_t since, double limitSeconds) {
+        return limitSeconds > 0 && since != 0 && nowUs > since && static_cast<double>(nowUs - since) >= limitSeconds * 1e6;
     };
     const pool::PoolTarget* target = shard_ ? &shard_->target() : nullptr;
     switch (state_) {
@@ -472,25 +575,25 @@ void ClientConn::checkTimeouts(uint64_t nowMs) {
                 closeWithError(proto::sqlstate::kProtocolViolation, "query_wait_timeout");
             return;
         case State::Idle:
-            if (target && over(lastActivityMs_, target->clientIdleTimeout))
+            if (target && over(lastActivityUs_, target->clientIdleTimeout))
                 closeWithError(proto::sqlstate::kIdleSessionTimeout, "client_idle_timeout");
             return;
         case State::Active: {
             if (!target || !server_) return;
             const bool busy = readyPending_ > 0 || extendedOpen_ || !server_->readyForQuery();
             const bool inTransaction = server_->transactionStatus() != 'I';
-            if (busy && readyPending_ > 0 && over(requestMs_, target->queryTimeout)) {
+            if (busy && readyPending_ > 0 && over(requestUs_, target->queryTimeout)) {
                 closeServerAndClient(proto::sqlstate::kQueryCanceled, "query timeout");
-            } else if (inTransaction && over(transactionMs_, target->transactionTimeout)) {
+            } else if (inTransaction && over(transactionUs_, target->transactionTimeout)) {
                 closeServerAndClient(proto::sqlstate::kTransactionTimeout, "transaction timeout");
-            } else if (!busy && inTransaction && over(readyMs_, target->idleTransactionTimeout)) {
+            } else if (!busy && inTransaction && over(readyUs_, target->idleTransactionTimeout)) {
                 closeServerAndClient(proto::sqlstate::kIdleInTransactionSessionTimeout, "idle transaction timeout");
             } else if (!busy && !inTransaction && target->mode == pool::PoolMode::Session &&
                        connections_.settings().server_fast_close && !shard_->isCurrent(*server_)) {
                 // A reload changed this database: PgBouncer's server_fast_close ends the session
                 // between transactions instead of waiting for the client to leave.
                 closeServerAndClient(proto::sqlstate::kAdminShutdown, "database configuration changed (server_fast_close)");
-            } else if (!busy && !inTransaction && over(std::max(lastActivityMs_, readyMs_), target->clientIdleTimeout)) {
+            } else if (!busy && !inTransaction && over(std::max(lastActivityUs_, readyUs_), target->clientIdleTimeout)) {
                 closeWithError(proto::sqlstate::kIdleSessionTimeout, "client_idle_timeout");
             }
             return;
@@ -568,6 +671,12 @@ void ClientConn::parametersApplied(ServerConn& server, const ParameterChanges& c
 
 void ClientConn::serverLinked() {
     state_ = State::Active;
+    pool::PoolStats& stats = shard_->stats;
+    ++stats.serverAssignments;
+    if (waitingSince != TimePoint{}) {
+        stats.waitMicros += static_cast<uint64_t>(secondsSince(waitingSince) * 1e6);
+        waitingSince = TimePoint{};
+    }
     readyPending_ = 0;
     extendedOpen_ = false;
     socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
@@ -576,9 +685,12 @@ void ClientConn::serverLinked() {
 }
 
 void ClientConn::countRequest(char type) {
-    const uint64_t now = uv_now(connections_.loop());
-    if (readyPending_ == 0 && !extendedOpen_) requestMs_ = now;
-    if (transactionMs_ == 0) transactionMs_ = now;  // a transaction starts with the first request
+    if (readyPending_ == 0 && !extendedOpen_) {
+        // One clock read per request, not per message: it times the query, its transaction and
+        // the timeouts.
+        requestUs_ = nowMicros();
+        if (transactionUs_ == 0) transactionUs_ = requestUs_;  // a transaction starts with its first request
+    }
     switch (type) {
         case proto::msg::kQuery:
         case proto::msg::kFunctionCall: ++readyPending_; break;
@@ -598,9 +710,18 @@ void ClientConn::countRequest(char type) {
 
 void ClientConn::serverReadyForQuery(char status) {
     if (readyPending_ > 0) --readyPending_;
-    readyMs_ = uv_now(connections_.loop());
-    if (readyPending_ > 0) requestMs_ = readyMs_;  // the next request in the pipeline starts now
-    if (status == 'I') transactionMs_ = 0;
+    readyUs_ = nowMicros();
+    if (shard_) {
+        pool::PoolStats& stats = shard_->stats;
+        ++stats.queries;
+        if (requestUs_ != 0 && readyUs_ > requestUs_) stats.queryMicros += readyUs_ - requestUs_;
+        if (status == 'I' && transactionUs_ != 0) {
+            ++stats.transactions;
+            if (readyUs_ > transactionUs_) stats.transactionMicros += readyUs_ - transactionUs_;
+        }
+    }
+    if (readyPending_ > 0) requestUs_ = readyUs_;  // the next request in the pipeline starts now
+    if (status == 'I') transactionUs_ = readyPending_ > 0 ? readyUs_ : 0;
     if (state_ != State::Active || !server_) return;
     if (shard_->target().mode == pool::PoolMode::Statement && status != 'I') {
         ServerConn* server = server_;
@@ -662,6 +783,7 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
         streamRemaining_ = header->totalSize();
     }
     server_->sendFromClient(data, pos);
+    shard_->stats.bytesReceived += pos;
     input.consume(pos);
     if (terminate) {
         close("client close request");
@@ -670,7 +792,10 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
     if (server_->socket().queuedBytes() > kHighWater) socket_.stopReading();
 }
 
-void ClientConn::sendFromServer(const uint8_t* data, size_t size) { socket_.write(data, size); }
+void ClientConn::sendFromServer(const uint8_t* data, size_t size) {
+    shard_->stats.bytesSent += size;
+    socket_.write(data, size);
+}
 
 bool ClientConn::serverParameterChanged(std::string_view name, std::string_view value) {
     // The client changed it (SET): from now on that is the value it expects on any server.
@@ -707,6 +832,17 @@ void ClientConn::resumeReading() {
     if (!socket_.input().empty()) forwardToServer(socket_.input());
 }
 
+void ClientConn::resumeAfterSuspend() {
+    switch (state_) {
+        case State::Startup:
+        case State::Auth:
+        case State::Idle:
+        case State::Active:
+        case State::Console: socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf)); break;
+        default: break;
+    }
+}
+
 void ClientConn::onSocketDrained() {
     if (server_) server_->resumeReading();
 }
@@ -738,6 +874,7 @@ void ClientConn::close(std::string_view reason) {
         server->releaseFromClient(true);
     }
     if (cancelRegistered_) connections_.unregisterCancelKey(*this);
+    if (console_) connections_.unregisterConsoleClient(*this);
     if (admitted_) {
         shard_->pool().releaseClient();
         admitted_ = false;
@@ -750,5 +887,56 @@ void ClientConn::close(std::string_view reason) {
 }
 
 void ClientConn::onSocketClosed() { connections_.destroy(*this); }
+
+}  // namespace sluice::conn
+
+namespace sluice::conn {
+
+void splitAddress(const std::string& address, std::string& host, int& port) {
+    const size_t colon = address.rfind(':');
+    host = address.substr(0, colon);
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    port = colon == std::string::npos ? 0 : std::atoi(address.c_str() + colon + 1);
+}
+
+void ClientConn::describeRow(ConnectionRow& row) const {
+    row.id = id_;
+    row.user = user_.empty() ? "(nouser)" : user_;
+    row.database = database_.empty() ? "(nodb)" : database_;
+    switch (state_) {
+        case State::Waiting:
+            row.state = "waiting";
+            row.listState = "cl_waiting";
+            row.waitMicros = static_cast<int64_t>(secondsSince(waitingSince) * 1e6);
+            break;
+        case State::Startup:
+        case State::Auth:
+        case State::WaitWelcome:
+            row.state = "login";
+            row.listState = "cl_login";
+            break;
+        default:
+            row.state = server_ ? "active" : "idle";
+            row.listState = "cl_active";
+            break;
+    }
+    splitAddress(peer_, row.remoteAddress, row.remotePort);
+    if (socket_.isUnix()) {
+        row.localAddress = "unix";
+        row.localPort = static_cast<int>(connections_.settings().listen_port);
+        if (auto credentials = socket_.peerCredentials()) row.remotePid = credentials->second;
+    } else {
+        splitAddress(socket_.localAddress(), row.localAddress, row.localPort);
+    }
+    row.connectMicros = unixMicros(connectedAt_);
+    const uint64_t lastRequest = std::max(lastActivityUs_, requestUs_);
+    row.requestMicros = lastRequest == 0 ? row.connectMicros
+                                         : unixMicros(TimePoint(std::chrono::microseconds(lastRequest)));
+    row.ptr = reinterpret_cast<uintptr_t>(this);
+    row.link = reinterpret_cast<uintptr_t>(server_);
+    if (const std::string* name = wanted_.find("application_name")) row.applicationName = *name;
+    row.queuedOutput = socket_.queuedBytes();
+    row.bufferedInput = socket_.bufferedInput();
+}
 
 }  // namespace sluice::conn

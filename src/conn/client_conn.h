@@ -28,7 +28,8 @@ class ServerConn;
 
 class ClientConn final : public net::SocketOwner, public pool::PoolWaiter {
 public:
-    enum class State { Startup, Auth, WaitWelcome, Idle, Waiting, Linking, Active, Closing };
+    // Console and ConsoleBusy: a client of the admin console, reading a query / awaiting its answer.
+    enum class State { Startup, Auth, WaitWelcome, Idle, Waiting, Linking, Active, Console, ConsoleBusy, Closing };
 
     ClientConn(Connections& connections, uint64_t id);
     ~ClientConn() override;
@@ -54,9 +55,21 @@ public:
     void serverReadyForQuery(char status);
     void serverLost(std::string_view reason);
     void resumeReading();
+    // RESUME after SUSPEND: read again wherever the client was reading.
+    void resumeAfterSuspend();
+
+    // The admin console's answer to the last query; closes the client after it when asked to.
+    void consoleReply(const std::string& bytes, bool closeAfter);
+    bool isConsole() const { return console_; }
+    // SHOW CLIENTS / SOCKETS: this client as a row.
+    void describeRow(struct ConnectionRow& row) const;
+    uint64_t id() const { return id_; }
+    const std::string& database() const { return database_; }
+    const std::string& user() const { return user_; }
+    pool::PoolShard* shard() const { return shard_; }
 
     // Called by the worker's sweep: closes the client if one of its timeouts has passed.
-    void checkTimeouts(uint64_t nowMs);
+    void checkTimeouts(uint64_t nowUs);
     // A CancelRequest for this client arrived while it waits for a server: drop its request.
     void cancelWhileWaiting();
 
@@ -90,6 +103,8 @@ private:
     void authenticated();
     void sendWelcome(const pool::ServerParams& serverParams);
     void handleIdle(net::IoBuffer& input);
+    void enterConsole();
+    void handleConsole(net::IoBuffer& input);
     void requestServer();
     void serverLinked();
     void releaseServerIfDone();
@@ -105,6 +120,7 @@ private:
     Connections& connections_;
     net::Socket socket_;
     State state_ = State::Startup;
+    const uint64_t id_;
     std::string name_;
     std::string peer_;
     std::string user_;
@@ -114,6 +130,8 @@ private:
     bool hasSecret_ = false;
     bool counted_ = false;
     bool admitted_ = false;  // counted against the pool's per-database/per-user client limits
+    bool console_ = false;    // logged in to the admin console
+    bool adminUser_ = false;  // admin_users (or the pooler's own unix user): may run every command
     bool sslAnswered_ = false;
     bool gssAnswered_ = false;
     std::string md5Salt_;
@@ -132,11 +150,12 @@ private:
     uint32_t readyPending_ = 0;
     bool extendedOpen_ = false;
     TimePoint connectedAt_;
-    // Loop-time stamps (uv_now, milliseconds: no clock read per message) for the timeouts.
-    uint64_t lastActivityMs_ = 0;  // last bytes from the client
-    uint64_t requestMs_ = 0;       // the oldest request the server has not answered yet
-    uint64_t readyMs_ = 0;         // the server's last ReadyForQuery
-    uint64_t transactionMs_ = 0;   // start of the current transaction; 0 when none
+    // Monotonic microseconds, for the timeouts and the statistics; read once per request, never
+    // per message (the last activity uses the loop's cached time).
+    uint64_t lastActivityUs_ = 0;  // last bytes from the client
+    uint64_t requestUs_ = 0;       // the oldest request the server has not answered yet
+    uint64_t readyUs_ = 0;         // the server's last ReadyForQuery
+    uint64_t transactionUs_ = 0;   // start of the current transaction; 0 when none
 };
 
 }  // namespace sluice::conn

@@ -73,7 +73,7 @@ pool::PoolShard& Connections::shardFor(const config::DatabaseEntry& entry, const
         slot = std::make_unique<pool::PoolShard>(
             std::move(pool), [this](pool::PoolShard& shard) { launchServer(shard); }, settings().server_login_retry,
             settings().server_round_robin);
-        if (paused_) slot->pause();
+        if (paused_ || pausedDatabases_.count(database)) slot->pause();
     } else {
         slot->sharedPool()->setTarget(std::move(target));
         slot->refreshTarget();
@@ -120,13 +120,13 @@ void Connections::destroy(ServerConn& server) { servers_.erase(&server); }
 void Connections::checkTimeouts() {
     const auto& s = settings();
     const TimePoint now = Clock::now();
-    const uint64_t nowMs = uv_now(loop_);
+    const uint64_t nowUs = nowMicros();
     // Collected first: closing one connection may hand servers to (or free) others.
     std::vector<ClientConn*> clients;
     clients.reserve(clients_.size());
     for (auto& [ptr, client] : clients_) clients.push_back(ptr);
     for (ClientConn* client : clients)
-        if (clients_.count(client)) client->checkTimeouts(nowMs);
+        if (clients_.count(client)) client->checkTimeouts(nowUs);
 
     std::vector<ServerConn*> stale;
     for (auto& [ptr, server] : servers_) {
@@ -151,8 +151,8 @@ void Connections::checkTimeouts() {
         }
     }
 
-    if (paused_) closeIdleServers("pause");
     for (auto& [key, shard] : shards_) {
+        if (shard->paused()) closeIdleServers("pause", key.first);
         shard->maintain(now);
         std::vector<ServerConn*> idleExpired;
         const double lifetime = shard->target().serverLifetime;
@@ -170,15 +170,132 @@ void Connections::checkTimeouts() {
     }
 }
 
-void Connections::pause() {
-    paused_ = true;
-    for (auto& [key, shard] : shards_) shard->pause();
-    closeIdleServers("pause");
+void Connections::pause(const std::string& database) {
+    if (database.empty()) paused_ = true;
+    else pausedDatabases_.insert(database);
+    for (auto& [key, shard] : shards_)
+        if (database.empty() || key.first == database) shard->pause();
+    closeIdleServers("pause", database);
 }
 
-void Connections::resume() {
-    paused_ = false;
-    for (auto& [key, shard] : shards_) shard->resume();
+void Connections::resume(const std::string& database) {
+    if (database.empty()) {
+        paused_ = false;
+        pausedDatabases_.clear();
+    } else {
+        pausedDatabases_.erase(database);
+    }
+    if (suspended_ && database.empty()) {
+        suspended_ = false;
+        for (auto& [ptr, client] : clients_) client->resumeAfterSuspend();
+        for (auto& [ptr, server] : servers_) server->resumeReading();
+    }
+    for (auto& [key, shard] : shards_)
+        if (!paused_ && !pausedDatabases_.count(key.first)) shard->resume();
+}
+
+void Connections::setDisabled(const std::string& database, bool disabled) {
+    if (disabled) disabled_.insert(database);
+    else disabled_.erase(database);
+}
+
+void Connections::reconnect(const std::string& database) {
+    for (auto& [key, shard] : shards_)
+        if (database.empty() || key.first == database) shard->reconnect();
+    closeIdleServers("RECONNECT", database);
+}
+
+void Connections::kill(const std::string& database) {
+    pause(database);
+    std::vector<ClientConn*> clients;
+    for (auto& [ptr, client] : clients_)
+        if (!client->isConsole() && (database.empty() || client->database() == database)) clients.push_back(ptr);
+    for (ClientConn* client : clients) client->closeWithError("57P01", "database killed (admin console KILL)");
+    std::vector<ServerConn*> servers;
+    for (auto& [ptr, server] : servers_)
+        if (database.empty() || server->shard().pool().database() == database) servers.push_back(ptr);
+    for (ServerConn* server : servers) server->close("database killed (admin console KILL)");
+}
+
+bool Connections::killClient(uint64_t id) {
+    for (auto& [ptr, client] : clients_) {
+        if (client->id() != id) continue;
+        ptr->closeWithError("57P01", "admin forced disconnect");
+        return true;
+    }
+    return false;
+}
+
+void Connections::suspend() {
+    suspended_ = true;
+    for (auto& [ptr, client] : clients_)
+        if (!client->isConsole()) client->socket().stopReading();
+    for (auto& [ptr, server] : servers_) server->socket().stopReading();
+}
+
+void Connections::submitConsoleQuery(ClientConn& client, bool adminUser, std::string query) {
+    if (!gateway_) {
+        client.closeWithError("XX000", "the admin console is not available");
+        return;
+    }
+    gateway_->submit(ConsoleRequest{workerIndex_, client.id(), adminUser, client.user(), std::move(query)});
+}
+
+void Connections::registerConsoleClient(ClientConn& client) { consoleClients_[client.id()] = &client; }
+
+void Connections::unregisterConsoleClient(ClientConn& client) { consoleClients_.erase(client.id()); }
+
+void Connections::deliverConsoleReply(uint64_t clientId, const std::string& bytes, bool closeAfter) {
+    auto it = consoleClients_.find(clientId);
+    if (it != consoleClients_.end()) it->second->consoleReply(bytes, closeAfter);
+}
+
+WorkerReport Connections::report() const {
+    WorkerReport report;
+    report.clientObjects = clients_.size();
+    report.serverObjects = servers_.size();
+    std::map<const pool::PoolShard*, PoolRow> pools;
+    for (const auto& [key, shard] : shards_) {
+        PoolRow& row = pools[shard.get()];
+        row.database = key.first;
+        row.user = key.second;
+        row.poolMode = std::string(pool::poolModeName(shard->target().mode));
+        row.stats = shard->stats;
+        shard->forEachWaiting([&](const pool::PoolWaiter& waiter) {
+            row.maxWaitMicros = std::max<int64_t>(row.maxWaitMicros,
+                                                  static_cast<int64_t>(secondsSince(waiter.waitingSince) * 1e6));
+        });
+    }
+    for (const auto& [ptr, client] : clients_) {
+        ConnectionRow row;
+        client->describeRow(row);
+        if (row.listState == "cl_login") {
+            report.loginClients.push_back(std::move(row));
+            continue;
+        }
+        if (client->isConsole()) ++report.adminClients;
+        if (auto it = pools.find(client->shard()); client->shard() && it != pools.end()) {
+            if (row.state == "waiting") ++it->second.clientsWaiting;
+            else ++it->second.clientsActive;
+        }
+        report.clients.push_back(std::move(row));
+    }
+    for (const auto& [ptr, server] : servers_) {
+        ConnectionRow row;
+        server->describeRow(row);
+        if (row.state == "closing") continue;
+        if (auto it = pools.find(&server->shard()); it != pools.end()) {
+            PoolRow& pool = it->second;
+            if (row.state == "active") ++pool.serversActive;
+            else if (row.state == "idle") ++pool.serversIdle;
+            else if (row.state == "used") ++pool.serversUsed;
+            else if (row.state == "tested") ++pool.serversTested;
+            else if (row.state == "new") ++pool.serversLogin;
+        }
+        report.servers.push_back(std::move(row));
+    }
+    for (auto& [shard, row] : pools) report.pools.push_back(std::move(row));
+    return report;
 }
 
 void Connections::closeAllClients(std::string_view reason) {
@@ -187,8 +304,9 @@ void Connections::closeAllClients(std::string_view reason) {
     for (ClientConn* client : all) client->closeWithError("57P01", reason);
 }
 
-void Connections::closeIdleServers(std::string_view reason) {
+void Connections::closeIdleServers(std::string_view reason, const std::string& database) {
     for (auto& [key, shard] : shards_) {
+        if (!database.empty() && key.first != database) continue;
         std::vector<ServerConn*> idle;
         shard->forEachIdle([&](pool::PooledServer& server) { idle.push_back(static_cast<ServerConn*>(&server)); });
         for (ServerConn* server : idle) server->close(reason);

@@ -9,11 +9,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
 #include "auth/auth_file.h"
 #include "config/config.h"
+#include "conn/console_gateway.h"
+#include "conn/worker_report.h"
 #include "net/socket.h"
 #include "pool/pool_registry.h"
 #include "pool/pool_shard.h"
@@ -72,12 +75,38 @@ public:
     void stopAcceptingLogins() { acceptingLogins_ = false; }
     bool acceptingLogins() const { return acceptingLogins_; }
     // PAUSE (SIGUSR1): servers are closed as their clients release them, new queries wait;
-    // RESUME (SIGUSR2) hands servers out again.
-    void pause();
-    void resume();
+    // RESUME (SIGUSR2) hands servers out again. With a database name, only that database.
+    void pause(const std::string& database = "");
+    void resume(const std::string& database = "");
     bool paused() const { return paused_; }
+    // DISABLE/ENABLE db: new clients of a disabled database are refused.
+    void setDisabled(const std::string& database, bool disabled);
+    bool isDisabled(const std::string& database) const { return disabled_.count(database) != 0; }
+    // RECONNECT [db]: servers are replaced once their clients release them ("" = every database).
+    void reconnect(const std::string& database);
+    // KILL [db]: drops the database's clients and servers at once and pauses it.
+    void kill(const std::string& database);
+    // KILL_CLIENT id: false when no client of this worker has that id.
+    bool killClient(uint64_t id);
+    // SUSPEND: stop reading every socket until RESUME; output still drains.
+    void suspend();
+    bool suspended() const { return suspended_; }
+
+    // The admin console (DESIGN §4, admin/): its clients' queries go to the control plane and the
+    // answers come back here, on this worker's thread.
+    void setConsoleGateway(ConsoleGateway* gateway, int worker) {
+        gateway_ = gateway;
+        workerIndex_ = worker;
+    }
+    void submitConsoleQuery(ClientConn& client, bool adminUser, std::string query);
+    void registerConsoleClient(ClientConn& client);
+    void unregisterConsoleClient(ClientConn& client);
+    void deliverConsoleReply(uint64_t clientId, const std::string& bytes, bool closeAfter);
+    // Everything SHOW needs of this worker, copied out.
+    WorkerReport report() const;
     void closeAllClients(std::string_view reason);
-    void closeIdleServers(std::string_view reason);
+    // Idle servers of every database, or of one.
+    void closeIdleServers(std::string_view reason, const std::string& database = "");
     void closeAllServers(std::string_view reason);
     size_t clientCount() const { return clients_.size(); }
     size_t serverCount() const { return servers_.size(); }
@@ -98,6 +127,12 @@ private:
     Snapshot snapshot_;
     bool acceptingLogins_ = true;
     bool paused_ = false;
+    bool suspended_ = false;
+    std::set<std::string> pausedDatabases_;
+    std::set<std::string> disabled_;
+    ConsoleGateway* gateway_ = nullptr;
+    int workerIndex_ = 0;
+    std::unordered_map<uint64_t, ClientConn*> consoleClients_;
     std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> clients_;
     std::unordered_map<ServerConn*, std::unique_ptr<ServerConn>> servers_;
     std::map<std::pair<std::string, std::string>, std::unique_ptr<pool::PoolShard>> shards_;

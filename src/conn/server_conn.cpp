@@ -9,6 +9,7 @@
 #include "proto/codes.h"
 #include "proto/header.h"
 #include "proto/parse.h"
+#include "conn/worker_report.h"
 #include "util/log.h"
 
 namespace sluice::conn {
@@ -33,6 +34,7 @@ ServerConn::ServerConn(Connections& connections, pool::PoolShard& shard, uint64_
     : connections_(connections),
       shard_(shard),
       socket_(connections.loop(), *this),
+      id_(id),
       name_("S-" + std::to_string(id)),
       connectedAt_(Clock::now()) {}
 
@@ -553,5 +555,62 @@ void ServerConn::close(std::string_view reason) {
 }
 
 void ServerConn::onSocketClosed() { connections_.destroy(*this); }
+
+}  // namespace sluice::conn
+
+namespace sluice::conn {
+
+void splitAddress(const std::string& address, std::string& host, int& port);
+
+void ServerConn::describeRow(ConnectionRow& row) const {
+    row.isServer = true;
+    row.id = id_;
+    row.user = shard_.target().serverUser;
+    row.database = shard_.pool().database();
+    const auto& settings = connections_.settings();
+    switch (state_) {
+        case State::Connecting:
+        case State::Login: row.state = "new"; row.listState = "sv_login"; break;
+        case State::Active: row.state = "active"; row.listState = "sv_active"; break;
+        case State::Internal:
+            row.state = client_ ? "active" : "tested";
+            row.listState = client_ ? "sv_active" : "sv_tested";
+            break;
+        case State::Idle:
+            if (shard_.isActive(*this)) {
+                row.state = "active";
+                row.listState = "sv_active";
+            } else if (!poolHook.linked() || !shard_.isIdle(*this)) {
+                row.state = "tested";
+                row.listState = "sv_tested";
+            } else if (secondsSince(idleSince) >= settings.server_check_delay && !settings.server_check_query.empty()) {
+                row.state = "used";
+                row.listState = "sv_used";
+            } else {
+                row.state = "idle";
+                row.listState = "sv_idle";
+            }
+            break;
+        case State::Closing: row.state = "closing"; row.listState = "sv_closing"; break;
+    }
+    if (!address_.empty() && address_[0] == '/') {
+        row.remoteAddress = "unix";
+        row.remotePort = shard_.target().port;
+        row.localAddress = "unix";
+    } else {
+        splitAddress(address_, row.remoteAddress, row.remotePort);
+        splitAddress(socket_.localAddress(), row.localAddress, row.localPort);
+    }
+    row.connectMicros = unixMicros(connectedAt_);
+    row.requestMicros = idleSince != TimePoint{} ? unixMicros(idleSince) : row.connectMicros;
+    row.closeNeeded = !shard_.isCurrent(*this);
+    row.ptr = reinterpret_cast<uintptr_t>(this);
+    row.link = reinterpret_cast<uintptr_t>(client_);
+    row.remotePid = backendPid_;
+    if (client_)
+        if (const std::string* name = params_.find("application_name")) row.applicationName = *name;
+    row.queuedOutput = socket_.queuedBytes();
+    row.bufferedInput = socket_.bufferedInput();
+}
 
 }  // namespace sluice::conn

@@ -61,6 +61,9 @@ public:
     net::Socket& socket() { return socket_; }
     const std::string& name() const { return name_; }  // "S-7"
     std::string describe() const;                       // "S-7: db/user@host:port"
+    // SHOW SERVERS / SOCKETS: this server as a row.
+    void describeRow(struct ConnectionRow& row) const;
+    uint64_t id() const { return id_; }
 
     // net::SocketOwner
     void onSocketRead(net::IoBuffer& input) override;
@@ -87,6 +90,7 @@ private:
     Connections& connections_;
     pool::PoolShard& shard_;
     net::Socket socket_;
+    const uint64_t id_;
     std::unique_ptr<uv_getaddrinfo_t> resolver_;
     State state_ = State::Connecting;
     std::string name_;

@@ -149,6 +149,15 @@ int Socket::fd() const {
     return fd;
 }
 
+std::optional<std::pair<uid_t, pid_t>> Socket::peerCredentials() const {
+    const int fd = this->fd();
+    if (!isUnix_ || fd < 0) return std::nullopt;
+    ucred credentials{};
+    socklen_t len = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &len) != 0) return std::nullopt;
+    return std::make_pair(credentials.uid, credentials.pid);
+}
+
 void Socket::applyTcpOptions(const TcpOptions& options) {
     const int fd = this->fd();
     if (isUnix_ || fd < 0) return;

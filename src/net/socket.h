@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 
 #include "net/io_buffer.h"
@@ -58,6 +60,8 @@ public:
     std::string peerAddress() const;
     std::string localAddress() const;
     int fd() const;
+    // The uid and pid of the process at the other end of a unix socket; nullopt otherwise.
+    std::optional<std::pair<uid_t, pid_t>> peerCredentials() const;
     // tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt, tcp_user_timeout; 0 = system default.
     struct TcpOptions {
         bool keepalive = true;
@@ -69,6 +73,7 @@ public:
     void applyTcpOptions(const TcpOptions& options);
 
     IoBuffer& input() { return input_; }
+    size_t bufferedInput() const { return input_.size(); }
 
 private:
     static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);

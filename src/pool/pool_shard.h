@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "pool/pool.h"
+#include "pool/pool_stats.h"
 #include "util/clock.h"
 #include "util/intrusive_list.h"
 #include "util/result.h"
@@ -79,6 +80,8 @@ public:
     void forEachIdle(Fn&& fn) { idle_.forEach(std::forward<Fn>(fn)); }
     template <class Fn>
     void forEachWaiting(Fn&& fn) { waiting_.forEach(std::forward<Fn>(fn)); }
+    template <class Fn>
+    void forEachWaiting(Fn&& fn) const { waiting_.forEach(std::forward<Fn>(fn)); }
 
     // Periodic upkeep (the worker's sweep): opens reserve servers for clients that waited longer
     // than reserve_pool_timeout, and keeps min_pool_size servers open.
@@ -90,7 +93,13 @@ public:
     size_t loginCount() const { return login_.size(); }
     size_t usedCount() const { return used_.size(); }
     bool isActive(const PooledServer& server) const { return active_.contains(server); }
+    bool isIdle(const PooledServer& server) const { return idle_.contains(server); }
     bool empty() const;
+
+    // Counted by this worker's connections; read by the admin console through the worker.
+    PoolStats stats;
+    // RECONNECT: servers open now are replaced once their clients release them.
+    void reconnect() { ++generation_; }
 
 private:
     void launchIfNeeded(int limit = -1);

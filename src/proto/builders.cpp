@@ -74,8 +74,8 @@ void appendErrorResponse(std::string& out, std::string_view severity, std::strin
 }
 
 void appendNoticeResponse(std::string& out, std::string_view severity, std::string_view sqlstate,
-                          std::string_view message) {
-    appendNoticeOrError(out, msg::kNoticeResponse, severity, sqlstate, message, {}, {});
+                          std::string_view message, std::string_view detail) {
+    appendNoticeOrError(out, msg::kNoticeResponse, severity, sqlstate, message, detail, {});
 }
 
 void appendAuthenticationOk(std::string& out) { appendAuthentication(out, kAuthOk); }

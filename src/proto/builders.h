@@ -54,7 +54,7 @@ void appendErrorResponse(std::string& out, std::string_view severity, std::strin
                          std::string_view message, std::string_view detail = {}, std::string_view hint = {});
 // severity: "WARNING", "NOTICE", "DEBUG", "INFO" or "LOG".
 void appendNoticeResponse(std::string& out, std::string_view severity, std::string_view sqlstate,
-                          std::string_view message);
+                          std::string_view message, std::string_view detail = {});
 
 void appendAuthenticationOk(std::string& out);
 void appendAuthenticationCleartext(std::string& out);

@@ -129,6 +129,7 @@ constexpr std::string_view kInsufficientPrivilege = "42501";
 constexpr std::string_view kUndefinedObject = "42704";
 constexpr std::string_view kTooManyConnections = "53300";
 constexpr std::string_view kProgramLimitExceeded = "54000";
+constexpr std::string_view kObjectNotInPrerequisiteState = "55000";
 constexpr std::string_view kQueryCanceled = "57014";
 constexpr std::string_view kAdminShutdown = "57P01";
 constexpr std::string_view kCannotConnectNow = "57P03";

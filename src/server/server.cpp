@@ -131,6 +131,9 @@ int Server::run() {
             return 1;
         }
     }
+    uv_async_init(&loop_, &controlWakeup_, &Server::onControlAsync);
+    controlWakeup_.data = this;
+    for (auto& worker : workers_) worker->setConsoleGateway(this);
     for (auto& worker : workers_) worker->start();
     SLOG_INFO("process up: Sluice {}, {} worker(s)", SLUICE_VERSION, workerCount);
 
@@ -145,6 +148,9 @@ int Server::run() {
     uv_timer_init(&loop_, &timer_);
     timer_.data = this;
     uv_timer_start(&timer_, &Server::onTimer, kControlTickMillis, kControlTickMillis);
+    uv_timer_init(&loop_, &statsTimer_);
+    statsTimer_.data = this;
+    restartStatsTimer();
 
     uv_run(&loop_, UV_RUN_DEFAULT);
 
@@ -160,7 +166,8 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
     switch (signum) {
         case SIGHUP:
             SLOG_INFO("got SIGHUP, re-reading config");
-            self->reload();
+            if (auto status = self->reload(); !status)
+                SLOG_ERROR("reload failed, keeping the current configuration: {}", status.error().message);
             break;
         case SIGTERM:
             SLOG_INFO("got SIGTERM, shutting down, waiting for clients");
@@ -178,22 +185,19 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
             break;
         case SIGUSR1:
             SLOG_INFO("got SIGUSR1, pausing all activity");
-            for (auto& worker : self->workers_) worker->post([](conn::Connections& c) { c.pause(); });
+            self->console_.pauseAll();
             break;
         case SIGUSR2:
             SLOG_INFO("got SIGUSR2, resuming all activity");
-            for (auto& worker : self->workers_) worker->post([](conn::Connections& c) { c.resume(); });
+            self->console_.resumeAll();
             break;
         default: break;
     }
 }
 
-void Server::reload() {
+Status Server::reload() {
     auto loaded = loadSnapshot();
-    if (!loaded) {
-        SLOG_ERROR("reload failed, keeping the current configuration: {}", loaded.error().message);
-        return;
-    }
+    if (!loaded) return loaded.error();
     const auto& oldSettings = snapshot_.config->settings;
     const auto& newSettings = loaded->config->settings;
     for (const auto& def : config::settingTable()) {
@@ -205,12 +209,100 @@ void Server::reload() {
                       before, after);
     }
     for (const auto& warning : loaded->config->warnings) SLOG_WARN("{}", warning);
-    snapshot_ = loaded.value();
+    publish(loaded.value());
+    return okStatus();
+}
+
+void Server::publish(conn::Snapshot snapshot) {
+    snapshot_ = std::move(snapshot);
     applyLogging(snapshot_.config->settings);
     for (auto& worker : workers_) {
         conn::Snapshot copy = snapshot_;
         worker->post([copy](conn::Connections& connections) { connections.setSnapshot(copy); });
     }
+    restartStatsTimer();
+}
+
+Status Server::applySetting(std::string_view key, std::string_view value) {
+    config::Config changed = *snapshot_.config;
+    changed.warnings.clear();
+    if (auto status = config::applySetting(changed, key, value, config::ApplyMode::Runtime); !status) return status;
+    for (const auto& warning : changed.warnings) SLOG_WARN("{}", warning);
+    publish(conn::Snapshot{std::make_shared<const config::Config>(std::move(changed)), snapshot_.authFile});
+    return okStatus();
+}
+
+void Server::shutdown(admin::ShutdownMode mode) {
+    switch (mode) {
+        case admin::ShutdownMode::Immediate: beginShutdown(Shutdown::Immediate); break;
+        case admin::ShutdownMode::WaitForServers: beginShutdown(Shutdown::WaitForServers); break;
+        case admin::ShutdownMode::WaitForClients: beginShutdown(Shutdown::WaitForClients); break;
+    }
+}
+
+void Server::collectReports(std::function<void(std::vector<conn::WorkerReport>)> done) {
+    struct Gather {
+        std::vector<conn::WorkerReport> reports;
+        size_t pending = 0;
+        std::function<void(std::vector<conn::WorkerReport>)> done;
+    };
+    auto gather = std::make_shared<Gather>();
+    gather->reports.resize(workers_.size());
+    gather->pending = workers_.size();
+    gather->done = std::move(done);
+    for (size_t i = 0; i < workers_.size(); ++i) {
+        workers_[i]->post([this, gather, i](conn::Connections& connections) {
+            postToControl([gather, i, report = connections.report()]() mutable {
+                gather->reports[i] = std::move(report);
+                if (--gather->pending == 0) gather->done(std::move(gather->reports));
+            });
+        });
+    }
+}
+
+void Server::onEveryWorker(std::function<void(conn::Connections&)> task) {
+    for (auto& worker : workers_) worker->post(task);
+}
+
+void Server::reply(const conn::ConsoleRequest& to, std::string bytes, bool closeAfter) {
+    if (to.worker < 0 || static_cast<size_t>(to.worker) >= workers_.size()) return;
+    workers_[to.worker]->post([id = to.clientId, bytes = std::move(bytes), closeAfter](conn::Connections& connections) {
+        connections.deliverConsoleReply(id, bytes, closeAfter);
+    });
+}
+
+void Server::submit(conn::ConsoleRequest request) {
+    postToControl([this, request = std::move(request)] { console_.execute(request); });
+}
+
+void Server::postToControl(std::function<void()> task) {
+    std::lock_guard lock(controlMutex_);
+    if (controlClosed_) return;  // shutting down: nobody is left to answer
+    controlTasks_.push_back(std::move(task));
+    uv_async_send(&controlWakeup_);
+}
+
+void Server::onControlAsync(uv_async_t* async) {
+    auto* self = static_cast<Server*>(async->data);
+    std::vector<std::function<void()>> tasks;
+    {
+        std::lock_guard lock(self->controlMutex_);
+        tasks.swap(self->controlTasks_);
+    }
+    for (auto& task : tasks) task();
+}
+
+void Server::restartStatsTimer() {
+    const int64_t period = std::max<int64_t>(1, snapshot_.config->settings.stats_period);
+    if (period == statsPeriod_) return;
+    statsPeriod_ = period;
+    uv_timer_start(&statsTimer_, &Server::onStatsTimer, static_cast<uint64_t>(period) * 1000,
+                   static_cast<uint64_t>(period) * 1000);
+}
+
+void Server::onStatsTimer(uv_timer_t* timer) {
+    auto* self = static_cast<Server*>(timer->data);
+    self->console_.recordStats(self->snapshot_.config->settings.log_stats);
 }
 
 void Server::beginShutdown(Shutdown mode) {
@@ -231,10 +323,18 @@ void Server::beginShutdown(Shutdown mode) {
     if (mode == Shutdown::Immediate) {
         for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&statsTimer_), nullptr);
+        std::lock_guard lock(controlMutex_);
+        controlClosed_ = true;
+        uv_close(reinterpret_cast<uv_handle_t*>(&controlWakeup_), nullptr);
     }
 }
 
-void Server::onTimer(uv_timer_t* timer) { static_cast<Server*>(timer->data)->checkShutdown(); }
+void Server::onTimer(uv_timer_t* timer) {
+    auto* self = static_cast<Server*>(timer->data);
+    self->checkShutdown();
+    if (self->shutdown_ != Shutdown::Immediate) self->console_.tick();
+}
 
 void Server::checkShutdown() {
     if (shutdown_ == Shutdown::None || shutdown_ == Shutdown::Immediate) return;

@@ -4,10 +4,14 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "admin/console.h"
+#include "admin/control.h"
 #include "conn/connections.h"
 #include "pool/pool_registry.h"
 #include "server/worker.h"
@@ -22,23 +26,42 @@ struct Options {
     std::string user;  // -u: switch to this user after start
 };
 
-class Server {
+class Server final : public admin::Control, public conn::ConsoleGateway {
 public:
     explicit Server(Options options);
-    ~Server();
+    ~Server() override;
     // Runs until shutdown; returns the process exit code.
     int run();
+
+    // admin::Control (on the control thread)
+    const conn::Snapshot& snapshot() const override { return snapshot_; }
+    void collectReports(std::function<void(std::vector<conn::WorkerReport>)> done) override;
+    void onEveryWorker(std::function<void(conn::Connections&)> task) override;
+    Status reload() override;
+    Status applySetting(std::string_view key, std::string_view value) override;
+    void shutdown(admin::ShutdownMode mode) override;
+    bool shuttingDown() const override { return shutdown_ != Shutdown::None; }
+    void reply(const conn::ConsoleRequest& to, std::string bytes, bool closeAfter) override;
+
+    // conn::ConsoleGateway (on a worker thread)
+    void submit(conn::ConsoleRequest request) override;
 
 private:
     enum class Shutdown { None, WaitForClients, WaitForServers, Immediate };
 
     Result<conn::Snapshot> loadSnapshot() const;
     void applyLogging(const config::Settings& settings) const;
-    void reload();
+    // Hands a new snapshot to every worker.
+    void publish(conn::Snapshot snapshot);
     void beginShutdown(Shutdown mode);
     void checkShutdown();
+    // Runs `task` on the control thread (from any thread).
+    void postToControl(std::function<void()> task);
+    void restartStatsTimer();
     static void onSignal(uv_signal_t* handle, int signum);
     static void onTimer(uv_timer_t* timer);
+    static void onStatsTimer(uv_timer_t* timer);
+    static void onControlAsync(uv_async_t* async);
     bool writePidfile();
     void removePidfile();
 
@@ -50,6 +73,13 @@ private:
     uv_loop_t loop_;
     std::vector<std::unique_ptr<uv_signal_t>> signals_;
     uv_timer_t timer_;
+    uv_timer_t statsTimer_;
+    int64_t statsPeriod_ = 0;
+    uv_async_t controlWakeup_;
+    std::mutex controlMutex_;
+    std::vector<std::function<void()>> controlTasks_;
+    bool controlClosed_ = false;
+    admin::Console console_{*this};
     Shutdown shutdown_ = Shutdown::None;
     std::string pidfile_;
     int exitCode_ = 0;

@@ -23,6 +23,8 @@ public:
 
     // Opens the listeners on this worker's loop; on error nothing is left open.
     Status listen(const config::Settings& settings, bool reusePort);
+    // Before start(): where this worker's admin console clients send their queries.
+    void setConsoleGateway(conn::ConsoleGateway* gateway) { connections_->setConsoleGateway(gateway, index_); }
     void start();  // runs the loop on a thread of its own
     void join();
 

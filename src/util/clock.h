@@ -13,4 +13,17 @@ inline double secondsSince(TimePoint start, TimePoint now = Clock::now()) {
     return std::chrono::duration<double>(now - start).count();
 }
 
+// Monotonic microseconds (the same clock as TimePoint), for stamps kept as plain integers.
+inline uint64_t nowMicros() {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count());
+}
+
+// The wall-clock time (unix microseconds) of a monotonic instant, for what people read.
+inline int64_t unixMicros(TimePoint when) {
+    auto wall = std::chrono::system_clock::now() -
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - when);
+    return std::chrono::duration_cast<std::chrono::microseconds>(wall.time_since_epoch()).count();
+}
+
 }  // namespace sluice

@@ -57,6 +57,11 @@ public:
         }
     }
 
+    template <class Fn>
+    void forEach(Fn&& fn) const {
+        for (const ListHook* h = head_.next; h != &head_; h = h->next) fn(static_cast<const T&>(*static_cast<T*>(h->item)));
+    }
+
 private:
     static T* owner(ListHook* h) { return static_cast<T*>(h->item); }
 

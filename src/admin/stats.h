@@ -1,0 +1,48 @@
+// SHOW STATS, STATS_TOTALS, STATS_AVERAGES, TOTALS and the stats_period log line. Totals are
+// the workers' counters summed at the moment of asking; averages cover the last complete
+// stats_period, from the two latest samples (as in PgBouncer).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "admin/result_set.h"
+#include "admin/show.h"
+#include "pool/pool_stats.h"
+#include "util/clock.h"
+
+namespace sluice::admin {
+
+// Per-second rates and per-item times over one period, in PgBouncer's units.
+struct Averages {
+    uint64_t serverAssignments = 0, transactions = 0, queries = 0, bytesReceived = 0, bytesSent = 0;
+    uint64_t transactionMicros = 0, queryMicros = 0, waitMicros = 0, clientLogins = 0;
+};
+
+Averages averagesBetween(const pool::PoolStats& older, const pool::PoolStats& newer, double seconds);
+
+class StatsHistory {
+public:
+    // A stats_period tick: the current totals become the newest sample.
+    void record(const Reports& reports, TimePoint now = Clock::now());
+
+    ResultSet showStats(const Reports& reports) const;
+    ResultSet showStatsTotals(const Reports& reports) const;
+    ResultSet showStatsAverages(const Reports& reports) const;
+    ResultSet showTotals(const Reports& reports) const;
+    // PgBouncer's "stats: N xacts/s, …" line for the last period, all databases together.
+    std::string logLine() const;
+
+private:
+    Averages averagesOf(const std::string& database) const;
+    Averages overallAverages() const;
+
+    std::map<std::string, pool::PoolStats> newer_, older_;
+    TimePoint newerAt_{}, olderAt_{};
+    bool haveOlder_ = false;
+};
+
+// The workers' counters summed per database.
+std::map<std::string, pool::PoolStats> totalsByDatabase(const Reports& reports);
+
+}  // namespace sluice::admin
