@@ -28,6 +28,7 @@ public:
     void pauseAll();
     void resumeAll();
     const PauseState& pauseState() const { return pause_; }
+    const StatsHistory& stats() const { return stats_; }
 
 private:
     // A command that answers only once the workers have done what it asked.

@@ -33,7 +33,11 @@ Cell Cell::time(int64_t unixMicros) {
 }
 
 ResultSet::ResultSet(std::initializer_list<std::pair<std::string_view, ColumnType>> columns) {
-    for (const auto& [name, type] : columns) columns_.push_back(columnOf(name, type));
+    for (const auto& [name, type] : columns) {
+        columns_.push_back(columnOf(name, type));
+        names_.emplace_back(name);
+        types_.push_back(type);
+    }
 }
 
 void ResultSet::addRow(std::initializer_list<Cell> cells) { addRow(std::vector<Cell>(cells)); }
@@ -45,13 +49,12 @@ void ResultSet::addRow(const std::vector<Cell>& cells) {
     std::vector<std::optional<std::string>> values;
     values.reserve(cells.size());
     for (const Cell& cell : cells) values.push_back(cell.value());
-    proto::appendDataRow(encodedRows_, values);
-    ++rows_;
+    rows_.push_back(std::move(values));
 }
 
 void ResultSet::appendTo(std::string& out, std::string_view tag) const {
     proto::appendRowDescription(out, columns_);
-    out += encodedRows_;
+    for (const auto& row : rows_) proto::appendDataRow(out, row);
     proto::appendCommandComplete(out, tag);
 }
 

@@ -47,15 +47,19 @@ public:
     ResultSet(std::initializer_list<std::pair<std::string_view, ColumnType>> columns);
     void addRow(std::initializer_list<Cell> cells);
     void addRow(const std::vector<Cell>& cells);
-    size_t rowCount() const { return rows_; }
+    size_t rowCount() const { return rows_.size(); }
     size_t columnCount() const { return columns_.size(); }
+    const std::string& columnName(size_t i) const { return names_[i]; }
+    ColumnType columnType(size_t i) const { return types_[i]; }
+    const std::vector<std::vector<std::optional<std::string>>>& rows() const { return rows_; }
     // RowDescription, the rows, CommandComplete "SHOW" (no ReadyForQuery).
     void appendTo(std::string& out, std::string_view tag = "SHOW") const;
 
 private:
     std::vector<proto::Column> columns_;
-    std::string encodedRows_;
-    size_t rows_ = 0;
+    std::vector<std::string> names_;
+    std::vector<ColumnType> types_;
+    std::vector<std::vector<std::optional<std::string>>> rows_;
 };
 
 }  // namespace sluice::admin

@@ -22,6 +22,8 @@ struct Settings {
     std::string pidfile;
     std::string listen_addr;
     int64_t listen_port = 0;
+    std::string http_listen_addr;  // Sluice's own: the metrics and health endpoint
+    int64_t http_listen_port = 0;
     std::string unix_socket_dir;
     int64_t unix_socket_mode = 0;
     std::string unix_socket_group;

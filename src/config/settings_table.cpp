@@ -1,5 +1,6 @@
 // The settings table: names, defaults, units and reloadability follow PgBouncer 1.25's config.md
-// and its SHOW CONFIG "changeable" column; only `workers` is Sluice's own.
+// and its SHOW CONFIG "changeable" column; only `workers`, `http_listen_addr` and
+// `http_listen_port` are Sluice's own.
 #include <limits>
 
 #include "config/settings.h"
@@ -116,6 +117,10 @@ std::vector<SettingDef> buildTable() {
                 "how long DNS failures are cached"),
         seconds("dns_zone_check_period", &S::dns_zone_check_period, "0", kReload, kIgnored,
                 "how often DNS zone serials are checked for changes (0 = never)"),
+        text("http_listen_addr", &S::http_listen_addr, "*", kRestart, kSupported,
+             "Sluice only: address of the HTTP endpoint (/metrics, /health, /ready); '*' = all"),
+        integer("http_listen_port", &S::http_listen_port, "0", 0, 65535, "", kRestart, kSupported,
+                "Sluice only: port of the HTTP endpoint; 0 = off"),
         seconds("idle_transaction_timeout", &S::idle_transaction_timeout, "0", kReload, kSupported,
                 "close clients idle inside a transaction this long (0 = never)"),
         list("ignore_startup_parameters", &S::ignore_startup_parameters, "", kReload, kSupported,

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "admin/show.h"
+#include "metrics/prometheus.h"
 #include "util/log.h"
 
 namespace sluice::server {
@@ -131,6 +133,21 @@ int Server::run() {
             return 1;
         }
     }
+    if (settings.http_listen_port > 0) {
+        auto opened = metrics::HttpEndpoint::open(
+            &loop_, settings.http_listen_addr, static_cast<int>(settings.http_listen_port),
+            [this](std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond) {
+                serveHttp(method, path, std::move(respond));
+            });
+        if (!opened) {
+            SLOG_FATAL("{}", opened.error().message);
+            removePidfile();
+            workers_.clear();
+            return 1;
+        }
+        http_ = std::move(opened.value());
+        SLOG_INFO("listening on {} (/metrics, /health, /ready)", http_->description());
+    }
     uv_async_init(&loop_, &controlWakeup_, &Server::onControlAsync);
     controlWakeup_.data = this;
     for (auto& worker : workers_) worker->setConsoleGateway(this);
@@ -197,7 +214,11 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
 
 Status Server::reload() {
     auto loaded = loadSnapshot();
-    if (!loaded) return loaded.error();
+    if (!loaded) {
+        ++reloadFailures_;
+        return loaded.error();
+    }
+    ++reloads_;
     const auto& oldSettings = snapshot_.config->settings;
     const auto& newSettings = loaded->config->settings;
     for (const auto& def : config::settingTable()) {
@@ -324,6 +345,7 @@ void Server::beginShutdown(Shutdown mode) {
         for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&statsTimer_), nullptr);
+        if (http_) http_->close();
         std::lock_guard lock(controlMutex_);
         controlClosed_ = true;
         uv_close(reinterpret_cast<uv_handle_t*>(&controlWakeup_), nullptr);
@@ -345,6 +367,71 @@ void Server::checkShutdown() {
     }
     const bool done = shutdown_ == Shutdown::WaitForClients ? clients == 0 : activeServers == 0;
     if (done) beginShutdown(Shutdown::Immediate);
+}
+
+void Server::serveHttp(std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond) {
+    if (method != "GET" && method != "HEAD") {
+        respond({405, "text/plain; charset=utf-8", "only GET and HEAD\n", {{"Allow", "GET, HEAD"}}});
+        return;
+    }
+    if (path == "/health") {
+        respond({200, "text/plain; charset=utf-8", "ok\n", {}});  // the control loop answers: alive
+    } else if (path == "/ready") {
+        serveReady(std::move(respond));
+    } else if (path == "/metrics") {
+        serveMetrics(std::move(respond));
+    } else {
+        respond({404, "text/plain; charset=utf-8", "not found; try /metrics, /health or /ready\n", {}});
+    }
+}
+
+// Ready: accepting clients, not paused or shutting down, and every database that must keep
+// servers open (min_pool_size > 0) has at least one.
+void Server::serveReady(metrics::HttpEndpoint::Respond respond) {
+    auto notReady = [&respond](const std::string& why) { respond({503, "text/plain; charset=utf-8", why + "\n", {}}); };
+    if (shutdown_ != Shutdown::None) return notReady("not ready: shutting down");
+    const admin::PauseState& pause = console_.pauseState();
+    if (pause.paused || pause.suspended) return notReady("not ready: paused");
+    collectReports([this, respond](std::vector<conn::WorkerReport> reports) {
+        const config::Config& config = *snapshot_.config;
+        for (const auto& [name, entry] : config.databases) {
+            const int64_t minPool = entry.minPoolSize ? *entry.minPoolSize : config.settings.min_pool_size;
+            if (minPool <= 0 || console_.pauseState().disabledDatabases.count(name)) continue;
+            int servers = 0;
+            for (const auto& report : reports)
+                for (const auto& row : report.servers)
+                    if (row.database == name && row.state != "new") ++servers;
+            if (servers == 0) {
+                respond({503, "text/plain; charset=utf-8",
+                         fmt::format("not ready: database {} has no server connection (min_pool_size {})\n", name,
+                                     minPool),
+                         {}});
+                return;
+            }
+        }
+        respond({200, "text/plain; charset=utf-8", "ready\n", {}});
+    });
+}
+
+void Server::serveMetrics(metrics::HttpEndpoint::Respond respond) {
+    collectReports([this, respond](std::vector<conn::WorkerReport> reports) {
+        const admin::ResultSet pools = admin::showPools(reports);
+        const admin::ResultSet stats = console_.stats().showStats(reports);
+        const admin::ResultSet databases = admin::showDatabases(reports, *snapshot_.config, console_.pauseState());
+        metrics::ProcessFacts facts;
+        metrics::readProcFacts(facts);
+        facts.uptimeSeconds = secondsSince(startedAt_);
+        for (const auto& report : reports) {
+            facts.clients += static_cast<int>(report.clients.size() + report.loginClients.size());
+            facts.servers += static_cast<int>(report.servers.size());
+        }
+        facts.reloads = reloads_;
+        facts.reloadFailures = reloadFailures_;
+        facts.paused = console_.pauseState().paused || console_.pauseState().suspended;
+        respond({200, "text/plain; version=0.0.4; charset=utf-8",
+                 metrics::prometheusText({{"pools", &pools}, {"stats", &stats}, {"databases", &databases}}, facts),
+                 {}});
+    });
 }
 
 bool Server::writePidfile() {

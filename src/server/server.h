@@ -13,6 +13,7 @@
 #include "admin/console.h"
 #include "admin/control.h"
 #include "conn/connections.h"
+#include "metrics/http_endpoint.h"
 #include "pool/pool_registry.h"
 #include "server/worker.h"
 
@@ -58,6 +59,10 @@ private:
     // Runs `task` on the control thread (from any thread).
     void postToControl(std::function<void()> task);
     void restartStatsTimer();
+    // /metrics, /health and /ready of the HTTP endpoint.
+    void serveHttp(std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond);
+    void serveReady(metrics::HttpEndpoint::Respond respond);
+    void serveMetrics(metrics::HttpEndpoint::Respond respond);
     static void onSignal(uv_signal_t* handle, int signum);
     static void onTimer(uv_timer_t* timer);
     static void onStatsTimer(uv_timer_t* timer);
@@ -80,6 +85,10 @@ private:
     std::vector<std::function<void()>> controlTasks_;
     bool controlClosed_ = false;
     admin::Console console_{*this};
+    std::unique_ptr<metrics::HttpEndpoint> http_;
+    TimePoint startedAt_ = Clock::now();
+    uint64_t reloads_ = 0;
+    uint64_t reloadFailures_ = 0;
     Shutdown shutdown_ = Shutdown::None;
     std::string pidfile_;
     int exitCode_ = 0;

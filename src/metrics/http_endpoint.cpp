@@ -1,0 +1,199 @@
+#include "metrics/http_endpoint.h"
+
+#include <http_parser.h>
+
+#include <fmt/format.h>
+
+#include "util/log.h"
+
+namespace sluice::metrics {
+
+std::string_view statusText(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
+        case 503: return "Service Unavailable";
+        default: return "Unknown";
+    }
+}
+
+// One client connection: read and parse one request, answer it, close. Owned by itself (a
+// shared_ptr it holds while its handles are open), so a late answer finds it gone, not freed.
+class HttpEndpoint::Connection : public std::enable_shared_from_this<Connection> {
+public:
+    Connection(uv_loop_t* loop, Handler& handler) : handler_(handler) {
+        uv_tcp_init(loop, &tcp_);
+        uv_timer_init(loop, &timer_);
+        tcp_.data = this;
+        timer_.data = this;
+        http_parser_init(&parser_, HTTP_REQUEST);
+        parser_.data = this;
+        http_parser_settings_init(&settings_);
+        settings_.on_url = [](http_parser* p, const char* at, size_t length) {
+            auto* self = static_cast<Connection*>(p->data);
+            self->url_.append(at, length);
+            return 0;
+        };
+        settings_.on_message_complete = [](http_parser* p) {
+            static_cast<Connection*>(p->data)->requestComplete();
+            return 0;
+        };
+    }
+
+    bool accept(uv_stream_t* server) {
+        self_ = shared_from_this();
+        if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_)) != 0) {
+            close();
+            return false;
+        }
+        uv_timer_start(&timer_, &Connection::onTimeout, kRequestTimeoutMillis, 0);
+        uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::onAlloc, &Connection::onRead);
+        return true;
+    }
+
+private:
+    static void onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<Connection*>(handle->data);
+        buf->base = self->readBuffer_;
+        buf->len = sizeof self->readBuffer_;
+    }
+
+    static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+        auto* self = static_cast<Connection*>(stream->data);
+        if (nread < 0) {
+            self->close();
+            return;
+        }
+        if (nread == 0 || self->answered_) return;
+        self->received_ += static_cast<size_t>(nread);
+        if (self->received_ > kMaxRequestBytes) {
+            self->send(HttpResponse{431, "text/plain; charset=utf-8", "request too large\n", {}});
+            return;
+        }
+        size_t parsed = http_parser_execute(&self->parser_, &self->settings_, buf->base, static_cast<size_t>(nread));
+        if (!self->answered_ && (self->parser_.http_errno != HPE_OK || parsed != static_cast<size_t>(nread)))
+            self->send(HttpResponse{400, "text/plain; charset=utf-8", "malformed request\n", {}});
+    }
+
+    static void onTimeout(uv_timer_t* timer) {
+        auto* self = static_cast<Connection*>(timer->data);
+        if (!self->answered_) self->send(HttpResponse{408, "text/plain; charset=utf-8", "request timeout\n", {}});
+    }
+
+    void requestComplete() {
+        if (answered_) return;
+        uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+        http_parser_url parts;
+        http_parser_url_init(&parts);
+        std::string path = url_;
+        if (http_parser_parse_url(url_.data(), url_.size(), 0, &parts) == 0 && (parts.field_set & (1 << UF_PATH)))
+            path = url_.substr(parts.field_data[UF_PATH].off, parts.field_data[UF_PATH].len);
+        const std::string method = http_method_str(static_cast<http_method>(parser_.method));
+        head_ = method == "HEAD";
+        std::weak_ptr<Connection> weak = shared_from_this();
+        handler_(method, path, [weak](HttpResponse response) {
+            if (auto self = weak.lock()) self->send(std::move(response));
+        });
+    }
+
+    void send(HttpResponse response) {
+        if (answered_ || closing_) return;
+        answered_ = true;
+        uv_timer_stop(&timer_);
+        out_ = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                           response.status, statusText(response.status), response.contentType, response.body.size());
+        for (const auto& [name, value] : response.headers) out_ += fmt::format("{}: {}\r\n", name, value);
+        out_ += "\r\n";
+        if (!head_) out_ += response.body;
+        uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+        write_.data = this;
+        if (uv_write(&write_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &Connection::onWritten) != 0) close();
+    }
+
+    static void onWritten(uv_write_t* req, int) { static_cast<Connection*>(req->data)->close(); }
+
+    void close() {
+        if (closing_) return;
+        closing_ = true;
+        uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Connection::onClosed);
+        uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::onClosed);
+    }
+
+    static void onClosed(uv_handle_t* handle) {
+        auto* self = static_cast<Connection*>(handle->data);
+        if (++self->closedHandles_ == 2) self->self_.reset();  // the last reference, usually
+    }
+
+    Handler& handler_;
+    uv_tcp_t tcp_;
+    uv_timer_t timer_;
+    uv_write_t write_;
+    http_parser parser_;
+    http_parser_settings settings_;
+    std::string url_;
+    std::string out_;
+    char readBuffer_[2048];
+    size_t received_ = 0;
+    bool answered_ = false;
+    bool head_ = false;
+    bool closing_ = false;
+    int closedHandles_ = 0;
+    std::shared_ptr<Connection> self_;
+};
+
+HttpEndpoint::HttpEndpoint(uv_loop_t* loop, Handler handler) : loop_(loop), handler_(std::move(handler)) {}
+
+HttpEndpoint::~HttpEndpoint() { close(); }
+
+Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::open(uv_loop_t* loop, const std::string& address, int port,
+                                                        Handler handler) {
+    std::unique_ptr<HttpEndpoint> endpoint(new HttpEndpoint(loop, std::move(handler)));
+    std::vector<std::string> hosts;
+    if (address == "*") hosts = {"0.0.0.0", "::"};
+    else hosts = {address};
+    for (const auto& host : hosts) {
+        sockaddr_storage ss{};
+        if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&ss)) != 0 &&
+            uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&ss)) != 0)
+            return Error{fmt::format("http_listen_addr: '{}' is not an IP address", host)};
+        auto* tcp = new uv_tcp_t;
+        uv_tcp_init(loop, tcp);
+        tcp->data = endpoint.get();
+        endpoint->listeners_.push_back(tcp);
+        const unsigned flags = ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+        int rc = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&ss), flags);
+        if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 64, &HttpEndpoint::onConnection);
+        if (rc != 0) {
+            // "*" on a machine without IPv6 still serves IPv4.
+            if (address == "*" && host == "::" && endpoint->listeners_.size() > 1) {
+                endpoint->listeners_.pop_back();
+                uv_close(reinterpret_cast<uv_handle_t*>(tcp),
+                         [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+                continue;
+            }
+            return Error{fmt::format("cannot listen for HTTP on {}:{}: {}", host, port, uv_strerror(rc))};
+        }
+    }
+    endpoint->description_ = fmt::format("http://{}:{}", address, port);
+    return endpoint;
+}
+
+void HttpEndpoint::onConnection(uv_stream_t* server, int status) {
+    auto* self = static_cast<HttpEndpoint*>(server->data);
+    if (status != 0) return;
+    auto connection = std::make_shared<Connection>(self->loop_, self->handler_);
+    connection->accept(server);
+}
+
+void HttpEndpoint::close() {
+    for (uv_tcp_t* tcp : listeners_)
+        uv_close(reinterpret_cast<uv_handle_t*>(tcp), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    listeners_.clear();
+}
+
+}  // namespace sluice::metrics

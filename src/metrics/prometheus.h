@@ -1,0 +1,36 @@
+// Prometheus text exposition (version 0.0.4) of the admin console's result sets: every number
+// of SHOW POOLS, STATS and DATABASES becomes a sample of `sluice_<show>_<column>` labelled with
+// its database (and user), so dashboards need no exporter. Pure code, unit-tested.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admin/result_set.h"
+
+namespace sluice::metrics {
+
+struct ShowSet {
+    std::string_view name;  // "pools", "stats", "databases": the metric prefix after "sluice_"
+    const admin::ResultSet* set;
+};
+
+// Figures about the process itself.
+struct ProcessFacts {
+    double uptimeSeconds = 0;
+    uint64_t residentBytes = 0;
+    int openFds = 0;
+    int clients = 0;
+    int servers = 0;
+    uint64_t reloads = 0;
+    uint64_t reloadFailures = 0;
+    bool paused = false;
+};
+
+std::string prometheusText(const std::vector<ShowSet>& sets, const ProcessFacts& process);
+
+// Reads the resident set size and the count of open descriptors from /proc/self.
+void readProcFacts(ProcessFacts& facts);
+
+}  // namespace sluice::metrics
