@@ -16,12 +16,23 @@ uint64_t cancelKeyOf(int32_t pid, int32_t key) {
 }  // namespace
 
 Connections::Connections(uv_loop_t* loop, pool::PoolRegistry& pools, ProcessCounters& counters, Snapshot snapshot)
-    : loop_(loop), pools_(pools), counters_(counters), snapshot_(std::move(snapshot)) {}
+    : loop_(loop), pools_(pools), counters_(counters), snapshot_(std::move(snapshot)) {
+    openForcedUserPools();
+}
+
+// As PgBouncer: a database entry with a forced user has its pool from the start, so that
+// min_pool_size servers are opened before any client arrives.
+void Connections::openForcedUserPools() {
+    for (const auto& [name, entry] : config().databases)
+        if (!entry.user.empty() && entry.minPoolSize.value_or(static_cast<int>(settings().min_pool_size)) > 0)
+            shardFor(entry, name, entry.user);
+}
 
 Connections::~Connections() = default;
 
 void Connections::setSnapshot(Snapshot snapshot) {
     snapshot_ = std::move(snapshot);
+    openForcedUserPools();
     const auto& settings = snapshot_.config->settings;
     for (auto& [key, shard] : shards_) {
         shard->setOptions(settings.server_login_retry, settings.server_round_robin);
@@ -156,17 +167,23 @@ void Connections::checkTimeouts() {
         shard->maintain(now);
         std::vector<ServerConn*> idleExpired;
         const double lifetime = shard->target().serverLifetime;
+        // As PgBouncer: server_idle_timeout never takes a pool below min_pool_size (lifetime does;
+        // maintain() then opens fresh servers).
+        int closable = shard->pool().serverCount() - shard->target().minPoolSize;
         shard->forEachIdle([&](pool::PooledServer& pooled) {
             auto& server = static_cast<ServerConn&>(pooled);
-            if (s.server_idle_timeout > 0 && secondsSince(server.idleSince, now) >= s.server_idle_timeout)
+            if (lifetime > 0 && secondsSince(server.connectedAt(), now) >= lifetime) {
                 idleExpired.push_back(&server);
-            else if (lifetime > 0 && secondsSince(server.connectedAt(), now) >= lifetime)
+                --closable;
+            } else if (s.server_idle_timeout > 0 && closable > 0 &&
+                       secondsSince(server.idleSince, now) >= s.server_idle_timeout) {
                 idleExpired.push_back(&server);
+                --closable;
+            }
         });
         for (ServerConn* server : idleExpired)
-            server->close(secondsSince(server->idleSince, now) >= s.server_idle_timeout && s.server_idle_timeout > 0
-                              ? "server idle timeout"
-                              : "server lifetime over");
+            server->close(lifetime > 0 && secondsSince(server->connectedAt(), now) >= lifetime ? "server lifetime over"
+                                                                                                 : "server idle timeout");
     }
 }
 

@@ -120,6 +120,7 @@ public:
 
 private:
     void launchServer(pool::PoolShard& shard);
+    void openForcedUserPools();
 
     uv_loop_t* loop_;
     pool::PoolRegistry& pools_;

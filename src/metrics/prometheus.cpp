@@ -30,8 +30,9 @@ bool isNumber(admin::ColumnType type) {
 
 // Which text columns become labels, under which label name.
 std::string_view labelName(std::string_view show, std::string_view column) {
+    // SHOW DATABASES names its entry "name" and the server's database "database".
+    if (show == "databases") return column == "name" ? "database" : std::string_view{};
     if (column == "database" || column == "user") return column;
-    if (show == "databases" && column == "name") return "database";
     return {};
 }
 

@@ -397,10 +397,15 @@ void Server::serveReady(metrics::HttpEndpoint::Respond respond) {
         for (const auto& [name, entry] : config.databases) {
             const int64_t minPool = entry.minPoolSize ? *entry.minPoolSize : config.settings.min_pool_size;
             if (minPool <= 0 || console_.pauseState().disabledDatabases.count(name)) continue;
+            // A pool exists from the start with a forced user, else from its first client.
+            bool pooled = !entry.user.empty();
             int servers = 0;
-            for (const auto& report : reports)
+            for (const auto& report : reports) {
+                for (const auto& pool : report.pools) pooled |= pool.database == name;
                 for (const auto& row : report.servers)
                     if (row.database == name && row.state != "new") ++servers;
+            }
+            if (!pooled) continue;
             if (servers == 0) {
                 respond({503, "text/plain; charset=utf-8",
                          fmt::format("not ready: database {} has no server connection (min_pool_size {})\n", name,

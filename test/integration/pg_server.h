@@ -53,6 +53,8 @@ public:
     int port() const { return port_; }
     const std::string& socketDir() const { return baseDir_; }
     const std::string& dataDir() const { return dataDir_; }
+    // PostgreSQL's programs (pgbench, psql, …) of the version running.
+    const std::string& bindir() const { return bindir_; }
     const PgServerOptions& options() const { return options_; }
     std::string superuser() const { return kSuperuser; }
     std::string superPassword() const { return kSuperPassword; }
