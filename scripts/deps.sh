@@ -11,7 +11,7 @@ PACKAGES=(
     libuv1-dev libssl-dev libinih-dev libspdlog-dev libfmt-dev libhttp-parser-dev
     libgtest-dev libgmock-dev libpq-dev
     postgresql postgresql-contrib pgbouncer
-    openssl gnuplot-nox
+    openssl gnuplot-nox python3
 )
 
 is_installed() {
@@ -60,3 +60,16 @@ if ((${#still_missing[@]} > 0)); then
     exit 1
 fi
 echo "deps: installed ${missing[*]}"
+
+# Debian's pgbouncer package may start a system-wide PgBouncer on port 6432. Nothing here
+# uses it (the benchmark runs its own, as an unprivileged user, on a free port), so stop it
+# and keep it from starting at boot.
+if [[ " ${missing[*]} " == *" pgbouncer "* ]]; then
+    if [[ -d /run/systemd/system ]]; then
+        "${run[@]}" systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/pgbouncer ]]; then
+        "${run[@]}" /etc/init.d/pgbouncer stop >/dev/null 2>&1 || true
+        "${run[@]}" update-rc.d pgbouncer disable >/dev/null 2>&1 || true
+    fi
+    echo "deps: disabled the pgbouncer system service"
+fi

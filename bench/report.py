@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Formats the benchmark's records: prints the aligned table, writes results.md,
+results.json and ratios.dat (the data of the chart bench/ratios.gp draws) into --out.
+
+  report.py --records records.jsonl --meta meta.json --out bench/results
+"""
+import argparse
+import json
+import os
+
+TARGETS = [('direct', 'PostgreSQL'), ('pgbouncer', 'PgBouncer'), ('sluice', 'Sluice')]
+
+# (record key, figure name, format, which way is better for Sluice: 'up' or 'down')
+PGBENCH_FIGURES = [
+    ('tps', 'tps', '{:,.0f}', 'up'),
+    ('latency_ms', 'avg latency ms', '{:.3f}', 'down'),
+    ('cpu_us_per_tx', 'pooler CPU us/tx', '{:.1f}', 'down'),
+]
+LOGIN_FIGURES = [
+    ('tps', 'logins/s', '{:,.0f}', 'up'),
+    ('latency_ms', 'avg latency ms', '{:.3f}', 'down'),
+    ('cpu_us_per_tx', 'pooler CPU us/login', '{:.1f}', 'down'),
+]
+IDLE_FIGURES = [
+    ('bytes_per_idle_client', 'RSS bytes/idle client', '{:,.0f}', 'down'),
+    ('idle_cpu_percent', 'pooler CPU % while idle', '{:.2f}', 'down'),
+]
+
+
+def figures_for(scenario):
+    return {'logins': LOGIN_FIGURES, 'idle': IDLE_FIGURES}.get(scenario, PGBENCH_FIGURES)
+
+
+def ratio(key, sluice, pgbouncer):
+    if sluice is None or pgbouncer is None or pgbouncer <= 0:
+        return None
+    # Idle CPU is ~0 for a good pooler: a ratio of two rounding errors means nothing.
+    if key == 'idle_cpu_percent' and pgbouncer < 0.1:
+        return None
+    return sluice / pgbouncer
+
+
+def build_rows(records):
+    by_key = {(r['scenario'], r['target']): r for r in records}
+    scenarios = []
+    for r in records:
+        if r['scenario'] not in [s for s, _ in scenarios]:
+            scenarios.append((r['scenario'], r['label']))
+    rows, notes = [], []
+    for scenario, label in scenarios:
+        for target, name in TARGETS:
+            r = by_key.get((scenario, target))
+            if r and r.get('error'):
+                notes.append(f'{label} / {name}: ERROR: {r["error"]}')
+            elif r and 'skipped' in r:
+                notes.append(f'{label} / {name}: n/a: {r["skipped"]}')
+        for i, (key, figure, fmt, better) in enumerate(figures_for(scenario)):
+            values, cells = {}, {}
+            for target, _ in TARGETS:
+                r = by_key.get((scenario, target))
+                if r is None:
+                    cells[target] = '-'
+                elif r.get('error') and r.get(key) is None:
+                    cells[target] = 'error'
+                elif 'skipped' in r or (target == 'direct' and key.startswith('cpu_us')):
+                    cells[target] = 'n/a'
+                elif r.get(key) is None:
+                    cells[target] = '?'
+                else:
+                    values[target] = r[key]
+                    cells[target] = fmt.format(r[key]) + ('*' if r.get('error') else '')
+            q = ratio(key, values.get('sluice'), values.get('pgbouncer'))
+            rows.append({'scenario': scenario, 'label': label if i == 0 else '', 'full_label': label,
+                         'key': key, 'figure': figure, 'better': better, 'values': values, 'cells': cells,
+                         'ratio': q, 'ratio_cell': f'{q:.2f}x' if q is not None else 'n/a'})
+    return rows, notes
+
+
+def header():
+    return ['scenario', 'figure'] + [name for _, name in TARGETS] + ['Sluice/PgBouncer']
+
+
+def row_cells(row):
+    return [row['label'], row['figure']] + [row['cells'][t] for t, _ in TARGETS] + [row['ratio_cell']]
+
+
+def text_table(rows):
+    table = [header()] + [row_cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    out = []
+    for n, line in enumerate(table):
+        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        out.append('  '.join(cells).rstrip())
+        if n == 0:
+            out.append('  '.join('-' * w for w in widths))
+    return '\n'.join(out)
+
+
+def markdown_table(rows):
+    lines = ['| ' + ' | '.join(header()) + ' |', '| --- | --- | ' + ' | '.join(['---:'] * 4) + ' |']
+    for r in rows:
+        lines.append('| ' + ' | '.join(c.replace('|', '\\|') for c in row_cells(r)) + ' |')
+    return '\n'.join(lines)
+
+
+def describe(meta):
+    return [
+        f"{meta['date']}, {meta['mode']} mode: pgbench -T {meta['seconds']} (CPU window skips the first "
+        f"{meta['warmup_seconds']} s), scale {meta['scale']}, {meta['idle_clients']} idle clients held "
+        f"{meta['idle_seconds']} s.",
+        f"PostgreSQL {meta['postgresql']}, PgBouncer {meta['pgbouncer']}, Sluice {meta['sluice']} "
+        f"(workers: {meta['sluice_workers']}).",
+        f"Poolers: {meta['pool_mode']} mode, default_pool_size={meta['pool_size']}, {meta['auth']}, "
+        f"max_client_conn={meta['max_client_conn']}, open files limit {meta['open_files_limit']}; "
+        f"server login: {meta['server_login']}.",
+        f"PostgreSQL durability relaxed: {meta['durability']}.",
+        f"Machine: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}, "
+        f"load average {' '.join(meta['load_at_start'])} at start, {' '.join(meta.get('load_at_end', ['?']))} at end; "
+        "pgbench, PostgreSQL and the pooler share the machine.",
+    ]
+
+
+LEGEND = ('Sluice/PgBouncer is Sluice\'s figure divided by PgBouncer\'s: above 1 is better for tps and '
+          'logins/s, below 1 is better for latency, CPU and memory. n/a: not measured (see notes); '
+          '* after a figure: the run reported errors.')
+
+
+def chart_data(rows):
+    """One line per scenario: label, throughput ratio, cost ratio ('?' when missing)."""
+    lines = ['# scenario throughput_ratio(tps,logins/s) cost_ratio(CPU/tx; bytes/idle client)']
+    scenarios = []
+    for r in rows:
+        if r['scenario'] not in scenarios:
+            scenarios.append(r['scenario'])
+    for s in scenarios:
+        mine = {r['key']: r for r in rows if r['scenario'] == s}
+        label = next(r['full_label'] for r in rows if r['scenario'] == s)
+        throughput = mine.get('tps', {}).get('ratio')
+        cost = (mine.get('cpu_us_per_tx') or mine.get('bytes_per_idle_client') or {}).get('ratio')
+        fmt = lambda v: f'{v:.4f}' if v is not None else '?'
+        lines.append(f'"{label}" {fmt(throughput)} {fmt(cost)}')
+    return '\n'.join(lines) + '\n'
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--records', required=True)
+    p.add_argument('--meta', required=True)
+    p.add_argument('--out', required=True)
+    a = p.parse_args()
+    with open(a.records) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    with open(a.meta) as f:
+        meta = json.load(f)
+    rows, notes = build_rows(records)
+    os.makedirs(a.out, exist_ok=True)
+
+    print('\n'.join(describe(meta)))
+    print()
+    print(text_table(rows))
+    print()
+    print(LEGEND)
+    for note in notes:
+        print('  - ' + note)
+
+    with open(os.path.join(a.out, 'results.md'), 'w') as f:
+        f.write('# Sluice vs PgBouncer vs PostgreSQL\n\n')
+        f.write('\n'.join(f'- {line}' for line in describe(meta)) + '\n\n')
+        f.write(markdown_table(rows) + '\n\n' + LEGEND + '\n')
+        if notes:
+            f.write('\n' + '\n'.join(f'- {n}' for n in notes) + '\n')
+        f.write('\n![Sluice / PgBouncer](ratios.png)\n')
+    with open(os.path.join(a.out, 'results.json'), 'w') as f:
+        table = [{k: r[k] for k in ('scenario', 'full_label', 'key', 'figure', 'better', 'values', 'ratio')}
+                 for r in rows]
+        json.dump({'meta': meta, 'table': table, 'records': records, 'notes': notes}, f, indent=1)
+        f.write('\n')
+    with open(os.path.join(a.out, 'ratios.dat'), 'w') as f:
+        f.write(chart_data(rows))
+    for name in ('results.md', 'results.json'):
+        print(f'{name + ":":<13} {os.path.join(a.out, name)}')
+
+
+if __name__ == '__main__':
+    main()

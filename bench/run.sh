@@ -1,0 +1,441 @@
+#!/usr/bin/env bash
+# `make bench`: PostgreSQL directly, PgBouncer and Sluice side by side on this machine, with
+# pgbench and an idle-client holder; prints a table and writes bench/results/ (results.md,
+# results.json, ratios.png, raw/). See bench/README.md for what is measured and how.
+#
+#   bench/run.sh [--quick] [--seconds N] [--scale N] [--idle-clients N]
+#                [--targets direct,pgbouncer,sluice] [--scenarios lat1,sel50,...]
+#
+# Environment: SLUICE_BINARY (default build/sluice), PGBOUNCER_BINARY (default pgbouncer on
+# PATH), SLUICE_WORKERS (sets `workers` for Sluice; default: Sluice's default, 1),
+# BENCH_BUILD_DIR (CMake build dir for the idle-client tool, default build),
+# BENCH_RESULTS (default bench/results), KEEP_BENCH_DIR=1 keeps the temp dir,
+# BENCH_SCRAM_PASSTHROUGH=1 (poolers log in to PostgreSQL with the client's SCRAM keys).
+#
+# Everything it starts (PostgreSQL, both poolers, pgbench, the idle clients) is stopped on
+# exit, Ctrl-C and failure included. A scenario that fails is reported, never fatal: this
+# is a benchmark, not a test.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench_dir=$repo/bench
+# shellcheck source=scripts/pg_throwaway.sh
+source "$repo/scripts/pg_throwaway.sh"
+# shellcheck source=bench/lib.sh
+source "$bench_dir/lib.sh"
+
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+# ---- settings -------------------------------------------------------------------------
+mode=full seconds="" scale="" idle_n="" targets_arg="" scenarios_arg=""
+while (($#)); do
+    case $1 in
+        --quick) mode=quick ;;
+        --seconds) seconds=${2:?}; shift ;;
+        --scale) scale=${2:?}; shift ;;
+        --idle-clients) idle_n=${2:?}; shift ;;
+        --targets) targets_arg=${2:?}; shift ;;
+        --scenarios) scenarios_arg=${2:?}; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+if [[ $mode == quick ]]; then
+    : "${seconds:=5}" "${scale:=1}" "${idle_n:=2000}"
+    warm=1 idle_seconds=3
+else
+    : "${seconds:=20}" "${scale:=10}" "${idle_n:=10000}"
+    warm=4 idle_seconds=10
+fi
+((seconds >= warm + 2)) || { echo "bench: --seconds must be at least $((warm + 2))" >&2; exit 2; }
+pool_size=20
+max_client_conn=$((idle_n + 2000 > 12000 ? idle_n + 2000 : 12000))
+bench_user=bench bench_password=bench-pw bench_db=bench
+
+# Scenarios: name → label, pgbench arguments, whether PostgreSQL runs it directly.
+all_scenarios=(lat1 sel50 sel1000 tpcb50 ext50 logins idle)
+declare -A label=(
+    [lat1]="select-only, 1 client" [sel50]="select-only, 50 clients"
+    [sel1000]="select-only, 1000 clients" [tpcb50]="tpcb-like, 50 clients"
+    [ext50]="select-only -M extended, 50 cl." [logins]="logins: -C -S, 8 clients"
+    [idle]="$idle_n idle clients"
+)
+declare -A pgbench_args=(
+    [lat1]="-S -c 1 -j 1" [sel50]="-S -c 50 -j 2" [sel1000]="-S -c 1000 -j 2"
+    [tpcb50]="-c 50 -j 2" [ext50]="-S -M extended -c 50 -j 2" [logins]="-C -S -c 8 -j 2"
+)
+declare -A direct_skip=(
+    [sel1000]="1000 backends would measure PostgreSQL's process model, not pooling"
+    [idle]="$idle_n backends would exceed max_connections; there is no pooler process to weigh"
+)
+all_targets=(direct pgbouncer sluice)
+IFS=, read -r -a scenarios <<<"${scenarios_arg:-$(IFS=,; echo "${all_scenarios[*]}")}"
+IFS=, read -r -a targets <<<"${targets_arg:-$(IFS=,; echo "${all_targets[*]}")}"
+for s in "${scenarios[@]}"; do [[ -n "${label[$s]:-}" ]] || { echo "bench: unknown scenario '$s' (${all_scenarios[*]})" >&2; exit 2; }; done
+for t in "${targets[@]}"; do [[ " ${all_targets[*]} " == *" $t "* ]] || { echo "bench: unknown target '$t' (${all_targets[*]})" >&2; exit 2; }; done
+
+sluice_bin=${SLUICE_BINARY:-$repo/build/sluice}
+pgbouncer_bin=${PGBOUNCER_BINARY:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}
+build_dir=${BENCH_BUILD_DIR:-$repo/build}
+results=${BENCH_RESULTS:-$bench_dir/results}
+
+[[ -x "$sluice_bin" ]] || { echo "bench: $sluice_bin not found; build it with 'make'" >&2; exit 1; }
+[[ -x "$pgbouncer_bin" ]] || { echo "bench: pgbouncer not found; run 'make deps'" >&2; exit 1; }
+for tool in pgbench psql python3; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool not found; run 'make deps'" >&2; exit 1; }
+done
+
+# ---- process bookkeeping and cleanup --------------------------------------------------
+work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+chmod 0755 "$work"
+# A copy, so that a rebuild of build/ during the run cannot swap the binary under us.
+mkdir -p "$work/bin"
+cp "$sluice_bin" "$work/bin/sluice"
+chmod 0755 "$work/bin" "$work/bin/sluice"
+sluice_bin=$work/bin/sluice
+raw=$work/raw
+mkdir -p "$raw"
+pgdir=$work/pg
+declare -A pooler_pid=() pooler_port=() pooler_bin=([pgbouncer]=$pgbouncer_bin [sluice]=$sluice_bin)
+BG_PID="" idle_pid=""
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    cpu_sampler_stop
+    stop_process "$BG_PID" INT "pgbench"
+    stop_process "$idle_pid" TERM "bench_idle_clients"
+    local t
+    for t in "${!pooler_pid[@]}"; do
+        stop_process "${pooler_pid[$t]}" INT "$t"
+    done
+    pg_stop "$pgdir" || true
+    if [[ -d "$results" ]]; then
+        mkdir -p "$results/raw"
+        cp "$work"/*/*.log "$results/raw/" 2>/dev/null || true
+    fi
+    if [[ "${KEEP_BENCH_DIR:-0}" == 1 ]]; then
+        echo "bench: kept $work"
+    else
+        rm -rf "$work"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted; stopping everything" >&2; exit 130' INT
+trap 'echo "bench: terminated; stopping everything" >&2; exit 143' TERM
+
+# run_bg <output file> <command...>: runs the command in the background, its output to the
+# file, and waits, so that Ctrl-C is handled at once. (Redirecting the call itself would
+# also redirect the trap's messages if a signal arrives while it waits.)
+run_bg() {
+    local output=$1
+    shift
+    "$@" >"$output" 2>&1 &
+    BG_PID=$!
+    local rc=0
+    wait "$BG_PID" || rc=$?
+    BG_PID=""
+    return "$rc"
+}
+
+set_runner || { echo "bench: no unprivileged user to run the poolers as" >&2; exit 1; }
+fd_limit=$(raise_fd_limit 65536)
+((fd_limit >= idle_n + 100)) || bench_log "open files limit is $fd_limit; $idle_n idle clients may not all connect"
+
+# ---- PostgreSQL ----------------------------------------------------------------------
+say "Starting a throwaway PostgreSQL ($mode mode)"
+echo "    Durability is relaxed for the benchmark: fsync=off, synchronous_commit=off,"
+echo "    full_page_writes=off. The data is thrown away; the disk is not what is measured."
+PG_MAX_CONNECTIONS=300 PG_EXTRA_CONF="shared_buffers = 256MB" pg_start "$pgdir" || exit 1
+export PGPASSWORD=$bench_password PGSSLMODE=disable PGGSSENCMODE=disable
+as_super=(psql -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U "$PG_SUPERUSER" -X -q -v ON_ERROR_STOP=1)
+"${as_super[@]}" -d postgres <<SQL
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE $bench_user LOGIN PASSWORD '$bench_password';
+CREATE DATABASE $bench_db OWNER $bench_user;
+SQL
+say "pgbench -i -s $scale (directly, through the unix socket)"
+pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U "$bench_user" -i -s "$scale" -q "$bench_db" 2>&1 | tail -n 1
+
+# Both poolers check clients against the user's SCRAM secret as PostgreSQL stores it.
+authdir=$work/auth
+runner_dir "$authdir"
+secret=$("${as_super[@]}" -d postgres -Atc "SELECT rolpassword FROM pg_authid WHERE rolname = '$bench_user'")
+[[ $secret == SCRAM-SHA-256\$* ]] || { echo "bench: $bench_user has no SCRAM secret: $secret" >&2; exit 1; }
+printf '"%s" "%s"\n' "$bench_user" "$secret" >"$authdir/userlist.txt"
+[[ $(id -u) -eq 0 ]] && chown "$(_pgt_os_user)": "$authdir/userlist.txt"
+chmod 0600 "$authdir/userlist.txt"
+
+# ---- poolers -------------------------------------------------------------------------
+# One ini format for both (Sluice reads the [pgbouncer] section); only ports and paths,
+# and Sluice's `workers` when SLUICE_WORKERS is set, differ.
+# Server login: the database entry names the user and its password, so both poolers log in
+# to PostgreSQL with SCRAM from the password (20 logins per pool, not per client). With
+# BENCH_SCRAM_PASSTHROUGH=1 the entry has neither, and a pooler must log in with the keys
+# the client proved against the auth_file's SCRAM secret (PgBouncer can; Sluice 0.1 cannot).
+if [[ "${BENCH_SCRAM_PASSTHROUGH:-0}" == 1 ]]; then
+    server_login="SCRAM pass-through (no password in the database entry)"
+    db_entry="host=127.0.0.1 port=$PG_PORT dbname=$bench_db"
+else
+    server_login="user=$bench_user with its password in the database entry"
+    db_entry="host=127.0.0.1 port=$PG_PORT dbname=$bench_db user=$bench_user password=$bench_password"
+fi
+write_ini() {
+    local name=$1 port=$2 dir=$3
+    cat <<EOF
+[databases]
+$bench_db = $db_entry
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+listen_backlog = 4096
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $authdir/userlist.txt
+pool_mode = transaction
+default_pool_size = $pool_size
+max_client_conn = $max_client_conn
+log_connections = 0
+log_disconnections = 0
+logfile = $dir/$name.log
+EOF
+    if [[ $name == sluice && -n "${SLUICE_WORKERS:-}" ]]; then
+        echo "workers = $SLUICE_WORKERS"
+    fi
+}
+
+start_pooler() {
+    local name=$1 dir=$work/$1 port
+    runner_dir "$dir"
+    port=$(free_port)
+    write_ini "$name" "$port" "$dir" >"$dir/$name.ini"
+    "${RUNNER[@]}" "${pooler_bin[$name]}" "$dir/$name.ini" >>"$dir/$name.stderr.log" 2>&1 &
+    local pid=$!
+    if ! wait_listening "$port" "$pid" 15; then
+        bench_log "$name did not start listening on 127.0.0.1:$port; its output:"
+        tail -n 20 "$dir/$name.stderr.log" "$dir/$name.log" >&2 2>/dev/null || true
+        stop_process "$pid" INT "$name"
+        unset "pooler_pid[$name]"
+        return 1
+    fi
+    pooler_pid[$name]=$pid
+    pooler_port[$name]=$port
+}
+
+stop_pooler() {
+    [[ -n "${pooler_pid[$1]:-}" ]] || return 0
+    stop_process "${pooler_pid[$1]}" INT "$1"
+    unset "pooler_pid[$1]"
+}
+
+target_port() { if [[ $1 == direct ]]; then echo "$PG_PORT"; else echo "${pooler_port[$1]}"; fi; }
+
+# The pooler is alive and lets a SCRAM login run a query.
+check_target() {
+    local t=$1
+    if [[ $t != direct && -z "${pooler_pid[$t]:-}" ]]; then
+        start_pooler "$t" || return 1
+    fi
+    psql -X -h 127.0.0.1 -p "$(target_port "$t")" -U "$bench_user" -d "$bench_db" -Atc 'SELECT 1' >/dev/null 2>"$raw/check.$t.err"
+}
+
+# Writes a record for a target that died during a scenario, and brings it back for the next.
+pooler_died() {
+    local t=$1 scenario=$2 rc=0
+    wait "${pooler_pid[$t]}" 2>/dev/null || rc=$?
+    unset "pooler_pid[$t]"
+    bench_log "$t exited (status $rc) during '$scenario'; last lines of its log:"
+    tail -n 15 "$work/$t/$t.log" "$work/$t/$t.stderr.log" >&2 2>/dev/null || true
+    echo "$t exited with status $rc during this scenario"
+}
+
+for t in pgbouncer sluice; do
+    [[ " ${targets[*]} " == *" $t "* ]] || continue
+    start_pooler "$t" || true
+done
+
+# ---- meta ----------------------------------------------------------------------------
+records=$work/records.jsonl
+: >"$records"
+record() { python3 "$bench_dir/record.py" "$@" >>"$records"; }
+skip() { record skip --scenario "$1" --label "${label[$1]}" --target "$2" --reason "$3"; }
+
+sluice_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || sluice_rev="$sluice_rev+uncommitted src changes"
+python3 - "$work/meta.json" <<EOF
+import json, os, platform, sys
+cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
+json.dump({
+    "mode": "$mode", "seconds": $seconds, "warmup_seconds": $warm, "scale": $scale,
+    "idle_clients": $idle_n, "idle_seconds": $idle_seconds, "pool_size": $pool_size,
+    "pool_mode": "transaction", "auth": "scram-sha-256 over TCP loopback",
+    "server_login": "$server_login",
+    "max_client_conn": $max_client_conn, "open_files_limit": $fd_limit,
+    "sluice_workers": "${SLUICE_WORKERS:-default (1)}",
+    "postgresql": "$("$PG_BINDIR/postgres" --version | awk '{print $3}')",
+    "pgbouncer": "$("$pgbouncer_bin" --version | head -n 1 | awk '{print $2}')",
+    "sluice": "$("$sluice_bin" --version | awk '{print $2}') ($sluice_rev)",
+    "durability": "fsync=off, synchronous_commit=off, full_page_writes=off",
+    "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+    "load_at_start": open('/proc/loadavg').read().split()[:3],
+    "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+}, open(sys.argv[1], 'w'), indent=1)
+EOF
+
+# ---- pgbench scenarios ---------------------------------------------------------------
+clk_tck=$(getconf CLK_TCK)
+
+run_pgbench() {
+    local scenario=$1 t=$2 port pid="" rc=0 note=""
+    port=$(target_port "$t")
+    local out=$raw/$scenario.$t
+    rm -f "$out".agg.*
+    if [[ $scenario == tpcb50 ]]; then
+        # What pgbench does before a run unless -n, done directly so no pooler pays for it.
+        "${as_super[@]}" -d "$bench_db" -c 'VACUUM pgbench_branches' -c 'VACUUM pgbench_tellers' \
+            -c 'TRUNCATE pgbench_history'
+    fi
+    [[ $t != direct ]] && pid=${pooler_pid[$t]}
+    [[ -n "$pid" ]] && cpu_sampler_start "$pid" "$out.cpu"
+    # pgbench's -T includes logging all clients in (SCRAM costs the client milliseconds), so
+    # many clients get that time on top; the CPU window starts at their first transaction.
+    local clients duration
+    clients=$(sed -n 's/.*-c \([0-9]*\).*/\1/p' <<<"${pgbench_args[$scenario]}")
+    duration=$((seconds + clients / 100))
+    # shellcheck disable=SC2086  # the arguments are words on purpose
+    run_bg "$out.out" timeout -k 10 $((duration + 180)) pgbench -h 127.0.0.1 -p "$port" -U "$bench_user" -n \
+        -T "$duration" ${pgbench_args[$scenario]} -l --aggregate-interval=1 --log-prefix="$out.agg" \
+        "$bench_db" || rc=$?
+    cpu_sampler_stop
+    [[ $rc -eq 124 || $rc -eq 137 ]] && note="pgbench did not finish within $((duration + 180)) s (killed)"
+    if [[ -n "$pid" ]] && ! alive "$pid"; then
+        note=$(pooler_died "$t" "$scenario")
+    fi
+    record pgbench --scenario "$scenario" --label "${label[$scenario]}" --target "$t" \
+        --args "${pgbench_args[$scenario]}" --out "$out.out" --agg-prefix "$out.agg" \
+        --cpu "$out.cpu" --clk-tck "$clk_tck" --warmup "$warm" --exit-status "$rc" --note "$note"
+    python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
+}
+
+# ---- idle clients --------------------------------------------------------------------
+idle_tool=""
+build_idle_tool() {
+    if [[ -f "$build_dir/CMakeCache.txt" ]] &&
+        cmake --build "$build_dir" --target bench_idle_clients >"$raw/idle_tool_build.log" 2>&1; then
+        idle_tool=$build_dir/bench_idle_clients
+        return 0
+    fi
+    # No configured build dir (e.g. SLUICE_BINARY from elsewhere): compile it directly.
+    bench_log "CMake target bench_idle_clients unavailable (see raw/idle_tool_build.log); using g++"
+    g++ -O2 -std=c++20 -Wall -Wextra "$bench_dir/idle_clients.cpp" -I"$(pg_config --includedir)" -lpq \
+        -o "$work/bench_idle_clients" >>"$raw/idle_tool_build.log" 2>&1 && idle_tool=$work/bench_idle_clients
+}
+
+# On a freshly started pooler (so memory kept from earlier scenarios cannot hide the cost),
+# one login warms the pool; then RSS before, N clients log in and sit idle, RSS after, and
+# the pooler's CPU over idle_seconds while they sit there.
+run_idle() {
+    local t=$1 out=$raw/idle.$t note="" rc=0
+    if [[ -z "$idle_tool" ]]; then
+        skip idle "$t" "bench_idle_clients could not be built"
+        return
+    fi
+    stop_pooler "$t"
+    if ! start_pooler "$t" || ! check_target "$t"; then
+        record idle --scenario idle --label "${label[idle]}" --target "$t" --note "$t did not start or refused a login"
+        return
+    fi
+    local pid=${pooler_pid[$t]} rss_before rss_after ticks0 ticks1 t0 t1 ready="" i
+    sleep 1
+    rss_before=$(proc_rss_kb "$pid")
+    local conninfo="host=127.0.0.1 port=${pooler_port[$t]} dbname=$bench_db user=$bench_user password=$bench_password sslmode=disable gssencmode=disable connect_timeout=120"
+    "$idle_tool" "$conninfo" "$idle_n" 256 300 >"$out.out" 2>&1 &
+    idle_pid=$!
+    for ((i = 0; i < 3200; i++)); do  # up to 320 s; the tool gives up at 300
+        ready=$(grep -m 1 '^READY' "$out.out" 2>/dev/null || true)
+        [[ -n "$ready" ]] && break
+        alive "$idle_pid" || break
+        sleep 0.1
+    done
+    if [[ -n "$ready" ]] && alive "$pid"; then
+        sleep 1
+        read_cpu_ticks "$pid"; ticks0=$CPU_TICKS; t0=$EPOCHREALTIME
+        sleep "$idle_seconds"
+        read_cpu_ticks "$pid"; ticks1=$CPU_TICKS; t1=$EPOCHREALTIME
+        rss_after=$(proc_rss_kb "$pid")
+    fi
+    stop_process "$idle_pid" TERM bench_idle_clients
+    idle_pid=""
+    if ! alive "$pid"; then
+        note=$(pooler_died "$t" idle)
+    elif [[ -z "$ready" ]]; then
+        note="bench_idle_clients did not report: $(tail -n 1 "$out.out" 2>/dev/null)"
+    fi
+    record idle --scenario idle --label "${label[idle]}" --target "$t" --ready "$ready" \
+        --rss-before-kb "${rss_before:-}" --rss-after-kb "${rss_after:-}" \
+        --idle-ticks "$((${ticks1:-0} - ${ticks0:-0}))" --idle-window "${t0:-0} ${t1:-0}" \
+        --clk-tck "$clk_tck" --note "$note" || rc=$?
+    python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
+}
+
+# ---- the run -------------------------------------------------------------------------
+say "Targets: ${targets[*]}; scenarios: ${scenarios[*]}; pgbench -T $seconds (first $warm s are warm-up), scale $scale"
+echo "    Both poolers: transaction mode, default_pool_size=$pool_size, scram-sha-256 (auth_file holds the"
+echo "    secret from pg_authid), TCP 127.0.0.1, max_client_conn=$max_client_conn, open files limit $fd_limit."
+echo "    Server login: $server_login."
+for t in "${targets[@]}"; do
+    if ! check_target "$t"; then
+        bench_log "$t: a SCRAM login with SELECT 1 failed: $(head -n 3 "$raw/check.$t.err" 2>/dev/null)"
+    fi
+done
+
+for scenario in "${scenarios[@]}"; do
+    say "${label[$scenario]}"
+    if [[ $scenario == idle ]]; then
+        [[ " ${targets[*]} " == *" direct "* ]] && skip idle direct "${direct_skip[idle]}"
+        [[ " ${targets[*]} " =~ " "(pgbouncer|sluice)" " ]] && build_idle_tool
+    fi
+    for t in "${targets[@]}"; do
+        if [[ $t == direct && -n "${direct_skip[$scenario]:-}" ]]; then
+            [[ $scenario != idle ]] && skip "$scenario" direct "${direct_skip[$scenario]}"
+            continue
+        fi
+        if [[ $scenario == idle ]]; then
+            run_idle "$t"
+        elif check_target "$t"; then
+            run_pgbench "$scenario" "$t"
+        else
+            record skip --scenario "$scenario" --label "${label[$scenario]}" --target "$t" --error \
+                --reason "$t is not accepting logins: $(head -n 1 "$raw/check.$t.err" 2>/dev/null)"
+            python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
+        fi
+    done
+done
+
+# ---- report --------------------------------------------------------------------------
+for t in pgbouncer sluice; do stop_pooler "$t"; done
+pg_stop "$pgdir" || true
+mkdir -p "$results"
+rm -rf "$results/raw"
+cp -r "$raw" "$results/raw"
+rm -f "$results"/raw/*.agg.* "$results"/raw/*.cpu
+say "Results"
+python3 - "$work/meta.json" <<'EOF'
+import json, sys
+meta = json.load(open(sys.argv[1]))
+meta['load_at_end'] = open('/proc/loadavg').read().split()[:3]
+json.dump(meta, open(sys.argv[1], 'w'), indent=1)
+EOF
+python3 "$bench_dir/report.py" --records "$records" --meta "$work/meta.json" --out "$results"
+if command -v gnuplot >/dev/null 2>&1; then
+    if gnuplot -e "datafile='$results/ratios.dat'; outfile='$results/ratios.png'" "$bench_dir/ratios.gp" 2>"$raw/gnuplot.err"; then
+        echo "chart:    $results/ratios.png"
+    else
+        bench_log "gnuplot failed: $(head -n 3 "$raw/gnuplot.err")"
+    fi
+else
+    bench_log "gnuplot not installed; no chart (run 'make deps')"
+fi
