@@ -64,6 +64,7 @@ struct Settings {
     std::string syslog_ident;
     std::string syslog_facility;
     bool log_connections = false;
+    std::string log_format;  // Sluice's own: text | json
     bool log_disconnections = false;
     bool log_pooler_errors = false;
     bool log_stats = false;

@@ -1,6 +1,6 @@
 // The settings table: names, defaults, units and reloadability follow PgBouncer 1.25's config.md
-// and its SHOW CONFIG "changeable" column; only `workers`, `http_listen_addr` and
-// `http_listen_port` are Sluice's own.
+// and its SHOW CONFIG "changeable" column; only `workers`, `http_listen_addr`,
+// `http_listen_port` and `log_format` are Sluice's own.
 #include <limits>
 
 #include "config/settings.h"
@@ -135,6 +135,8 @@ std::vector<SettingDef> buildTable() {
         boolean("log_connections", &S::log_connections, "1", kReload, kSupported, "log successful logins"),
         boolean("log_disconnections", &S::log_disconnections, "1", kReload, kSupported,
                 "log disconnections with their reason"),
+        choice("log_format", &S::log_format, "text", {"text", "json"}, kReload, kSupported,
+               "Sluice only: log lines as text (PgBouncer's shape) or as JSON objects"),
         boolean("log_pooler_errors", &S::log_pooler_errors, "1", kReload, kSupported,
                 "log the errors the pooler sends to clients"),
         boolean("log_stats", &S::log_stats, "1", kReload, kSupported, "log statistics every stats_period"),

@@ -31,6 +31,7 @@ log::Options loggingOptions(const Options& options, const config::Settings& sett
     out.syslog = settings.syslog;
     out.syslogIdent = settings.syslog_ident;
     out.syslogFacility = settings.syslog_facility;
+    out.json = settings.log_format == "json";
     return out;
 }
 

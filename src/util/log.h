@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <string>
+#include <string_view>
 
 namespace sluice::log {
 
@@ -15,7 +16,12 @@ struct Options {
     bool syslog = false;
     std::string syslogIdent = "sluice";
     std::string syslogFacility = "daemon";
+    bool json = false;  // log_format = json: one JSON object per line (not for syslog)
 };
+
+// The JSON line for one message (exposed for its unit test): timestamp, pid, level, and for
+// "C-12: db/user@addr:port text" messages the connection, database, user and client apart.
+std::string jsonLine(std::string_view timestamp, int pid, std::string_view level, std::string_view message);
 
 // (Re)configures the process-wide logger; safe to call again on reload.
 void configure(const Options& options);

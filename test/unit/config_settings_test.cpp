@@ -135,7 +135,7 @@ TEST(ConfigSettings, SupportedSetIsExactlyWhatSluiceImplements) {
         "max_db_client_connections", "max_user_connections", "max_user_client_connections", "query_timeout",
         "client_idle_timeout", "idle_transaction_timeout", "transaction_timeout", "cancel_wait_timeout",
         "server_reset_query_always", "disable_pqexec", "application_name_add_host", "workers", "server_fast_close",
-        "admin_users", "stats_users", "stats_period", "log_stats", "http_listen_addr", "http_listen_port"};
+        "admin_users", "stats_users", "stats_period", "log_stats", "http_listen_addr", "http_listen_port", "log_format"};
     std::set<std::string_view> supported;
     for (const auto& d : settingTable())
         if (d.supported) supported.insert(d.name);
