@@ -15,10 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-long long elapsedMs(Clock::time_point since) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
-
 bool sluiceBinaryExists() { return std::filesystem::exists(SluiceProcess::defaultBinary()); }
 
 // ---- pure helpers ----

@@ -22,10 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-long long elapsedMs(Clock::time_point since) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
-
 struct RunResult {
     int status = -1;  // exit status; 128 + SIGKILL when `timeout` had to kill it
     std::string output;  // stdout and stderr

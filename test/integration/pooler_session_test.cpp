@@ -21,10 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-long long elapsedMs(Clock::time_point since) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
-
 std::string unixConninfo(const SluiceProcess& sluice, const std::string& user, const std::string& password,
                          const std::string& db) {
     return conninfo({{"host", sluice.dir()},
@@ -45,75 +41,6 @@ public:
 private:
     const char* name_;
 };
-
-bool waitFd(int fd, short events, Clock::time_point deadline) {
-    pollfd pfd{fd, events, 0};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    return ::poll(&pfd, 1, static_cast<int>(left)) > 0;
-}
-
-// COPY <table> FROM STDIN with `data`, every wait bounded by `timeout`. "" on success (and
-// *tag gets the command tag), else what went wrong.
-std::string copyIn(PGconn* conn, const std::string& table, const std::string& data, std::string* tag,
-                   std::chrono::milliseconds timeout = 30s) {
-    const auto deadline = Clock::now() + timeout;
-    auto nextResult = [&](PGresult** out) -> bool {
-        while (PQisBusy(conn)) {
-            if (!waitFd(PQsocket(conn), POLLIN, deadline)) return false;
-            if (PQconsumeInput(conn) == 0) break;
-        }
-        *out = PQgetResult(conn);
-        return true;
-    };
-    if (PQsendQuery(conn, ("COPY " + table + " FROM STDIN").c_str()) == 0) return PQerrorMessage(conn);
-    PGresult* start = nullptr;
-    if (!nextResult(&start)) return "timed out waiting for CopyInResponse";
-    ExecStatusType status = PQresultStatus(start);
-    PQclear(start);
-    if (status != PGRES_COPY_IN) return std::string("expected COPY_IN, got ") + PQresStatus(status);
-
-    PQsetnonblocking(conn, 1);
-    const std::size_t chunk = 64 * 1024;
-    for (std::size_t offset = 0; offset < data.size();) {
-        std::size_t n = std::min(chunk, data.size() - offset);
-        int rc = PQputCopyData(conn, data.data() + offset, static_cast<int>(n));
-        if (rc < 0) return std::string("PQputCopyData: ") + PQerrorMessage(conn);
-        if (rc == 0) {
-            if (!waitFd(PQsocket(conn), POLLOUT, deadline)) return "timed out sending COPY data";
-            continue;
-        }
-        offset += n;
-    }
-    for (;;) {
-        int rc = PQputCopyEnd(conn, nullptr);
-        if (rc < 0) return std::string("PQputCopyEnd: ") + PQerrorMessage(conn);
-        if (rc == 1) break;
-        if (!waitFd(PQsocket(conn), POLLOUT, deadline)) return "timed out ending COPY";
-    }
-    for (;;) {
-        int rc = PQflush(conn);
-        if (rc < 0) return std::string("PQflush: ") + PQerrorMessage(conn);
-        if (rc == 0) break;
-        if (!waitFd(PQsocket(conn), POLLOUT | POLLIN, deadline)) return "timed out flushing COPY data";
-        PQconsumeInput(conn);
-    }
-    PQsetnonblocking(conn, 0);
-
-    std::string failure;
-    for (;;) {
-        PGresult* result = nullptr;
-        if (!nextResult(&result)) return "timed out waiting for the COPY result";
-        if (result == nullptr) break;
-        if (PQresultStatus(result) == PGRES_COMMAND_OK) {
-            *tag = PQcmdStatus(result);
-        } else if (failure.empty()) {
-            failure = PQresultErrorMessage(result);
-        }
-        PQclear(result);
-    }
-    return failure;
-}
 
 class PoolerSession : public ::testing::Test {
 protected:

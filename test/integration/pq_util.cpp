@@ -1,7 +1,12 @@
 #include "pq_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <regex>
 
@@ -287,6 +292,210 @@ std::string PqConn::parameter(const std::string& name) const {
     if (!conn_) return "";
     const char* value = PQparameterStatus(conn_.get(), name.c_str());
     return value ? value : "";
+}
+
+long long elapsedMs(Clock::time_point since) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
+}
+
+bool waitFd(int fd, short events, Clock::time_point deadline) {
+    pollfd pfd{fd, events, 0};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    return ::poll(&pfd, 1, static_cast<int>(left)) > 0;
+}
+
+std::string copyIn(PGconn* conn, const std::string& table, const std::string& data, std::string* tag,
+                   std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    auto nextResult = [&](PGresult** out) -> bool {
+        while (PQisBusy(conn)) {
+            if (!waitFd(PQsocket(conn), POLLIN, deadline)) return false;
+            if (PQconsumeInput(conn) == 0) break;
+        }
+        *out = PQgetResult(conn);
+        return true;
+    };
+    if (PQsendQuery(conn, ("COPY " + table + " FROM STDIN").c_str()) == 0) return PQerrorMessage(conn);
+    PGresult* start = nullptr;
+    if (!nextResult(&start)) return "timed out waiting for CopyInResponse";
+    ExecStatusType status = PQresultStatus(start);
+    PQclear(start);
+    if (status != PGRES_COPY_IN) return std::string("expected COPY_IN, got ") + PQresStatus(status);
+
+    PQsetnonblocking(conn, 1);
+    const std::size_t chunk = 64 * 1024;
+    for (std::size_t offset = 0; offset < data.size();) {
+        std::size_t n = std::min(chunk, data.size() - offset);
+        int rc = PQputCopyData(conn, data.data() + offset, static_cast<int>(n));
+        if (rc < 0) return std::string("PQputCopyData: ") + PQerrorMessage(conn);
+        if (rc == 0) {
+            if (!waitFd(PQsocket(conn), POLLOUT, deadline)) return "timed out sending COPY data";
+            continue;
+        }
+        offset += n;
+    }
+    for (;;) {
+        int rc = PQputCopyEnd(conn, nullptr);
+        if (rc < 0) return std::string("PQputCopyEnd: ") + PQerrorMessage(conn);
+        if (rc == 1) break;
+        if (!waitFd(PQsocket(conn), POLLOUT, deadline)) return "timed out ending COPY";
+    }
+    for (;;) {
+        int rc = PQflush(conn);
+        if (rc < 0) return std::string("PQflush: ") + PQerrorMessage(conn);
+        if (rc == 0) break;
+        if (!waitFd(PQsocket(conn), POLLOUT | POLLIN, deadline)) return "timed out flushing COPY data";
+        PQconsumeInput(conn);
+    }
+    PQsetnonblocking(conn, 0);
+
+    std::string failure;
+    for (;;) {
+        PGresult* result = nullptr;
+        if (!nextResult(&result)) return "timed out waiting for the COPY result";
+        if (result == nullptr) break;
+        if (PQresultStatus(result) == PGRES_COMMAND_OK) {
+            *tag = PQcmdStatus(result);
+        } else if (failure.empty()) {
+            failure = PQresultErrorMessage(result);
+        }
+        PQclear(result);
+    }
+    return failure;
+}
+
+std::string be32(uint32_t value) {
+    std::string out(4, '\0');
+    out[0] = static_cast<char>(value >> 24);
+    out[1] = static_cast<char>(value >> 16);
+    out[2] = static_cast<char>(value >> 8);
+    out[3] = static_cast<char>(value);
+    return out;
+}
+
+std::string be16(uint16_t value) {
+    std::string out(2, '\0');
+    out[0] = static_cast<char>(value >> 8);
+    out[1] = static_cast<char>(value);
+    return out;
+}
+
+uint32_t readBe32(const std::string& bytes, std::size_t at) {
+    if (bytes.size() < at + 4) return 0;
+    auto byte = [&](std::size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + i])); };
+    return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+}
+
+std::string startupPacket(const std::vector<std::pair<std::string, std::string>>& params, uint32_t version) {
+    std::string body = be32(version);
+    for (const auto& [key, value] : params) body += key + '\0' + value + '\0';
+    body += '\0';
+    return be32(static_cast<uint32_t>(body.size() + 4)) + body;
+}
+
+std::string message(char type, const std::string& body) {
+    return std::string(1, type) + be32(static_cast<uint32_t>(body.size() + 4)) + body;
+}
+
+std::string queryMessage(const std::string& sql) { return message('Q', sql + std::string(1, '\0')); }
+
+std::map<char, std::string> errorFields(const std::string& body) {
+    std::map<char, std::string> fields;
+    std::size_t pos = 0;
+    while (pos < body.size() && body[pos] != '\0') {
+        char code = body[pos++];
+        std::size_t end = body.find('\0', pos);
+        if (end == std::string::npos) break;
+        fields[code] = body.substr(pos, end - pos);
+        pos = end + 1;
+    }
+    return fields;
+}
+
+RawClient::RawClient(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) close();
+}
+
+void RawClient::close() {
+    if (fd_ >= 0 && owns_) ::close(fd_);
+    fd_ = -1;
+}
+
+bool RawClient::send(const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        sent += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+std::optional<std::string> RawClient::readExact(std::size_t n, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    std::string out;
+    while (out.size() < n) {
+        if (!waitReadable(deadline)) return std::nullopt;
+        char buffer[65536];
+        ssize_t got = ::recv(fd_, buffer, std::min(sizeof buffer, n - out.size()), 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return std::nullopt;
+        out.append(buffer, static_cast<std::size_t>(got));
+    }
+    return out;
+}
+
+std::optional<Message> RawClient::readMessage(std::chrono::milliseconds timeout) {
+    auto header = readExact(5, timeout);
+    if (!header) return std::nullopt;
+    uint32_t length = readBe32(*header, 1);
+    if (length < 4 || length > 64 * 1024 * 1024) return std::nullopt;
+    auto body = readExact(length - 4, timeout);
+    if (!body) return std::nullopt;
+    return Message{(*header)[0], *body};
+}
+
+std::optional<Message> RawClient::readUntil(char type, std::chrono::milliseconds timeout) {
+    for (;;) {
+        auto msg = readMessage(timeout);
+        if (!msg || msg->type == type) return msg;
+    }
+}
+
+bool RawClient::waitClosed(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        if (!waitReadable(deadline)) return false;
+        char buffer[4096];
+        ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
+        if (got == 0) return true;
+        if (got < 0 && errno != EINTR) return errno == ECONNRESET;
+    }
+}
+
+bool RawClient::waitReadable(Clock::time_point deadline) {
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) return false;
+        pollfd pfd{fd_, POLLIN, 0};
+        int ready = ::poll(&pfd, 1, static_cast<int>(left));
+        if (ready > 0) return true;
+        if (ready < 0 && errno == EINTR) continue;
+        return false;
+    }
+}
+
+bool trustLogin(RawClient& client, const std::string& user, const std::string& db) {
+    if (!client.connected() || !client.send(startupPacket({{"user", user}, {"database", db}}))) return false;
+    auto ready = client.readUntil('Z');
+    return ready.has_value();
 }
 
 }  // namespace sluice::itest

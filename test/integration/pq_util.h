@@ -5,8 +5,11 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -94,5 +97,74 @@ private:
 // Extracts the SQLSTATE from a libpq error text produced with PQERRORS_VERBOSE
 // ("FATAL:  28P01: password ..."); "" when there is none. Exposed for its unit test.
 std::string sqlstateFromVerboseMessage(const std::string& message);
+
+// Milliseconds since `since`, for bounds in assertions.
+long long elapsedMs(std::chrono::steady_clock::time_point since);
+
+// poll() on one descriptor until `events` or the deadline; false on timeout.
+bool waitFd(int fd, short events, std::chrono::steady_clock::time_point deadline);
+
+// COPY <table> FROM STDIN with `data` (table may carry a column list: "t (a, b)"), every wait
+// bounded by `timeout`. "" on success (and *tag gets the command tag), else what went wrong.
+std::string copyIn(PGconn* conn, const std::string& table, const std::string& data, std::string* tag,
+                   std::chrono::milliseconds timeout = 30s);
+
+// ---- The wire protocol by hand, for tests that must send what libpq never would ----
+
+constexpr uint32_t kProtocol30 = 196608;  // 3.0
+
+std::string be32(uint32_t value);
+std::string be16(uint16_t value);
+uint32_t readBe32(const std::string& bytes, std::size_t at);
+std::string startupPacket(const std::vector<std::pair<std::string, std::string>>& params,
+                          uint32_t version = kProtocol30);
+// One frontend message: type byte, length, body.
+std::string message(char type, const std::string& body);
+// A simple Query message for `sql` (the terminating NUL added).
+std::string queryMessage(const std::string& sql);
+
+struct Message {
+    char type = 0;
+    std::string body;
+};
+
+// ErrorResponse/NoticeResponse fields by their one-letter code ('C' = SQLSTATE, 'M' = message).
+std::map<char, std::string> errorFields(const std::string& body);
+
+// A blocking TCP client whose every read is bounded by a deadline.
+class RawClient {
+public:
+    // Connects to 127.0.0.1:port; check connected().
+    explicit RawClient(int port);
+    // Reads from a socket someone else owns (e.g. PQsocket() of a connection libpq is done with).
+    struct Borrowed {
+        int fd;
+    };
+    explicit RawClient(Borrowed socket) : fd_(socket.fd), owns_(false) {}
+    ~RawClient() { close(); }
+    RawClient(const RawClient&) = delete;
+    RawClient& operator=(const RawClient&) = delete;
+
+    bool connected() const { return fd_ >= 0; }
+    void close();
+
+    bool send(const std::string& bytes);
+    // Exactly n bytes, or nullopt on EOF, error or timeout.
+    std::optional<std::string> readExact(std::size_t n, std::chrono::milliseconds timeout = 5s);
+    std::optional<Message> readMessage(std::chrono::milliseconds timeout = 5s);
+    // Reads messages until one of `type` (returned) or until EOF/timeout (nullopt).
+    std::optional<Message> readUntil(char type, std::chrono::milliseconds timeout = 5s);
+    // True when the peer closes (EOF or reset) within timeout; whatever it sends first is dropped.
+    bool waitClosed(std::chrono::milliseconds timeout);
+
+private:
+    bool waitReadable(std::chrono::steady_clock::time_point deadline);
+
+    int fd_ = -1;
+    bool owns_ = true;
+};
+
+// Logs in with auth_type=trust and reads up to the first ReadyForQuery; false if that failed.
+bool trustLogin(RawClient& client, const std::string& user = "app", const std::string& db = "app");
 
 }  // namespace sluice::itest

@@ -1,0 +1,141 @@
+// pgbench through Sluice in transaction and statement pooling: 200 clients share a pool of 10,
+// with the simple and the extended protocol, the select-only and the tpcb-like scripts. Every
+// transaction must succeed, and PostgreSQL must never see more than the pool's 10 backends.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "pg_server.h"
+#include "pq_util.h"
+#include "sluice_process.h"
+#include "txn_util.h"
+
+namespace sluice::itest {
+namespace {
+
+constexpr int kClients = 200;
+constexpr int kPoolSize = 10;
+
+std::string findPgbench() {
+    if (const char* env = std::getenv("PG_BINDIR"); env != nullptr && *env != '\0') {
+        std::string path = std::string(env) + "/pgbench";
+        if (std::filesystem::exists(path)) return path;
+    }
+    std::string best;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
+        std::string path = (entry.path() / "bin" / "pgbench").string();
+        if (std::filesystem::exists(path) && path > best) best = path;
+    }
+    return best;
+}
+
+struct RunResult {
+    int status = -1;     // exit status, 128 + N when killed by signal N
+    std::string output;  // stdout and stderr
+};
+
+// Runs a shell command (its parts already quoted where needed), killed after `seconds`.
+RunResult run(const std::string& command, int seconds) {
+    RunResult result;
+    std::string line = "timeout -s KILL " + std::to_string(seconds) + " " + command + " 2>&1";
+    FILE* pipe = ::popen(line.c_str(), "r");
+    if (pipe == nullptr) return result;
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.output.append(buffer, n);
+    int raw = ::pclose(pipe);
+    result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+    return result;
+}
+
+// The number after `label` in pgbench's report, -1 when the line is missing.
+long long reported(const std::string& output, const std::string& label) {
+    std::smatch match;
+    if (std::regex_search(output, match, std::regex(label + R"(:\s*(\d+))"))) return std::stoll(match[1].str());
+    return -1;
+}
+
+struct Case {
+    std::string poolMode;  // transaction | statement
+    std::string protocol;  // simple | extended
+    bool selectOnly;
+};
+
+std::string caseName(const ::testing::TestParamInfo<Case>& info) {
+    return info.param.poolMode + "_" + info.param.protocol + (info.param.selectOnly ? "_selectonly" : "_tpcb");
+}
+
+class TxnPgbench : public ::testing::TestWithParam<Case> {
+protected:
+    static void SetUpTestSuite() {
+        pgbench_ = findPgbench();
+        if (pgbench_.empty()) return;
+        const PgServer& pg = sharedPg();
+        // Straight to PostgreSQL over its unix socket, as the owner of database app.
+        RunResult init = run(pgbench_ + " -i -s 1 -q -h '" + pg.socketDir() + "' -p " + std::to_string(pg.port()) +
+                                 " -U app app",
+                             120);
+        initOutput_ = init.output;
+        initialized_ = init.status == 0;
+    }
+
+    static std::string pgbench_;
+    static bool initialized_;
+    static std::string initOutput_;
+};
+
+std::string TxnPgbench::pgbench_;
+bool TxnPgbench::initialized_ = false;
+std::string TxnPgbench::initOutput_;
+
+TEST_P(TxnPgbench, TwoHundredClientsOnAPoolOfTen) {
+    const Case& c = GetParam();
+    ASSERT_FALSE(pgbench_.empty()) << "pgbench not found under /usr/lib/postgresql/*/bin (install postgresql)";
+    ASSERT_TRUE(initialized_) << "pgbench -i failed:\n" << initOutput_;
+    ASSERT_TRUE(clearAppBackends()) << "backends of an earlier test would not go away";
+
+    SluiceProcess sluice;
+    ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(),
+                                      "pool_mode = " + c.poolMode + "\ndefault_pool_size = " +
+                                          std::to_string(kPoolSize) + "\nmax_client_conn = " +
+                                          std::to_string(kClients + 50) + "\n")));
+
+    MaxSampler servers([] { return appBackends(); }, 50ms);
+    const std::string command = "env PGPASSWORD=apppass " + pgbench_ + " -h 127.0.0.1 -p " +
+                                std::to_string(sluice.port()) + " -U app -n -c " + std::to_string(kClients) +
+                                " -j 2 -T 2 -M " + c.protocol + (c.selectOnly ? " -S" : "") + " app";
+    RunResult bench = run(command, 60);
+    servers.stop();
+
+    const std::string context = "\n$ " + command + "\n" + lastLines(bench.output, 25) + "--- sluice log:\n" +
+                                lastLines(sluice.log(), 15);
+    EXPECT_EQ(bench.status, 0) << context;
+    const long long processed = reported(bench.output, "number of transactions actually processed");
+    EXPECT_GT(processed, 0) << context;
+    // PostgreSQL 15's pgbench reports failures; older ones abort the run instead (exit status).
+    const long long failed = reported(bench.output, "number of failed transactions");
+    EXPECT_LE(failed, 0) << context;
+    EXPECT_EQ(bench.output.find("aborted"), std::string::npos) << context;
+    EXPECT_EQ(bench.output.find("error"), std::string::npos) << context;
+
+    EXPECT_GT(servers.samples(), 10) << "pg_stat_activity was hardly sampled";
+    EXPECT_GE(servers.max(), 1) << "no server connection was ever seen: the sampling is broken";
+    EXPECT_LE(servers.max(), kPoolSize) << "PostgreSQL saw more backends than default_pool_size" << context;
+    EXPECT_TRUE(sluice.isRunning()) << context;
+}
+
+INSTANTIATE_TEST_SUITE_P(, TxnPgbench,
+                         ::testing::Values(Case{"transaction", "simple", true}, Case{"transaction", "extended", true},
+                                           Case{"transaction", "simple", false},
+                                           Case{"transaction", "extended", false},
+                                           // tpcb-like uses BEGIN, which statement pooling refuses.
+                                           Case{"statement", "simple", true}, Case{"statement", "extended", true}),
+                         caseName);
+
+}  // namespace
+}  // namespace sluice::itest
