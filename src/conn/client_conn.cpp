@@ -83,6 +83,16 @@ void ClientConn::onSocketRead(net::IoBuffer& input) {
 }
 
 bool ClientConn::handleStartup(net::IoBuffer& input) {
+    // PostgreSQL 17's direct TLS: a TLS ClientHello (record type 22) instead of a startup packet.
+    if (!socket_.isTls() && input.data()[0] == 0x16) {
+        if (!connections_.clientTls() || socket_.isUnix()) {
+            close("direct TLS connection, but TLS is not enabled (client_tls_sslmode)");
+            return false;
+        }
+        directTls_ = true;
+        beginTls();
+        return false;
+    }
     proto::StartupPacket packet;
     proto::ParseError error;
     size_t consumed = 0;
@@ -103,6 +113,11 @@ bool ClientConn::handleStartup(net::IoBuffer& input) {
                 return false;
             }
             sslAnswered_ = true;
+            if (connections_.clientTls() && !socket_.isUnix()) {
+                socket_.write("S", 1);
+                beginTls();
+                return false;
+            }
             socket_.write("N", 1);
             return true;
         case proto::StartupKind::GssEncRequest:
@@ -128,10 +143,31 @@ bool ClientConn::handleStartup(net::IoBuffer& input) {
     return false;
 }
 
+void ClientConn::beginTls() {
+    if (!socket_.startTls(std::make_unique<net::TlsSession>(connections_.clientTls()))) {
+        close(fmt::format("TLS handshake failed: {}", socket_.tls()->error()));
+        return;
+    }
+}
+
+void ClientConn::onSocketTlsReady() {
+    // Direct TLS must have negotiated ALPN "postgresql" (PostgreSQL 17's rule against
+    // cross-protocol attacks); after an SSLRequest ALPN is optional.
+    if (directTls_ && socket_.tls()->alpn() != "postgresql")
+        close("direct TLS connection without ALPN \"postgresql\"");
+}
+
 void ClientConn::startLogin(proto::StartupPacket& packet) {
     const auto& settings = connections_.settings();
     user_ = *packet.find("user");
     database_ = *packet.find("database");
+    const std::string& tlsMode = settings.client_tls_sslmode;
+    if ((tlsMode == "require" || tlsMode == "verify-ca" || tlsMode == "verify-full") && !socket_.isTls() &&
+        !socket_.isUnix()) {
+        closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
+                       fmt::format("SSL required (client_tls_sslmode = {})", tlsMode));
+        return;
+    }
     if (counted_ && connections_.counters().clients.load(std::memory_order_relaxed) > settings.max_client_conn) {
         closeWithError(proto::sqlstate::kTooManyConnections, "no more connections allowed (max_client_conn)");
         return;
@@ -184,7 +220,8 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
     else if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;
     else if (config.fallbackDatabase) databaseEntry_ = &*config.fallbackDatabase;
     if (settings.log_connections)
-        SLOG_INFO("{} login attempt: db={} user={} tls=no replication=no", describe(), database_, user_);
+        SLOG_INFO("{} login attempt: db={} user={} tls={} replication=no", describe(), database_, user_,
+                  socket_.isTls() ? socket_.tls()->describe() : "no");
     if (!databaseEntry_ && !console_) {
         closeWithError(proto::sqlstate::kInvalidCatalogName, fmt::format("no such database: {}", database_));
         return;
@@ -215,6 +252,19 @@ void ClientConn::startAuthentication() {
     const std::string& method = connections_.settings().auth_type;
     std::string out;
     if (method == "any") {
+        authenticated();
+        return;
+    }
+    if (method == "cert") {
+        // The client certificate, verified against client_tls_ca_file, names the user in its CN.
+        const std::string commonName = socket_.isTls() ? socket_.tls()->peerCommonName() : std::string();
+        if (commonName.empty() || commonName != user_) {
+            if (connections_.settings().log_pooler_errors)
+                SLOG_WARN("{} certificate authentication failed (certificate CN '{}')", describe(), commonName);
+            closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
+                           fmt::format("certificate authentication failed for user \"{}\"", user_));
+            return;
+        }
         authenticated();
         return;
     }
@@ -580,7 +630,7 @@ void ClientConn::checkTimeouts(uint64_t nowUs) {
             return;
         case State::Active: {
             if (!target || !server_) return;
-            const bool busy = readyPending_ > 0 || extendedOpen_ || !server_->readyForQuery();
+            const bool busy = readyPending_ > 0 || extendedOpen_ || !server_->answeredAll();
             const bool inTransaction = server_->transactionStatus() != 'I';
             if (busy && readyPending_ > 0 && over(requestUs_, target->queryTimeout)) {
                 closeServerAndClient(proto::sqlstate::kQueryCanceled, "query timeout");
@@ -937,6 +987,7 @@ void ClientConn::describeRow(ConnectionRow& row) const {
     if (const std::string* name = wanted_.find("application_name")) row.applicationName = *name;
     row.queuedOutput = socket_.queuedBytes();
     row.bufferedInput = socket_.bufferedInput();
+    if (socket_.isTls()) row.tls = socket_.tls()->describe();
 }
 
 }  // namespace sluice::conn

@@ -91,9 +91,11 @@ public:
     void onSocketEnd(std::string_view reason) override;
     void onSocketDrained() override;
     void onSocketClosed() override;
+    void onSocketTlsReady() override;
 
 private:
     bool handleStartup(net::IoBuffer& input);
+    void beginTls();
     void startLogin(proto::StartupPacket& packet);
     void startAuthentication();
     bool handleAuthMessage(net::IoBuffer& input);
@@ -133,6 +135,7 @@ private:
     bool console_ = false;    // logged in to the admin console
     bool adminUser_ = false;  // admin_users (or the pooler's own unix user): may run every command
     bool sslAnswered_ = false;
+    bool directTls_ = false;
     bool gssAnswered_ = false;
     std::string md5Salt_;
     std::unique_ptr<auth::ScramServer> scram_;

@@ -142,7 +142,8 @@ void Connections::checkTimeouts() {
     std::vector<ServerConn*> stale;
     for (auto& [ptr, server] : servers_) {
         const auto state = server->state();
-        if ((state == ServerConn::State::Connecting || state == ServerConn::State::Login) &&
+        if ((state == ServerConn::State::Connecting || state == ServerConn::State::TlsRequest ||
+             state == ServerConn::State::Login) &&
             s.server_connect_timeout > 0 && secondsSince(server->connectedAt(), now) >= s.server_connect_timeout)
             stale.push_back(ptr);
     }

@@ -31,6 +31,9 @@ class ServerConn;
 struct Snapshot {
     std::shared_ptr<const config::Config> config;
     std::shared_ptr<const auth::AuthFile> authFile;
+    // Built from client_tls_* / server_tls_* at load and reload; null when the mode is disable.
+    std::shared_ptr<const net::TlsContext> clientTls;
+    std::shared_ptr<const net::TlsContext> serverTls;
 };
 
 // Counters shared by all workers (limits that span the process).
@@ -48,6 +51,8 @@ public:
     const config::Config& config() const { return *snapshot_.config; }
     const config::Settings& settings() const { return snapshot_.config->settings; }
     const auth::AuthFile& authFile() const { return *snapshot_.authFile; }
+    const std::shared_ptr<const net::TlsContext>& clientTls() const { return snapshot_.clientTls; }
+    const std::shared_ptr<const net::TlsContext>& serverTls() const { return snapshot_.serverTls; }
     void setSnapshot(Snapshot snapshot);
 
     // A new client on a listening socket.

@@ -5,11 +5,11 @@
 #include "auth/md5_password.h"
 #include "conn/client_conn.h"
 #include "conn/connections.h"
+#include "conn/worker_report.h"
 #include "proto/builders.h"
 #include "proto/codes.h"
 #include "proto/header.h"
 #include "proto/parse.h"
-#include "conn/worker_report.h"
 #include "util/log.h"
 
 namespace sluice::conn {
@@ -118,8 +118,50 @@ void ServerConn::onSocketConnected(int status) {
     socket_.applyTcpOptions(connections_.tcpOptions());
     if (settings.log_connections)
         SLOG_INFO("{} new connection to server (from {})", describe(), socket_.localAddress());
-    state_ = State::Login;
     socket_.startReading(static_cast<size_t>(settings.pkt_buf));
+    if (connections_.serverTls() && !socket_.isUnix()) {
+        // server_tls_sslmode other than disable: ask for TLS first, as libpq does.
+        state_ = State::TlsRequest;
+        std::string out;
+        proto::appendSslRequest(out);
+        socket_.write(out);
+        return;
+    }
+    state_ = State::Login;
+    sendStartup();
+}
+
+void ServerConn::handleTlsAnswer(net::IoBuffer& input) {
+    const char answer = static_cast<char>(input.data()[0]);
+    input.consume(1);
+    const std::string& mode = connections_.settings().server_tls_sslmode;
+    if (answer == 'S') {
+        if (!input.empty()) {
+            // Bytes after 'S' before our ClientHello: someone in the middle (CVE-2021-23222).
+            loginFailed(Error{"server sent data after accepting TLS", std::string(proto::sqlstate::kProtocolViolation)});
+            return;
+        }
+        const std::string& host = shard_.target().host;
+        if (!socket_.startTls(std::make_unique<net::TlsSession>(connections_.serverTls(), host,
+                                                                  mode == "verify-full"))) {
+            loginFailed(Error{"TLS to the server failed: " + socket_.tls()->error(),
+                              std::string(proto::sqlstate::kConnectionFailure)});
+        }
+        return;  // the handshake goes on in the socket; onSocketTlsReady sends the startup packet
+    }
+    if (answer == 'N' && mode != "require" && mode != "verify-ca" && mode != "verify-full") {
+        state_ = State::Login;
+        sendStartup();
+        return;
+    }
+    loginFailed(Error{answer == 'N' ? fmt::format("server does not accept TLS (server_tls_sslmode = {})", mode)
+                                    : "server answered the SSLRequest with neither S nor N",
+                      std::string(proto::sqlstate::kConnectionFailure)});
+}
+
+void ServerConn::onSocketTlsReady() {
+    if (state_ != State::TlsRequest) return;
+    state_ = State::Login;
     sendStartup();
 }
 
@@ -135,6 +177,14 @@ void ServerConn::sendStartup() {
 
 void ServerConn::onSocketRead(net::IoBuffer& input) {
     while (!input.empty() && state_ != State::Closing) {
+        if (state_ == State::TlsRequest) {
+            if (socket_.isTls()) {  // a server's message before the handshake ended: not TLS-level
+                close("server sent data during the TLS handshake");
+                return;
+            }
+            handleTlsAnswer(input);
+            continue;
+        }
         if (state_ == State::Active) {
             // Each pass stops at a ReadyForQuery; pipelined answers behind it go in the next pass.
             const size_t before = input.size();
@@ -472,7 +522,10 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
         }
         restore_.clear();
     }
-    client->sendFromServer(data, pos);
+    // Statement pooling refuses the transaction: the client gets the pooler's error instead of
+    // this ReadyForQuery, so it never believes its BEGIN succeeded (as PgBouncer).
+    const bool refused = readyStatus && *readyStatus != 'I' && shard_.target().mode == pool::PoolMode::Statement;
+    client->sendFromServer(data, refused ? readyAt : pos);
     input.consume(pos);
     if (client->socket().queuedBytes() > kHighWater) socket_.stopReading();
     // May unlink us (transaction/statement mode) or close us; the caller re-checks our state.
@@ -517,7 +570,7 @@ void ServerConn::onSocketDrained() {
 }
 
 void ServerConn::onSocketEnd(std::string_view reason) {
-    if (state_ == State::Login || state_ == State::Connecting) {
+    if (state_ == State::Login || state_ == State::Connecting || state_ == State::TlsRequest) {
         loginFailed(Error{fmt::format("server closed the connection during login ({})", reason),
                           std::string(proto::sqlstate::kConnectionFailure)});
         return;
@@ -528,7 +581,7 @@ void ServerConn::onSocketEnd(std::string_view reason) {
 void ServerConn::close(std::string_view reason) {
     if (state_ == State::Closing) return;
     const bool wasLinked = client_ != nullptr;
-    const bool wasLoggedIn = state_ != State::Connecting && state_ != State::Login;
+    const bool wasLoggedIn = state_ != State::Connecting && state_ != State::Login && state_ != State::TlsRequest;
     state_ = State::Closing;
     if (connections_.settings().log_disconnections)
         SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason,
@@ -570,6 +623,7 @@ void ServerConn::describeRow(ConnectionRow& row) const {
     const auto& settings = connections_.settings();
     switch (state_) {
         case State::Connecting:
+        case State::TlsRequest:
         case State::Login: row.state = "new"; row.listState = "sv_login"; break;
         case State::Active: row.state = "active"; row.listState = "sv_active"; break;
         case State::Internal:
@@ -611,6 +665,7 @@ void ServerConn::describeRow(ConnectionRow& row) const {
         if (const std::string* name = params_.find("application_name")) row.applicationName = *name;
     row.queuedOutput = socket_.queuedBytes();
     row.bufferedInput = socket_.bufferedInput();
+    if (socket_.isTls()) row.tls = socket_.tls()->describe();
 }
 
 }  // namespace sluice::conn

@@ -22,7 +22,8 @@ class Connections;
 
 class ServerConn final : public net::SocketOwner, public pool::PooledServer {
 public:
-    enum class State { Connecting, Login, Idle, Active, Internal, Closing };
+    // TlsRequest: SSLRequest sent, waiting for 'S' / 'N' and then the TLS handshake.
+    enum class State { Connecting, TlsRequest, Login, Idle, Active, Internal, Closing };
     using QueryDone = std::function<void(const std::optional<Error>& error)>;
 
     ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id);
@@ -52,6 +53,8 @@ public:
     void rememberParameter(std::string_view name, std::string_view value) { params_.set(name, value); }
     pool::PoolShard& shard() { return shard_; }
     bool readyForQuery() const { return readyForQuery_ && txStatus_ == 'I'; }
+    // Every request sent so far has its ReadyForQuery (whatever the transaction status).
+    bool answeredAll() const { return readyForQuery_; }
     char transactionStatus() const { return txStatus_; }
     void markBusy() { readyForQuery_ = false; }
     int32_t backendPid() const { return backendPid_; }
@@ -71,11 +74,13 @@ public:
     void onSocketConnected(int status) override;
     void onSocketDrained() override;
     void onSocketClosed() override;
+    void onSocketTlsReady() override;
 
 private:
     void startConnect(const sockaddr* address);
     static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
     void sendStartup();
+    void handleTlsAnswer(net::IoBuffer& input);
     void handleLoginMessage(char type, const uint8_t* body, size_t size);
     void handleAuthRequest(const uint8_t* body, size_t size);
     void loginFailed(const Error& error);

@@ -69,7 +69,7 @@ private:
             self->close();
             return;
         }
-        if (nread == 0 || self->answered_) return;
+        if (nread == 0 || self->answered_) return;  // after the answer: drained, so no RST eats it
         self->received_ += static_cast<size_t>(nread);
         if (self->received_ > kMaxRequestBytes) {
             self->send(HttpResponse{431, "text/plain; charset=utf-8", "request too large\n", {}});
@@ -83,6 +83,7 @@ private:
     static void onTimeout(uv_timer_t* timer) {
         auto* self = static_cast<Connection*>(timer->data);
         if (!self->answered_) self->send(HttpResponse{408, "text/plain; charset=utf-8", "request timeout\n", {}});
+        else self->close();  // the linger after the answer is over
     }
 
     void requestComplete() {
@@ -115,7 +116,31 @@ private:
         if (uv_write(&write_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &Connection::onWritten) != 0) close();
     }
 
-    static void onWritten(uv_write_t* req, int) { static_cast<Connection*>(req->data)->close(); }
+    // The answer is out: half-close, then read and drop what the client still sends until it
+    // closes too (bounded by kLingerMillis). Closing with unread input would reset the connection
+    // and could destroy the answer before the client read it (an oversized request, say).
+    static void onWritten(uv_write_t* req, int status) {
+        auto* self = static_cast<Connection*>(req->data);
+        if (status != 0 || self->closing_) {
+            self->close();
+            return;
+        }
+        self->shutdown_.data = self;
+        if (uv_shutdown(&self->shutdown_, reinterpret_cast<uv_stream_t*>(&self->tcp_), &Connection::onShutdown) != 0)
+            self->close();
+    }
+
+    static void onShutdown(uv_shutdown_t* req, int status) {
+        auto* self = static_cast<Connection*>(req->data);
+        if (status != 0 || self->closing_) {
+            self->close();
+            return;
+        }
+        uv_timer_start(&self->timer_, &Connection::onTimeout, kLingerMillis, 0);
+        uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), &Connection::onAlloc, &Connection::onRead);
+    }
+
+    static constexpr uint64_t kLingerMillis = 1000;
 
     void close() {
         if (closing_) return;
@@ -133,6 +158,7 @@ private:
     uv_tcp_t tcp_;
     uv_timer_t timer_;
     uv_write_t write_;
+    uv_shutdown_t shutdown_;
     http_parser parser_;
     http_parser_settings settings_;
     std::string url_;

@@ -121,5 +121,7 @@ void PoolShard::maintain(TimePoint now) {
         launchIfNeeded(target_->poolSize + target_->reservePoolSize);
     while (pool_->serverCount() < target_->minPoolSize && launchOne(target_->minPoolSize)) {
     }
+    // A slot freed in another pool under the same max_db/max_user_connections: try again.
+    if (!waiting_.empty()) launchIfNeeded();
 }
 }  // namespace sluice::pool

@@ -71,6 +71,31 @@ Server::~Server() {
     uv_loop_close(&loop_);
 }
 
+// The TLS contexts of a snapshot, from its client_tls_* and server_tls_* settings: built anew
+// on every load, reload and SET, so changed certificate files apply to new connections.
+static Status attachTls(conn::Snapshot& snapshot) {
+    const config::Settings& s = snapshot.config->settings;
+    auto verifies = [](const std::string& mode) { return mode == "verify-ca" || mode == "verify-full"; };
+    snapshot.clientTls = nullptr;
+    snapshot.serverTls = nullptr;
+    if (s.client_tls_sslmode != "disable") {
+        auto tls = net::TlsContext::create({true, s.client_tls_key_file, s.client_tls_cert_file, s.client_tls_ca_file,
+                                            s.client_tls_protocols, s.client_tls_ciphers, s.client_tls13_ciphers,
+                                            s.client_tls_ecdhcurve, s.client_tls_dheparams,
+                                            verifies(s.client_tls_sslmode)});
+        if (!tls) return Error{"client TLS: " + tls.error().message};
+        snapshot.clientTls = std::move(tls.value());
+    }
+    if (s.server_tls_sslmode != "disable") {
+        auto tls = net::TlsContext::create({false, s.server_tls_key_file, s.server_tls_cert_file, s.server_tls_ca_file,
+                                            s.server_tls_protocols, s.server_tls_ciphers, s.server_tls13_ciphers,
+                                            "auto", "auto", verifies(s.server_tls_sslmode)});
+        if (!tls) return Error{"server TLS: " + tls.error().message};
+        snapshot.serverTls = std::move(tls.value());
+    }
+    return okStatus();
+}
+
 Result<conn::Snapshot> Server::loadSnapshot() const {
     auto loaded = config::loadConfig(options_.configPath);
     if (!loaded) return loaded.error();
@@ -81,7 +106,9 @@ Result<conn::Snapshot> Server::loadSnapshot() const {
         if (!read) return read.error();
         *authFile = std::move(read.value());
     }
-    return conn::Snapshot{config, authFile};
+    conn::Snapshot snapshot{config, authFile, nullptr, nullptr};
+    if (auto status = attachTls(snapshot); !status) return status.error();
+    return snapshot;
 }
 
 void Server::applyLogging(const config::Settings& settings) const {
@@ -124,16 +151,7 @@ int Server::run() {
     if (geteuid() == 0) SLOG_WARN("running as root is not recommended; use -u or the user setting");
     if (!writePidfile()) return 1;
 
-    const int workerCount = std::max<int>(1, static_cast<int>(settings.workers));
-    for (int i = 0; i < workerCount; ++i) {
-        workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
-        if (auto status = workers_.back()->listen(settings, workerCount > 1); !status) {
-            SLOG_FATAL("{}", status.error().message);
-            removePidfile();
-            workers_.clear();
-            return 1;
-        }
-    }
+    // Before the pooler's own listeners: whoever sees the pooler port open finds the probes too.
     if (settings.http_listen_port > 0) {
         auto opened = metrics::HttpEndpoint::open(
             &loop_, settings.http_listen_addr, static_cast<int>(settings.http_listen_port),
@@ -143,11 +161,20 @@ int Server::run() {
         if (!opened) {
             SLOG_FATAL("{}", opened.error().message);
             removePidfile();
-            workers_.clear();
             return 1;
         }
         http_ = std::move(opened.value());
         SLOG_INFO("listening on {} (/metrics, /health, /ready)", http_->description());
+    }
+    const int workerCount = std::max<int>(1, static_cast<int>(settings.workers));
+    for (int i = 0; i < workerCount; ++i) {
+        workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
+        if (auto status = workers_.back()->listen(settings, workerCount > 1); !status) {
+            SLOG_FATAL("{}", status.error().message);
+            removePidfile();
+            workers_.clear();
+            return 1;
+        }
     }
     uv_async_init(&loop_, &controlWakeup_, &Server::onControlAsync);
     controlWakeup_.data = this;
@@ -250,7 +277,10 @@ Status Server::applySetting(std::string_view key, std::string_view value) {
     changed.warnings.clear();
     if (auto status = config::applySetting(changed, key, value, config::ApplyMode::Runtime); !status) return status;
     for (const auto& warning : changed.warnings) SLOG_WARN("{}", warning);
-    publish(conn::Snapshot{std::make_shared<const config::Config>(std::move(changed)), snapshot_.authFile});
+    conn::Snapshot next{std::make_shared<const config::Config>(std::move(changed)), snapshot_.authFile, nullptr,
+                        nullptr};
+    if (auto status = attachTls(next); !status) return Error{status.error().message, "22023"};
+    publish(std::move(next));
     return okStatus();
 }
 
