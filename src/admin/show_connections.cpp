@@ -62,7 +62,7 @@ void addSocketRow(ResultSet& set, const conn::ConnectionRow& row, bool debug, bo
         pointer(row.ptr),
         pointer(row.link),
         row.remotePid,
-        "",
+        row.tls,
         row.applicationName,
         0,
         row.id,

@@ -83,6 +83,50 @@ void Socket::stopReading() {
 
 void Socket::write(const void* data, size_t size) {
     if (size == 0 || !isOpen()) return;
+    if (tls_) {
+        tls_->encrypt(data, size);
+        std::string cipher = tls_->takeOutput();
+        writeRaw(cipher.data(), cipher.size());
+        return;
+    }
+    writeRaw(data, size);
+}
+
+bool Socket::startTls(std::unique_ptr<TlsSession> session) {
+    tls_ = std::move(session);
+    if (!input_.empty()) {
+        tls_->feed(input_.data(), input_.size());
+        input_.consume(input_.size());
+    }
+    // No callbacks from inside the owner's own call: a first flight can neither finish the
+    // handshake nor carry application data, so only a failure can come of it.
+    const TlsSession::Status status = tls_->pump(input_);
+    std::string cipher = tls_->takeOutput();
+    if (!cipher.empty()) writeRaw(cipher.data(), cipher.size());
+    return status != TlsSession::Status::Failed;
+}
+
+void Socket::pumpTls() {
+    const bool wasReady = tls_->ready();
+    const size_t before = input_.size();
+    const TlsSession::Status status = tls_->pump(input_);
+    std::string cipher = tls_->takeOutput();
+    if (!cipher.empty()) writeRaw(cipher.data(), cipher.size());
+    if (status == TlsSession::Status::Failed) {
+        stopReading();
+        owner_.onSocketEnd(tls_->error());
+        return;
+    }
+    if (!wasReady && tls_->ready()) owner_.onSocketTlsReady();
+    if (input_.size() > before && isOpen()) owner_.onSocketRead(input_);
+    if (status == TlsSession::Status::Closed && isOpen()) {
+        stopReading();
+        owner_.onSocketEnd("EOF");
+    }
+}
+
+void Socket::writeRaw(const void* data, size_t size) {
+    if (size == 0) return;
     const char* bytes = static_cast<const char*>(data);
     if (queuedBytes_ == 0 && !failed_) {
         uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes), static_cast<unsigned>(size));
@@ -113,6 +157,11 @@ void Socket::write(const void* data, size_t size) {
 
 void Socket::close() {
     if (!open_ || closing_) return;
+    if (tls_) {
+        tls_->shutdown();  // close_notify, so the peer sees a clean end
+        std::string cipher = tls_->takeOutput();
+        writeRaw(cipher.data(), cipher.size());
+    }
     closing_ = true;
     stopReading();
     if (queuedBytes_ > 0 && !failed_) {
@@ -174,13 +223,19 @@ void Socket::applyTcpOptions(const TcpOptions& options) {
 
 void Socket::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     auto* self = static_cast<Socket*>(handle->data);
-    uint8_t* space = self->input_.reserve(self->chunkSize_);
-    *buf = uv_buf_init(reinterpret_cast<char*>(space), static_cast<unsigned>(self->input_.writable()));
+    IoBuffer& target = self->tls_ ? self->cipherIn_ : self->input_;
+    uint8_t* space = target.reserve(self->chunkSize_);
+    *buf = uv_buf_init(reinterpret_cast<char*>(space), static_cast<unsigned>(target.writable()));
 }
 
 void Socket::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     auto* self = static_cast<Socket*>(stream->data);
-    if (nread > 0) {
+    if (nread > 0 && self->tls_) {
+        self->cipherIn_.commit(static_cast<size_t>(nread));
+        self->tls_->feed(self->cipherIn_.data(), self->cipherIn_.size());
+        self->cipherIn_.consume(self->cipherIn_.size());
+        self->pumpTls();
+    } else if (nread > 0) {
         self->input_.commit(static_cast<size_t>(nread));
         self->owner_.onSocketRead(self->input_);
     } else if (nread < 0) {

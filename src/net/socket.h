@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "net/io_buffer.h"
+#include "net/tls.h"
 
 namespace sluice::net {
 
@@ -25,6 +26,7 @@ public:
     virtual void onSocketEnd(std::string_view reason) = 0;  // EOF or an IO error
     virtual void onSocketConnected(int /*status*/) {}
     virtual void onSocketDrained() {}                       // queued output fully written
+    virtual void onSocketTlsReady() {}                      // the TLS handshake completed
     virtual void onSocketClosed() = 0;                      // the handle is gone; owner may be freed
 };
 
@@ -50,6 +52,13 @@ public:
     void write(const void* data, size_t size);
     void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
     size_t queuedBytes() const { return queuedBytes_; }
+
+    // From now on the stream carries TLS: what was read so far and not consumed is taken as the
+    // first ciphertext (PostgreSQL 17's direct TLS). The connecting side starts the handshake.
+    // False when the first bytes already failed it (tls()->error() says why).
+    bool startTls(std::unique_ptr<TlsSession> session);
+    bool isTls() const { return tls_ != nullptr; }
+    const TlsSession* tls() const { return tls_.get(); }
 
     // Closes after the queued output is written (a last error message reaches the peer).
     void close();
@@ -82,6 +91,9 @@ private:
     static void onConnected(uv_connect_t* req, int status);
     static void onShutdown(uv_shutdown_t* req, int status);
     static void onClosed(uv_handle_t* handle);
+    void writeRaw(const void* data, size_t size);
+    // Runs the TLS engine on what arrived: flushes its output, hands plaintext to the owner.
+    void pumpTls();
 
     uv_loop_t* loop_;
     SocketOwner& owner_;
@@ -94,6 +106,8 @@ private:
     uv_connect_t connectReq_;
     uv_shutdown_t shutdownReq_;
     IoBuffer input_;
+    std::unique_ptr<TlsSession> tls_;
+    IoBuffer cipherIn_;  // TLS records as read, before decryption
     size_t chunkSize_ = 4096;
     size_t queuedBytes_ = 0;
     bool open_ = false;
