@@ -112,15 +112,23 @@ stop_process() {
     wait "$pid" 2>/dev/null || true
 }
 
-# True once something accepts TCP connections on 127.0.0.1:$1.
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# True once a socket listens on TCP port $1 (read from /proc/net/tcp rather than probed
+# with a connection, which a pooler would log as a client that went away).
+port_listening() {
+    local hex sl local_addr remote state rest
+    printf -v hex '%04X' "$1"
+    while read -r sl local_addr remote state rest; do
+        [[ $state == 0A && ${local_addr##*:} == "$hex" ]] && return 0
+    done </proc/net/tcp
+    return 1
+}
 
 # Waits up to $3 seconds (default 10) for pid $2 to listen on port $1.
 wait_listening() {
     local port=$1 pid=$2 seconds=${3:-10} i
     for ((i = 0; i < seconds * 10; i++)); do
         alive "$pid" || return 1
-        port_open "$port" && return 0
+        port_listening "$port" && return 0
         sleep 0.1
     done
     return 1

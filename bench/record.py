@@ -144,7 +144,7 @@ def brief(records):
     r = records[-1]
     head = f"  {r['target']:<10}"
     if 'skipped' in r:
-        return f"{head} n/a: {r['skipped']}"
+        return f"{head} {'ERROR' if r.get('error') else 'n/a'}: {r['skipped']}"
     parts = []
     for key, fmt in (('tps', '{:.0f} tps'), ('latency_ms', 'lat {:.3f} ms'), ('cpu_us_per_tx', 'CPU {:.1f} us/tx'),
                      ('bytes_per_idle_client', '{:.0f} B/idle client'), ('idle_cpu_percent', 'idle CPU {:.2f}%'),

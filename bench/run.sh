@@ -304,7 +304,7 @@ run_pgbench() {
     # many clients get that time on top; the CPU window starts at their first transaction.
     local clients duration
     clients=$(sed -n 's/.*-c \([0-9]*\).*/\1/p' <<<"${pgbench_args[$scenario]}")
-    duration=$((seconds + clients / 100))
+    duration=$((clients > 1 ? seconds + 2 + clients / 100 : seconds))
     # shellcheck disable=SC2086  # the arguments are words on purpose
     run_bg "$out.out" timeout -k 10 $((duration + 180)) pgbench -h 127.0.0.1 -p "$port" -U "$bench_user" -n \
         -T "$duration" ${pgbench_args[$scenario]} -l --aggregate-interval=1 --log-prefix="$out.agg" \
