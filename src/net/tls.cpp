@@ -128,8 +128,16 @@ TlsSession::TlsSession(std::shared_ptr<const TlsContext> context, const std::str
         SSL_set_connect_state(ssl_);
         SSL_set_alpn_protos(ssl_, kAlpn, sizeof kAlpn);
         if (!hostname.empty() && hostname[0] != '/') {
-            SSL_set_tlsext_host_name(ssl_, hostname.c_str());
-            if (verifyHost) SSL_set1_host(ssl_, hostname.c_str());
+            // An IP address is checked against the certificate's IP entries and never sent as
+            // SNI (RFC 6066); a name is both.
+            X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+            const bool isAddress = X509_VERIFY_PARAM_set1_ip_asc(param, hostname.c_str()) == 1;
+            if (!isAddress) {
+                SSL_set_tlsext_host_name(ssl_, hostname.c_str());
+                if (verifyHost) SSL_set1_host(ssl_, hostname.c_str());
+            } else if (!verifyHost) {
+                X509_VERIFY_PARAM_set1_ip(param, nullptr, 0);
+            }
         }
     }
 }

@@ -192,7 +192,11 @@ TEST(PgServerFixture, BackendCountSeesOpenConnections) {
 
 TEST(PgServerFixture, Md5ServerStoresMd5AndSurvivesARestart) {
     PgServer pg;
-    pg.start({.tcpAuth = "md5", .extraConf = {"log_connections = on"}, .maxConnections = 20});
+    PgServerOptions options;
+    options.tcpAuth = "md5";
+    options.extraConf = {"log_connections = on"};
+    options.maxConnections = 20;
+    pg.start(options);
     EXPECT_EQ(pg.query1("SHOW max_connections"), "20");
     EXPECT_EQ(pg.query1("SHOW log_connections"), "on");
     EXPECT_EQ(pg.query1("SELECT left(rolpassword, 3) FROM pg_authid WHERE rolname = 'app'"), "md5");

@@ -253,6 +253,17 @@ void PgServer::start(const PgServerOptions& options) {
         << "host all all 127.0.0.1/32 " << options_.tcpAuth << "\n"
         << "host all all ::1/128 " << options_.tcpAuth << "\n";
     hba.close();
+    if (!options_.tlsCertFile.empty()) {
+        for (const auto& [from, to] : {std::pair{options_.tlsCertFile, std::string("server.crt")},
+                                       std::pair{options_.tlsKeyFile, std::string("server.key")}}) {
+            const std::string target = dataDir_ + "/" + to;
+            writeTextFile(target, readTextFile(from));
+            chmod(target.c_str(), 0600);
+            if (id.switchUser && chown(target.c_str(), id.uid, id.gid) != 0)
+                throw std::runtime_error("chown " + target + ": " + std::strerror(errno));
+        }
+        options_.extraConf.push_back("ssl = on");
+    }
     std::ofstream conf(dataDir_ + "/postgresql.conf", std::ios::app);
     conf << "\ninclude 'sluice_test.conf'\n";
     conf.close();

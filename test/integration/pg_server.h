@@ -25,6 +25,9 @@ struct PgServerOptions {
     std::string tcpAuth = "scram-sha-256";  // pg_hba method for 127.0.0.1: trust | password | md5 | scram-sha-256
     std::vector<std::string> extraConf;     // extra postgresql.conf lines, e.g. "log_connections = on"
     int maxConnections = 100;
+    // When set: ssl = on with this certificate and key (copied into the data directory and
+    // given to the server's user, as PostgreSQL demands).
+    std::string tlsCertFile, tlsKeyFile;
 };
 
 class PgServer {

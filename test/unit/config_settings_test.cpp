@@ -135,7 +135,11 @@ TEST(ConfigSettings, SupportedSetIsExactlyWhatSluiceImplements) {
         "max_db_client_connections", "max_user_connections", "max_user_client_connections", "query_timeout",
         "client_idle_timeout", "idle_transaction_timeout", "transaction_timeout", "cancel_wait_timeout",
         "server_reset_query_always", "disable_pqexec", "application_name_add_host", "workers", "server_fast_close",
-        "admin_users", "stats_users", "stats_period", "log_stats", "http_listen_addr", "http_listen_port", "log_format"};
+        "admin_users", "stats_users", "stats_period", "log_stats", "http_listen_addr", "http_listen_port", "log_format",
+        "client_tls_sslmode", "client_tls_key_file", "client_tls_cert_file", "client_tls_ca_file",
+        "client_tls_protocols", "client_tls_ciphers", "client_tls13_ciphers", "client_tls_ecdhcurve",
+        "client_tls_dheparams", "server_tls_sslmode", "server_tls_ca_file", "server_tls_key_file",
+        "server_tls_cert_file", "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers"};
     std::set<std::string_view> supported;
     for (const auto& d : settingTable())
         if (d.supported) supported.insert(d.name);
