@@ -59,6 +59,17 @@ bool ClientConn::accept(uv_stream_t* listener, bool isUnix) {
 
 void ClientConn::onSocketRead(net::IoBuffer& input) {
     lastActivityUs_ = uv_now(connections_.loop()) * 1000;
+    readInput(input);
+    releaseIdleBuffer();
+}
+
+// A client whose input is all consumed keeps no read buffer: thousands of idle clients then cost
+// little, and the next read allocates one again (once per request at most).
+void ClientConn::releaseIdleBuffer() {
+    if (state_ != State::Closing) socket_.input().release();
+}
+
+void ClientConn::readInput(net::IoBuffer& input) {
     while (!input.empty()) {
         switch (state_) {
             case State::Startup:
@@ -232,8 +243,8 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         return;
     }
     if (auto it = connections_.authFile().find(user_); it != connections_.authFile().end()) {
-        secret_ = it->second;
-        hasSecret_ = true;
+        login_->secret = it->second;
+        login_->hasSecret = true;
     }
     if (console_ && user_ == "pgbouncer" && socket_.isUnix()) {
         // PgBouncer's rule: the pooler's own unix user gets in as "pgbouncer" without a password.
@@ -270,7 +281,7 @@ void ClientConn::startAuthentication() {
     }
     if (method == "trust") {
         // PgBouncer's rule: no password is asked, but the user must be in auth_file.
-        if (!hasSecret_) {
+        if (!login_->hasSecret) {
             closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification, fmt::format("no such user: {}", user_));
             return;
         }
@@ -278,18 +289,18 @@ void ClientConn::startAuthentication() {
         return;
     }
     state_ = State::Auth;
-    const bool scramSecret = hasSecret_ && auth::classifySecret(secret_) == auth::SecretKind::Scram;
+    const bool scramSecret = login_->hasSecret && auth::classifySecret(login_->secret) == auth::SecretKind::Scram;
     if (method == "plain" || method == "password") {
         proto::appendAuthenticationCleartext(out);
     } else if (method == "scram-sha-256" || (method == "md5" && scramSecret)) {
         // PgBouncer's rule: with md5, a user whose secret is a SCRAM secret authenticates by SCRAM.
         std::string_view mechanisms[] = {"SCRAM-SHA-256"};
         proto::appendAuthenticationSasl(out, mechanisms);
-        saslStarted_ = true;
+        login_->saslStarted = true;
     } else if (method == "md5") {
         uint8_t salt[4];
         auth::randomBytes(salt, sizeof salt);
-        md5Salt_.assign(reinterpret_cast<const char*>(salt), sizeof salt);
+        login_->md5Salt.assign(reinterpret_cast<const char*>(salt), sizeof salt);
         proto::appendAuthenticationMd5(out, salt);
     } else {
         closeWithError(proto::sqlstate::kFeatureNotSupported,
@@ -316,7 +327,7 @@ bool ClientConn::handleAuthMessage(net::IoBuffer& input) {
     const std::string message(reinterpret_cast<const char*>(input.data()) + 5, header->bodySize());
     input.consume(header->totalSize());
     const auto* body = reinterpret_cast<const uint8_t*>(message.data());
-    if (saslStarted_) {
+    if (login_->saslStarted) {
         handleSaslMessage(body, message.size());
     } else {
         std::string_view password;
@@ -331,23 +342,23 @@ bool ClientConn::handleAuthMessage(net::IoBuffer& input) {
 
 void ClientConn::verifyPassword(std::string_view password) {
     bool ok = false;
-    if (hasSecret_) {
-        switch (auth::classifySecret(secret_)) {
+    if (login_->hasSecret) {
+        switch (auth::classifySecret(login_->secret)) {
             case auth::SecretKind::Plain:
-                ok = md5Salt_.empty() ? auth::constantTimeEquals(password, secret_)
+                ok = login_->md5Salt.empty() ? auth::constantTimeEquals(password, login_->secret)
                                       : auth::constantTimeEquals(
-                                            password, auth::md5SaltedResponse(auth::md5PasswordHash(secret_, user_),
-                                                                              reinterpret_cast<const uint8_t*>(md5Salt_.data())));
+                                            password, auth::md5SaltedResponse(auth::md5PasswordHash(login_->secret, user_),
+                                                                              reinterpret_cast<const uint8_t*>(login_->md5Salt.data())));
                 break;
             case auth::SecretKind::Md5:
-                ok = md5Salt_.empty()
-                         ? auth::constantTimeEquals(auth::md5PasswordHash(password, user_), secret_)
+                ok = login_->md5Salt.empty()
+                         ? auth::constantTimeEquals(auth::md5PasswordHash(password, user_), login_->secret)
                          : auth::constantTimeEquals(
-                               password, auth::md5SaltedResponse(secret_, reinterpret_cast<const uint8_t*>(md5Salt_.data())));
+                               password, auth::md5SaltedResponse(login_->secret, reinterpret_cast<const uint8_t*>(login_->md5Salt.data())));
                 break;
             case auth::SecretKind::Scram: {
                 auth::ScramSecret stored;
-                if (md5Salt_.empty() && auth::parseScramSecret(secret_, stored)) {
+                if (login_->md5Salt.empty() && auth::parseScramSecret(login_->secret, stored)) {
                     auth::ScramSecret given = auth::makeScramSecret(password, stored.salt, stored.iterations);
                     ok = auth::constantTimeEquals(
                         std::string_view(reinterpret_cast<const char*>(given.storedKey.data()), given.storedKey.size()),
@@ -363,21 +374,21 @@ void ClientConn::verifyPassword(std::string_view password) {
 
 void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
     std::string reply, error;
-    if (!scram_) {
+    if (!login_->scram) {
         proto::SaslInitialResponse initial;
         if (!proto::parseSaslInitialResponse(body, size, initial) || initial.mechanism != "SCRAM-SHA-256") {
             closeWithError(proto::sqlstate::kProtocolViolation, "client selected an invalid SASL authentication mechanism");
             return;
         }
         auth::ScramSecret secret;
-        bool usable = hasSecret_;
+        bool usable = login_->hasSecret;
         if (usable) {
-            switch (auth::classifySecret(secret_)) {
-                case auth::SecretKind::Scram: usable = auth::parseScramSecret(secret_, secret); break;
+            switch (auth::classifySecret(login_->secret)) {
+                case auth::SecretKind::Scram: usable = auth::parseScramSecret(login_->secret, secret); break;
                 case auth::SecretKind::Plain: {
                     uint8_t salt[16];
                     auth::randomBytes(salt, sizeof salt);
-                    secret = auth::makeScramSecret(secret_, std::string_view(reinterpret_cast<char*>(salt), sizeof salt),
+                    secret = auth::makeScramSecret(login_->secret, std::string_view(reinterpret_cast<char*>(salt), sizeof salt),
                                                    4096);
                     break;
                 }
@@ -391,8 +402,8 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
             secret = auth::makeScramSecret(std::string_view(reinterpret_cast<char*>(junk), sizeof junk),
                                            std::string_view(reinterpret_cast<char*>(junk), 16), 4096);
         }
-        scram_ = std::make_unique<auth::ScramServer>(secret);
-        if (!scram_->handleClientFirst(initial.data, reply, error)) {
+        login_->scram = std::make_unique<auth::ScramServer>(secret);
+        if (!login_->scram->handleClientFirst(initial.data, reply, error)) {
             closeWithError(proto::sqlstate::kProtocolViolation, "malformed SCRAM message: " + error);
             return;
         }
@@ -402,7 +413,7 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
         return;
     }
     std::string_view data(reinterpret_cast<const char*>(body), size);
-    if (!scram_->handleClientFinal(data, reply, error)) {
+    if (!login_->scram->handleClientFinal(data, reply, error)) {
         SLOG_DEBUG("{} SCRAM failed: {}", describe(), error);
         authenticationFailed();
         return;
@@ -410,7 +421,7 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
     std::string out;
     proto::appendAuthenticationSaslFinal(out, reply);
     socket_.write(out);
-    scram_.reset();
+    login_->scram.reset();
     authenticated();
 }
 
@@ -421,6 +432,7 @@ void ClientConn::authenticationFailed() {
 }
 
 void ClientConn::authenticated() {
+    login_.reset();  // what only the login needed
     do {
         auth::randomBytes(reinterpret_cast<uint8_t*>(&cancelPid_), sizeof cancelPid_);
         auth::randomBytes(reinterpret_cast<uint8_t*>(&cancelKey_), sizeof cancelKey_);
@@ -795,6 +807,7 @@ void ClientConn::releaseServerIfDone() {
     server->releaseFromClient(connections_.settings().server_reset_query_always);
     socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
     if (!socket_.input().empty() && state_ == State::Idle) handleIdle(socket_.input());
+    releaseIdleBuffer();
 }
 
 void ClientConn::forwardToServer(net::IoBuffer& input) {

@@ -94,6 +94,8 @@ public:
     void onSocketTlsReady() override;
 
 private:
+    void readInput(net::IoBuffer& input);
+    void releaseIdleBuffer();
     bool handleStartup(net::IoBuffer& input);
     void beginTls();
     void startLogin(proto::StartupPacket& packet);
@@ -128,8 +130,6 @@ private:
     std::string user_;
     std::string database_;
     const config::DatabaseEntry* databaseEntry_ = nullptr;
-    std::string secret_;  // the user's auth_file secret, if any
-    bool hasSecret_ = false;
     bool counted_ = false;
     bool admitted_ = false;  // counted against the pool's per-database/per-user client limits
     bool console_ = false;    // logged in to the admin console
@@ -137,9 +137,15 @@ private:
     bool sslAnswered_ = false;
     bool directTls_ = false;
     bool gssAnswered_ = false;
-    std::string md5Salt_;
-    std::unique_ptr<auth::ScramServer> scram_;
-    bool saslStarted_ = false;
+    // What only the login needs; freed once the client is in, so idle clients stay small.
+    struct Login {
+        std::string secret;  // the user's auth_file secret, if any
+        bool hasSecret = false;
+        std::string md5Salt;
+        std::unique_ptr<auth::ScramServer> scram;
+        bool saslStarted = false;
+    };
+    std::unique_ptr<Login> login_ = std::make_unique<Login>();
     pool::PoolShard* shard_ = nullptr;
     ServerConn* server_ = nullptr;
     pool::ServerParams wanted_;   // parameters the client chose (startup packet, SET)

@@ -59,14 +59,16 @@ int Socket::acceptFrom(uv_stream_t* listener) {
 }
 
 int Socket::connectTcp(const sockaddr* address) {
-    connectReq_.data = this;
+    connectReq_ = std::make_unique<uv_connect_t>();
+    connectReq_->data = this;
     uv_tcp_nodelay(&h_.tcp, 1);
-    return uv_tcp_connect(&connectReq_, &h_.tcp, address, &Socket::onConnected);
+    return uv_tcp_connect(connectReq_.get(), &h_.tcp, address, &Socket::onConnected);
 }
 
 void Socket::connectUnix(const std::string& path) {
-    connectReq_.data = this;
-    uv_pipe_connect(&connectReq_, &h_.pipe, path.c_str(), &Socket::onConnected);
+    connectReq_ = std::make_unique<uv_connect_t>();
+    connectReq_->data = this;
+    uv_pipe_connect(connectReq_.get(), &h_.pipe, path.c_str(), &Socket::onConnected);
 }
 
 void Socket::startReading(size_t chunkSize) {
@@ -94,6 +96,7 @@ void Socket::write(const void* data, size_t size) {
 
 bool Socket::startTls(std::unique_ptr<TlsSession> session) {
     tls_ = std::move(session);
+    cipherIn_ = std::make_unique<IoBuffer>();
     if (!input_.empty()) {
         tls_->feed(input_.data(), input_.size());
         input_.consume(input_.size());
@@ -165,8 +168,9 @@ void Socket::close() {
     closing_ = true;
     stopReading();
     if (queuedBytes_ > 0 && !failed_) {
-        shutdownReq_.data = this;
-        if (uv_shutdown(&shutdownReq_, &h_.stream, &Socket::onShutdown) == 0) return;
+        shutdownReq_ = std::make_unique<uv_shutdown_t>();
+        shutdownReq_->data = this;
+        if (uv_shutdown(shutdownReq_.get(), &h_.stream, &Socket::onShutdown) == 0) return;
     }
     uv_close(&h_.handle, &Socket::onClosed);
 }
@@ -223,7 +227,7 @@ void Socket::applyTcpOptions(const TcpOptions& options) {
 
 void Socket::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     auto* self = static_cast<Socket*>(handle->data);
-    IoBuffer& target = self->tls_ ? self->cipherIn_ : self->input_;
+    IoBuffer& target = self->tls_ ? *self->cipherIn_ : self->input_;
     uint8_t* space = target.reserve(self->chunkSize_);
     *buf = uv_buf_init(reinterpret_cast<char*>(space), static_cast<unsigned>(target.writable()));
 }
@@ -231,9 +235,10 @@ void Socket::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 void Socket::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     auto* self = static_cast<Socket*>(stream->data);
     if (nread > 0 && self->tls_) {
-        self->cipherIn_.commit(static_cast<size_t>(nread));
-        self->tls_->feed(self->cipherIn_.data(), self->cipherIn_.size());
-        self->cipherIn_.consume(self->cipherIn_.size());
+        IoBuffer& cipher = *self->cipherIn_;
+        cipher.commit(static_cast<size_t>(nread));
+        self->tls_->feed(cipher.data(), cipher.size());
+        cipher.consume(cipher.size());
         self->pumpTls();
     } else if (nread > 0) {
         self->input_.commit(static_cast<size_t>(nread));

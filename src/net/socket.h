@@ -103,11 +103,12 @@ private:
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } h_;
-    uv_connect_t connectReq_;
-    uv_shutdown_t shutdownReq_;
+    // Allocated when needed: accepted clients never connect, and few close with output pending.
+    std::unique_ptr<uv_connect_t> connectReq_;
+    std::unique_ptr<uv_shutdown_t> shutdownReq_;
     IoBuffer input_;
     std::unique_ptr<TlsSession> tls_;
-    IoBuffer cipherIn_;  // TLS records as read, before decryption
+    std::unique_ptr<IoBuffer> cipherIn_;  // TLS records as read, before decryption (TLS only)
     size_t chunkSize_ = 4096;
     size_t queuedBytes_ = 0;
     bool open_ = false;
