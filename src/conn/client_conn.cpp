@@ -463,8 +463,9 @@ void ClientConn::authenticated() {
 }
 
 std::optional<pool::ServerParams> ClientConn::welcomeFromCache() {
-    auto params = shard_->pool().serverDefaults();
-    if (!params) return std::nullopt;
+    const pool::ServerParams* defaults = shard_->serverDefaults();
+    if (!defaults) return std::nullopt;
+    std::optional<pool::ServerParams> params(*defaults);
     for (const auto& [name, value] : wanted_.entries()) {
         const std::string* initial = params->find(name);
         if (!initial) continue;  // not reported by servers: not part of the welcome
@@ -576,10 +577,13 @@ void ClientConn::handleIdle(net::IoBuffer& input) {
 }
 
 void ClientConn::requestServer() {
-    socket_.stopReading();
+    // Reading goes on while a server is at hand (most of the time): stopping and restarting it
+    // would cost two epoll_ctl calls per transaction. Bytes that arrive while Waiting or Linking
+    // stop the reading then (onSocketRead).
     pool::Acquired acquired = shard_->acquire(*this);
     if (acquired.server) onServerAvailable(*acquired.server);
     else if (acquired.error) onServerUnavailable(*acquired.error);
+    else socket_.stopReading();  // queued: nothing is read until a server comes
 }
 
 void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
@@ -706,7 +710,7 @@ ParameterChanges ClientConn::parameterChanges(const pool::ServerParams& serverPa
         if (!current || *current != value) changes.emplace_back(name, value);
     }
     // What the client never chose, it expects at the value servers start with.
-    auto defaults = shard_->pool().serverDefaults();
+    const pool::ServerParams* defaults = shard_->serverDefaults();
     if (!defaults) return changes;
     for (const auto& [name, current] : serverParams.entries()) {
         if (wanted_.find(name) || !isTrackedParameter(name, connections_.settings())) continue;
@@ -868,7 +872,7 @@ bool ClientConn::serverParameterChanged(std::string_view name, std::string_view 
     // server connection started with; the client expects what it connected with instead.
     const std::string* mine = startup_.find(name);
     if (!mine || *mine == value) return false;
-    auto defaults = shard_->pool().serverDefaults();
+    const pool::ServerParams* defaults = shard_->serverDefaults();
     const std::string* initial = defaults ? defaults->find(name) : nullptr;
     return initial && *initial == value;
 }

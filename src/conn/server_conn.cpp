@@ -331,7 +331,7 @@ void ServerConn::loginFailed(const Error& error) {
 void ServerConn::loginDone() {
     readyForQuery_ = true;
     txStatus_ = 'I';
-    if (!shard_.pool().serverDefaults()) shard_.pool().setServerDefaults(params_);
+    if (!shard_.serverDefaults()) shard_.pool().setServerDefaults(params_);
     const std::string& connectQuery = shard_.target().connectQuery;
     if (connectQuery.empty()) {
         becomeReady();

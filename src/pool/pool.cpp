@@ -78,14 +78,14 @@ void Pool::rememberNormalized(const std::string& name, const std::string& reques
     if (normalized_.size() < 1024) normalized_[{name, requested}] = reported;  // bounded: values come from clients
 }
 
-std::optional<ServerParams> Pool::serverDefaults() const {
+std::shared_ptr<const ServerParams> Pool::serverDefaults() const {
     std::lock_guard lock(mutex_);
     return defaults_;
 }
 
 void Pool::setServerDefaults(const ServerParams& params) {
     std::lock_guard lock(mutex_);
-    defaults_ = params;
+    if (!defaults_) defaults_ = std::make_shared<const ServerParams>(params);  // the first login's wins
 }
 
 }  // namespace sluice::pool

@@ -48,7 +48,8 @@ public:
     int serverCount() const { return servers_.load(std::memory_order_relaxed); }
 
     // What the first server to log in reported: the base of each client's welcome message.
-    std::optional<ServerParams> serverDefaults() const;
+    // Set once, by the first login; read through PoolShard::serverDefaults() on the hot path.
+    std::shared_ptr<const ServerParams> serverDefaults() const;
     void setServerDefaults(const ServerParams& params);
 
 private:
@@ -56,7 +57,7 @@ private:
     const std::string user_;
     mutable std::mutex mutex_;  // guards target_ and defaults_
     std::shared_ptr<const PoolTarget> target_;
-    std::optional<ServerParams> defaults_;
+    std::shared_ptr<const ServerParams> defaults_;
     std::map<std::pair<std::string, std::string>, std::string> normalized_;
     std::atomic<int> servers_{0};
     std::atomic<int64_t> clients_{0};

@@ -50,6 +50,12 @@ public:
     PoolShard(std::shared_ptr<Pool> pool, Launcher launcher, double loginRetrySeconds, bool roundRobin);
 
     Pool& pool() { return *pool_; }
+    // The pool's server defaults, cached on this worker once known (they never change), so the
+    // hot path takes no lock; null before the first server login.
+    const ServerParams* serverDefaults() {
+        if (!defaults_) defaults_ = pool_->serverDefaults();
+        return defaults_.get();
+    }
     const std::shared_ptr<Pool>& sharedPool() const { return pool_; }
     const PoolTarget& target() const { return *target_; }
     void refreshTarget();
@@ -108,6 +114,7 @@ private:
 
     std::shared_ptr<Pool> pool_;
     std::shared_ptr<const PoolTarget> target_;
+    std::shared_ptr<const ServerParams> defaults_;
     uint64_t generation_ = 0;
     Launcher launcher_;
     double loginRetrySeconds_;

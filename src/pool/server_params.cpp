@@ -1,14 +1,21 @@
 #include "pool/server_params.h"
 
 #include <algorithm>
-#include <cctype>
 
 namespace sluice::pool {
 
+// Parameter names are ASCII: folding by hand avoids a locale-aware call per character on the
+// path that hands a server to a client.
 bool parameterNamesEqual(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x == y) continue;
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + ('a' - 'A'));
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + ('a' - 'A'));
+        if (x != y) return false;
+    }
+    return true;
 }
 
 const std::string* ServerParams::find(std::string_view name) const {
