@@ -45,7 +45,7 @@ std::map<std::string, pool::PoolStats> totalsByDatabase(const Reports& reports) 
 void StatsHistory::record(const Reports& reports, TimePoint now) {
     older_ = std::move(newer_);
     olderAt_ = newerAt_;
-    haveOlder_ = newerAt_ != TimePoint{};
+    haveOlder_ = true;
     newer_ = totalsByDatabase(reports);
     newerAt_ = now;
 }

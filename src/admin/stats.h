@@ -37,8 +37,10 @@ private:
     Averages averagesOf(const std::string& database) const;
     Averages overallAverages() const;
 
+    // Before the first tick the newest sample is "nothing counted, at start", so the first
+    // period is averaged too (as PgBouncer does).
     std::map<std::string, pool::PoolStats> newer_, older_;
-    TimePoint newerAt_{}, olderAt_{};
+    TimePoint newerAt_ = Clock::now(), olderAt_ = newerAt_;
     bool haveOlder_ = false;
 };
 
