@@ -384,7 +384,10 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
         bool usable = login_->hasSecret;
         if (usable) {
             switch (auth::classifySecret(login_->secret)) {
-                case auth::SecretKind::Scram: usable = auth::parseScramSecret(login_->secret, secret); break;
+                case auth::SecretKind::Scram:
+                    usable = auth::parseScramSecret(login_->secret, secret);
+                    if (usable) login_->storedScram = secret;
+                    break;
                 case auth::SecretKind::Plain: {
                     uint8_t salt[16];
                     auth::randomBytes(salt, sizeof salt);
@@ -421,6 +424,9 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
     std::string out;
     proto::appendAuthenticationSaslFinal(out, reply);
     socket_.write(out);
+    if (const auto& stored = login_->storedScram)
+        login_->passthrough = pool::ScramPassthrough{login_->scram->clientKey(), stored->serverKey, stored->salt,
+                                                     stored->iterations};
     login_->scram.reset();
     authenticated();
 }
@@ -432,6 +438,7 @@ void ClientConn::authenticationFailed() {
 }
 
 void ClientConn::authenticated() {
+    std::optional<pool::ScramPassthrough> passthrough = std::move(login_->passthrough);
     login_.reset();  // what only the login needed
     do {
         auth::randomBytes(reinterpret_cast<uint8_t*>(&cancelPid_), sizeof cancelPid_);
@@ -451,6 +458,9 @@ void ClientConn::authenticated() {
     }
     admitted_ = true;
     ++shard_->stats.clientLogins;
+    // SCRAM pass-through: servers of this pool log in with the keys this client proved, so no
+    // plain password needs to be stored anywhere (only for the user's own server login).
+    if (passthrough && shard_->target().serverUser == user_) shard_->pool().rememberScramKeys(*passthrough);
     if (auto welcome = welcomeFromCache()) {
         sendWelcome(*welcome);
         state_ = State::Idle;  // anything the client already sent is read on by onSocketRead's loop

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "conn/tracked_params.h"
 #include "net/socket.h"
+#include "auth/secret.h"
 #include "pool/pool_mode.h"
 #include "pool/pool_shard.h"
 #include "pool/server_params.h"
@@ -144,6 +145,8 @@ private:
         std::string md5Salt;
         std::unique_ptr<auth::ScramServer> scram;
         bool saslStarted = false;
+        std::optional<auth::ScramSecret> storedScram;     // the auth_file's SCRAM secret, parsed
+        std::optional<pool::ScramPassthrough> passthrough;  // what a successful SCRAM login proved
     };
     std::unique_ptr<Login> login_ = std::make_unique<Login>();
     pool::PoolShard* shard_ = nullptr;

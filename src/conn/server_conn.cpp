@@ -283,8 +283,17 @@ void ServerConn::handleAuthRequest(const uint8_t* body, size_t size) {
         case proto::kAuthSasl: {
             bool offered = false;
             for (const auto& mechanism : request.saslMechanisms) offered |= mechanism == "SCRAM-SHA-256";
-            if (!offered || !passwordIsPlain) break;
-            scram_ = std::make_unique<auth::ScramClient>(password);
+            if (!offered) break;
+            if (passwordIsPlain) {
+                scram_ = std::make_unique<auth::ScramClient>(password);
+            } else if (auto keys = shard_.pool().scramKeys()) {
+                // Pass-through with what a client of this pool proved (its stored secret must
+                // be the server's: same salt and iterations, checked by the client).
+                scram_ = std::make_unique<auth::ScramClient>(
+                    auth::ScramClient::fromKeys(keys->clientKey, keys->serverKey, keys->salt, keys->iterations));
+            } else {
+                break;
+            }
             proto::appendSaslInitialResponse(out, "SCRAM-SHA-256", scram_->clientFirstMessage());
             socket_.write(out);
             return;
@@ -316,7 +325,8 @@ void ServerConn::handleAuthRequest(const uint8_t* body, size_t size) {
             return;
     }
     loginFailed(Error{fmt::format("server login for user \"{}\" needs a password that the pooler does not have in "
-                                  "a usable form (set it in the database entry or auth_file)",
+                                  "a usable form (set it in the database entry or auth_file, or store the server's "
+                                  "SCRAM secret in auth_file for pass-through)",
                                   target.serverUser),
                       std::string(proto::sqlstate::kInvalidPassword)});
 }

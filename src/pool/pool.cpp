@@ -78,6 +78,16 @@ void Pool::rememberNormalized(const std::string& name, const std::string& reques
     if (normalized_.size() < 1024) normalized_[{name, requested}] = reported;  // bounded: values come from clients
 }
 
+void Pool::rememberScramKeys(ScramPassthrough keys) {
+    std::lock_guard lock(mutex_);
+    scramKeys_ = std::move(keys);
+}
+
+std::optional<ScramPassthrough> Pool::scramKeys() const {
+    std::lock_guard lock(mutex_);
+    return scramKeys_;
+}
+
 std::shared_ptr<const ServerParams> Pool::serverDefaults() const {
     std::lock_guard lock(mutex_);
     return defaults_;

@@ -11,11 +11,21 @@
 #include <optional>
 #include <string>
 
+#include "auth/scram_keys.h"
 #include "pool/limit_counter.h"
 #include "pool/pool_target.h"
 #include "pool/server_params.h"
 
 namespace sluice::pool {
+
+// SCRAM pass-through: what a client proved when it logged in by SCRAM against a stored secret,
+// enough for the pooler to log in to PostgreSQL as that user without knowing the password.
+struct ScramPassthrough {
+    auth::ScramKey clientKey{};
+    auth::ScramKey serverKey{};
+    std::string salt;
+    int iterations = 0;
+};
 
 class Pool {
 public:
@@ -47,6 +57,10 @@ public:
     void rememberNormalized(const std::string& name, const std::string& requested, const std::string& reported);
     int serverCount() const { return servers_.load(std::memory_order_relaxed); }
 
+    // The keys of the latest client that proved them (see ScramPassthrough).
+    void rememberScramKeys(ScramPassthrough keys);
+    std::optional<ScramPassthrough> scramKeys() const;
+
     // What the first server to log in reported: the base of each client's welcome message.
     // Set once, by the first login; read through PoolShard::serverDefaults() on the hot path.
     std::shared_ptr<const ServerParams> serverDefaults() const;
@@ -55,9 +69,10 @@ public:
 private:
     const std::string database_;
     const std::string user_;
-    mutable std::mutex mutex_;  // guards target_ and defaults_
+    mutable std::mutex mutex_;  // guards target_, defaults_ and scramKeys_ (login-time only)
     std::shared_ptr<const PoolTarget> target_;
     std::shared_ptr<const ServerParams> defaults_;
+    std::optional<ScramPassthrough> scramKeys_;
     std::map<std::pair<std::string, std::string>, std::string> normalized_;
     std::atomic<int> servers_{0};
     std::atomic<int64_t> clients_{0};
