@@ -23,6 +23,9 @@ Averages averagesBetween(const pool::PoolStats& older, const pool::PoolStats& ne
 
 class StatsHistory {
 public:
+    // `start`: when counting began (process start); the first period is measured from it.
+    explicit StatsHistory(TimePoint start = Clock::now()) : newerAt_(start), olderAt_(start) {}
+
     // A stats_period tick: the current totals become the newest sample.
     void record(const Reports& reports, TimePoint now = Clock::now());
 
@@ -40,7 +43,7 @@ private:
     // Before the first tick the newest sample is "nothing counted, at start", so the first
     // period is averaged too (as PgBouncer does).
     std::map<std::string, pool::PoolStats> newer_, older_;
-    TimePoint newerAt_ = Clock::now(), olderAt_ = newerAt_;
+    TimePoint newerAt_, olderAt_;
     bool haveOlder_ = false;
 };
 
