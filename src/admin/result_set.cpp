@@ -32,7 +32,7 @@ Cell Cell::time(int64_t unixMicros) {
                             utc.tm_hour, utc.tm_min, utc.tm_sec));
 }
 
-ResultSet::ResultSet(std::initializer_list<std::pair<std::string_view, ColumnType>> columns) {
+ResultSet::ResultSet(const Columns& columns) {
     for (const auto& [name, type] : columns) {
         columns_.push_back(columnOf(name, type));
         names_.emplace_back(name);

@@ -44,7 +44,9 @@ private:
 
 class ResultSet {
 public:
-    ResultSet(std::initializer_list<std::pair<std::string_view, ColumnType>> columns);
+    using Columns = std::vector<std::pair<std::string_view, ColumnType>>;
+    ResultSet(std::initializer_list<std::pair<std::string_view, ColumnType>> columns) : ResultSet(Columns(columns)) {}
+    explicit ResultSet(const Columns& columns);
     void addRow(std::initializer_list<Cell> cells);
     void addRow(const std::vector<Cell>& cells);
     size_t rowCount() const { return rows_.size(); }

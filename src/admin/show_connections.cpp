@@ -13,32 +13,23 @@ namespace {
 
 // PgBouncer's socket columns (SHOW CLIENTS/SERVERS), then SHOW SOCKETS' debug columns.
 ResultSet socketHeader(bool debug) {
-    if (!debug)
-        return ResultSet{{"type", ColumnType::Text},          {"user", ColumnType::Text},
-                         {"database", ColumnType::Text},      {"replication", ColumnType::Text},
-                         {"state", ColumnType::Text},         {"addr", ColumnType::Text},
-                         {"port", ColumnType::Int4},          {"local_addr", ColumnType::Text},
-                         {"local_port", ColumnType::Int4},    {"connect_time", ColumnType::Timestamptz},
-                         {"request_time", ColumnType::Timestamptz}, {"wait", ColumnType::Int4},
-                         {"wait_us", ColumnType::Int4},       {"close_needed", ColumnType::Int4},
-                         {"ptr", ColumnType::Text},           {"link", ColumnType::Text},
-                         {"remote_pid", ColumnType::Int4},    {"tls", ColumnType::Text},
-                         {"application_name", ColumnType::Text}, {"prepared_statements", ColumnType::Int4},
-                         {"id", ColumnType::Int4}};
-    return ResultSet{{"type", ColumnType::Text},          {"user", ColumnType::Text},
-                     {"database", ColumnType::Text},      {"replication", ColumnType::Text},
-                     {"state", ColumnType::Text},         {"addr", ColumnType::Text},
-                     {"port", ColumnType::Int4},          {"local_addr", ColumnType::Text},
-                     {"local_port", ColumnType::Int4},    {"connect_time", ColumnType::Timestamptz},
-                     {"request_time", ColumnType::Timestamptz}, {"wait", ColumnType::Int4},
-                     {"wait_us", ColumnType::Int4},       {"close_needed", ColumnType::Int4},
-                     {"ptr", ColumnType::Text},           {"link", ColumnType::Text},
-                     {"remote_pid", ColumnType::Int4},    {"tls", ColumnType::Text},
-                     {"application_name", ColumnType::Text}, {"prepared_statements", ColumnType::Int4},
-                     {"id", ColumnType::Int4},            {"recv_pos", ColumnType::Int4},
-                     {"pkt_pos", ColumnType::Int4},       {"pkt_remain", ColumnType::Int4},
-                     {"send_pos", ColumnType::Int4},      {"send_remain", ColumnType::Int4},
-                     {"pkt_avail", ColumnType::Int4},     {"send_avail", ColumnType::Int4}};
+    ResultSet::Columns columns = {
+        {"type", ColumnType::Text},          {"user", ColumnType::Text},
+        {"database", ColumnType::Text},      {"replication", ColumnType::Text},
+        {"state", ColumnType::Text},         {"addr", ColumnType::Text},
+        {"port", ColumnType::Int4},          {"local_addr", ColumnType::Text},
+        {"local_port", ColumnType::Int4},    {"connect_time", ColumnType::Timestamptz},
+        {"request_time", ColumnType::Timestamptz}, {"wait", ColumnType::Int4},
+        {"wait_us", ColumnType::Int4},       {"close_needed", ColumnType::Int4},
+        {"ptr", ColumnType::Text},           {"link", ColumnType::Text},
+        {"remote_pid", ColumnType::Int4},    {"tls", ColumnType::Text},
+        {"application_name", ColumnType::Text}, {"prepared_statements", ColumnType::Int4},
+        {"id", ColumnType::Int4}};
+    if (debug)
+        for (std::string_view name : {"recv_pos", "pkt_pos", "pkt_remain", "send_pos", "send_remain", "pkt_avail",
+                                      "send_avail"})
+            columns.emplace_back(name, ColumnType::Int4);
+    return ResultSet(columns);
 }
 
 std::string pointer(uintptr_t value) { return value ? fmt::format("{:#x}", value) : std::string(); }

@@ -21,13 +21,14 @@
 #include "config/config.h"
 #include "config/settings.h"
 #include "conn/worker_report.h"
+#include "../pgbouncer_columns.h"
 
 namespace sluice::admin {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr uint32_t kText = 25, kInt4 = 23, kInt8 = 20, kNumeric = 1700, kTimestamptz = 1184, kBytea = 17;
+using namespace sluice::testing_columns;
 
 // ---- A small reader of what a client receives: RowDescription, DataRows, CommandComplete ----
 
@@ -191,8 +192,6 @@ Decoded wire(const ResultSet& set) {
     return decoded;
 }
 
-using Columns = std::vector<std::pair<std::string, uint32_t>>;
-
 void expectColumns(const ResultSet& set, const Columns& expected) {
     Decoded decoded = wire(set);
     std::vector<std::string> names;
@@ -204,84 +203,14 @@ void expectColumns(const ResultSet& set, const Columns& expected) {
 
 // ---- PgBouncer 1.25's columns (doc/usage.md, src/admin.c, src/stats.c), literally ----
 
-const Columns kPoolsColumns = {
-    {"database", kText},        {"user", kText},          {"cl_active", kInt4},        {"cl_waiting", kInt4},
-    {"cl_active_cancel_req", kInt4}, {"cl_waiting_cancel_req", kInt4}, {"sv_active", kInt4},
-    {"sv_active_cancel", kInt4}, {"sv_being_canceled", kInt4}, {"sv_idle", kInt4},  {"sv_used", kInt4},
-    {"sv_tested", kInt4},       {"sv_login", kInt4},      {"maxwait", kInt4},          {"maxwait_us", kInt4},
-    {"pool_mode", kText},       {"load_balance_hosts", kText}};
 
-const Columns kSocketColumns = {
-    {"type", kText},          {"user", kText},         {"database", kText},
-    {"replication", kText},   {"state", kText},        {"addr", kText},
-    {"port", kInt4},          {"local_addr", kText},   {"local_port", kInt4},
-    {"connect_time", kTimestamptz}, {"request_time", kTimestamptz}, {"wait", kInt4},
-    {"wait_us", kInt4},       {"close_needed", kInt4}, {"ptr", kText},
-    {"link", kText},          {"remote_pid", kInt4},   {"tls", kText},
-    {"application_name", kText}, {"prepared_statements", kInt4}, {"id", kInt4}};
 
-Columns socketsColumns() {
-    Columns columns = kSocketColumns;
-    for (const char* name : {"recv_pos", "pkt_pos", "pkt_remain", "send_pos", "send_remain", "pkt_avail", "send_avail"})
-        columns.emplace_back(name, kInt4);
-    return columns;
-}
 
-const Columns kDatabasesColumns = {
-    {"name", kText},          {"host", kText},          {"port", kInt4},
-    {"database", kText},      {"force_user", kText},    {"pool_size", kInt4},
-    {"min_pool_size", kInt4}, {"reserve_pool_size", kInt4}, {"server_lifetime", kInt4},
-    {"pool_mode", kText},     {"load_balance_hosts", kText}, {"max_connections", kInt4},
-    {"current_connections", kInt4}, {"max_client_connections", kInt4}, {"current_client_connections", kInt4},
-    {"paused", kInt4},        {"disabled", kInt4}};
 
-const Columns kUsersColumns = {
-    {"name", kText},  {"pool_size", kText}, {"reserve_pool_size", kText}, {"pool_mode", kText},
-    {"max_user_connections", kInt4}, {"current_connections", kInt4}, {"max_user_client_connections", kInt4},
-    {"current_client_connections", kInt4}};
 
-const Columns kStatsColumns = {
-    {"database", kText},
-    {"total_server_assignment_count", kNumeric},
-    {"total_xact_count", kNumeric},
-    {"total_query_count", kNumeric},
-    {"total_received", kNumeric},
-    {"total_sent", kNumeric},
-    {"total_xact_time", kNumeric},
-    {"total_query_time", kNumeric},
-    {"total_wait_time", kNumeric},
-    {"total_client_parse_count", kNumeric},
-    {"total_server_parse_count", kNumeric},
-    {"total_bind_count", kNumeric},
-    {"total_client_connect_count", kNumeric},
-    {"avg_server_assignment_count", kNumeric},
-    {"avg_xact_count", kNumeric},
-    {"avg_query_count", kNumeric},
-    {"avg_recv", kNumeric},
-    {"avg_sent", kNumeric},
-    {"avg_xact_time", kNumeric},
-    {"avg_query_time", kNumeric},
-    {"avg_wait_time", kNumeric},
-    {"avg_client_parse_count", kNumeric},
-    {"avg_server_parse_count", kNumeric},
-    {"avg_bind_count", kNumeric},
-    {"avg_client_connect_count", kNumeric}};
 
-const Columns kStatsTotalsColumns = {
-    {"database", kText},           {"server_assignment_count", kNumeric}, {"xact_count", kNumeric},
-    {"query_count", kNumeric},     {"bytes_received", kNumeric},          {"bytes_sent", kNumeric},
-    {"xact_time", kNumeric},       {"query_time", kNumeric},              {"wait_time", kNumeric},
-    {"client_parse_count", kNumeric}, {"server_parse_count", kNumeric},   {"bind_count", kNumeric},
-    {"client_connect_count", kNumeric}};
 
-const Columns kStatsAveragesColumns = {
-    {"database", kText},           {"server_assignment_count", kNumeric}, {"xact_count", kNumeric},
-    {"query_count", kNumeric},     {"bytes_received", kNumeric},          {"bytes_sent", kNumeric},
-    {"xact_time", kNumeric},       {"query_time", kNumeric},              {"wait_time", kNumeric},
-    {"avg_client_parse_count", kNumeric}, {"avg_server_parse_count", kNumeric}, {"avg_bind_count", kNumeric},
-    {"client_connect_count", kNumeric}};
 
-const Columns kTotalsColumns = {{"name", kText}, {"value", kNumeric}};
 const std::vector<std::string> kTotalsRows = {
     "total_server_assignment_count", "total_xact_count",         "total_query_count",
     "total_received",                "total_sent",               "total_xact_time",
@@ -292,27 +221,11 @@ const std::vector<std::string> kTotalsRows = {
     "avg_query_time",                "avg_wait_time",            "avg_client_parse_count",
     "avg_server_parse_count",        "avg_bind_count",           "avg_client_connect_count"};
 
-const Columns kListsColumns = {{"list", kText}, {"items", kInt4}};
 const std::vector<std::string> kListsRows = {"databases",    "users",         "peers",        "pools",
                                              "peer_pools",   "free_clients",  "used_clients", "login_clients",
                                              "free_servers", "used_servers",  "dns_names",    "dns_zones",
                                              "dns_queries",  "dns_pending"};
 
-const Columns kConfigColumns = {{"key", kText}, {"value", kText}, {"default", kText}, {"changeable", kText}};
-const Columns kMemColumns = {{"name", kText}, {"size", kInt4}, {"used", kInt4}, {"free", kInt4}, {"memtotal", kInt4}};
-const Columns kStateColumns = {{"key", kText}, {"value", kText}};
-const Columns kVersionColumns = {{"version", kText}};
-const Columns kFdsColumns = {
-    {"fd", kInt4},          {"task", kText},        {"user", kText},      {"database", kText},
-    {"addr", kText},        {"port", kInt4},        {"cancel", kInt8},    {"link", kInt4},
-    {"client_encoding", kText}, {"std_strings", kText}, {"datestyle", kText}, {"timezone", kText},
-    {"password", kText},    {"scram_client_key", kBytea}, {"scram_server_key", kBytea}};
-const Columns kDnsHostsColumns = {{"hostname", kText}, {"ttl", kInt8}, {"addrs", kText}};
-const Columns kDnsZonesColumns = {{"zonename", kText}, {"serial", kInt8}, {"count", kInt4}};
-const Columns kPeersColumns = {{"peer_id", kInt4}, {"host", kText}, {"port", kInt4}, {"pool_size", kInt4}};
-const Columns kPeerPoolsColumns = {{"database", kText}, {"cl_active_cancel_req", kInt4},
-                                   {"cl_waiting_cancel_req", kInt4}, {"sv_active_cancel", kInt4},
-                                   {"sv_login", kInt4}};
 
 // ---- Hand-built reports ----
 
