@@ -65,7 +65,7 @@ std::vector<SettingDef> buildTable() {
              "database whose connection runs auth_query"),
         text("auth_file", &S::auth_file, "", kReload, kSupported,
              "file with user names and password secrets"),
-        text("auth_hba_file", &S::auth_hba_file, "", kReload, kIgnored,
+        text("auth_hba_file", &S::auth_hba_file, "", kReload, kSupported,
              "pg_hba.conf-style rules used when auth_type is hba"),
         text("auth_ident_file", &S::auth_ident_file, "", kReload, kIgnored,
              "user name map file for hba rules"),

@@ -1,5 +1,6 @@
 #include "conn/client_conn.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -260,7 +261,38 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
 }
 
 void ClientConn::startAuthentication() {
-    const std::string& method = connections_.settings().auth_type;
+    std::string method = connections_.settings().auth_type;
+    if (method == "hba") {
+        // The first auth_hba_file rule for this connection decides the method.
+        auth::HbaRules::Request request;
+        request.isUnix = socket_.isUnix();
+        request.tls = socket_.isTls();
+        request.database = database_;
+        request.user = user_;
+        request.address = socket_.peerSockaddr();
+        const auth::HbaRules* rules = connections_.hba();
+        auth::HbaRules::Match match = rules ? rules->match(request) : auth::HbaRules::Match{"reject", 0};
+        method = match.method;
+        if (connections_.settings().log_connections)
+            SLOG_DEBUG("{} hba line {}: {}", describe(), match.line, method);
+        if (method == "reject") {
+            closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
+                           fmt::format("no hba rule allows user \"{}\" to connect to database \"{}\" from {}{}", user_,
+                                       database_, peer_, socket_.isTls() ? " with TLS" : ""));
+            return;
+        }
+        if (method == "peer") {
+            auto credentials = socket_.peerCredentials();
+            const passwd* account = credentials ? ::getpwuid(credentials->first) : nullptr;
+            if (!account || user_ != account->pw_name) {
+                closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
+                               fmt::format("peer authentication failed for user \"{}\"", user_));
+                return;
+            }
+            authenticated();
+            return;
+        }
+    }
     std::string out;
     if (method == "any") {
         authenticated();

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "auth/auth_file.h"
+#include "auth/hba.h"
 #include "config/config.h"
 #include "conn/console_gateway.h"
 #include "conn/worker_report.h"
@@ -34,6 +35,7 @@ struct Snapshot {
     // Built from client_tls_* / server_tls_* at load and reload; null when the mode is disable.
     std::shared_ptr<const net::TlsContext> clientTls;
     std::shared_ptr<const net::TlsContext> serverTls;
+    std::shared_ptr<const auth::HbaRules> hba;  // auth_hba_file, when auth_type = hba
 };
 
 // Counters shared by all workers (limits that span the process).
@@ -53,6 +55,7 @@ public:
     const auth::AuthFile& authFile() const { return *snapshot_.authFile; }
     const std::shared_ptr<const net::TlsContext>& clientTls() const { return snapshot_.clientTls; }
     const std::shared_ptr<const net::TlsContext>& serverTls() const { return snapshot_.serverTls; }
+    const auth::HbaRules* hba() const { return snapshot_.hba.get(); }
     void setSnapshot(Snapshot snapshot);
 
     // A new client on a listening socket.

@@ -188,6 +188,14 @@ std::string Socket::peerAddress() const {
     return formatAddress(ss);
 }
 
+sockaddr_storage Socket::peerSockaddr() const {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (isUnix_ || !open_ || uv_tcp_getpeername(&h_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+        ss.ss_family = AF_UNSPEC;
+    return ss;
+}
+
 std::string Socket::localAddress() const {
     if (isUnix_ || !open_) return "unix";
     sockaddr_storage ss{};

@@ -68,6 +68,8 @@ public:
     // "127.0.0.1:5432", "[::1]:5432" or "unix:<port-less>" for logs; the port alone for SHOW commands.
     std::string peerAddress() const;
     std::string localAddress() const;
+    // The peer's address as the kernel gives it (family AF_UNSPEC for unix sockets).
+    sockaddr_storage peerSockaddr() const;
     int fd() const;
     // The uid and pid of the process at the other end of a unix socket; nullopt otherwise.
     std::optional<std::pair<uid_t, pid_t>> peerCredentials() const;
