@@ -257,7 +257,73 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
             return;
         }
     }
+    if (wantsSecretLookup()) {
+        lookUpSecret();
+        return;
+    }
     startAuthentication();
+}
+
+bool ClientConn::wantsSecretLookup() const {
+    if (console_ || login_->hasSecret || !databaseEntry_) return false;
+    const auto& settings = connections_.settings();
+    const std::string& method = settings.auth_type;
+    if (method == "any" || method == "trust" || method == "cert") return false;
+    return !databaseEntry_->authUser.empty() || !settings.auth_user.empty();
+}
+
+void ClientConn::lookUpSecret() {
+    const auto& settings = connections_.settings();
+    const config::DatabaseEntry* entry = databaseEntry_;
+    std::string database = database_;
+    const std::string& authDbname = !entry->authDbname.empty() ? entry->authDbname : settings.auth_dbname;
+    if (!authDbname.empty()) {
+        const auto& config = connections_.config();
+        database = authDbname;
+        if (auto it = config.databases.find(authDbname); it != config.databases.end()) entry = &it->second;
+        else if (!config.fallbackDatabase) {
+            closeWithError(proto::sqlstate::kInvalidCatalogName,
+                           fmt::format("auth_dbname {} is not a configured database", authDbname));
+            return;
+        }
+    }
+    const std::string& authUser = !entry->authUser.empty()            ? entry->authUser
+                                  : !databaseEntry_->authUser.empty() ? databaseEntry_->authUser
+                                                                      : settings.auth_user;
+    state_ = State::Auth;  // client_login_timeout bounds the lookup too
+    alive_ = std::make_shared<bool>(true);
+    lookupShard_ = &connections_.shardFor(*entry, database, authUser);
+    pool::Acquired acquired = lookupShard_->acquire(*this);
+    if (acquired.server) onServerAvailable(*acquired.server);
+    else if (acquired.error) onServerUnavailable(*acquired.error);
+}
+
+void ClientConn::runSecretLookup(ServerConn& server) {
+    const auto& settings = connections_.settings();
+    std::string sql = !databaseEntry_->authQuery.empty() ? databaseEntry_->authQuery : settings.auth_query;
+    for (size_t at = sql.find("$1"); at != std::string::npos; at = sql.find("$1", at + 1)) {
+        const std::string literal = quoteLiteral(user_);
+        sql.replace(at, 2, literal);
+        at += literal.size() - 1;
+    }
+    std::weak_ptr<bool> alive = alive_;
+    server.runQueryForRows(sql, [this, alive, &server](const std::optional<Error>& error, ServerConn::Rows rows) {
+        server.releaseFromClient(false);  // back to the auth pool
+        if (alive.expired() || state_ == State::Closing) return;
+        lookupShard_ = nullptr;
+        if (error) {
+            SLOG_WARN("{} auth_query failed: {}", describe(), error->message);
+            closeWithError(error->sqlstate.empty() ? std::string(proto::sqlstate::kConnectionFailure) : error->sqlstate,
+                           "authentication query failed: " + error->message);
+            return;
+        }
+        // No row, or a NULL secret (expired, no password): the login fails like a wrong password.
+        if (rows.size() == 1 && rows[0].size() >= 2 && rows[0][1]) {
+            login_->secret = *rows[0][1];
+            login_->hasSecret = true;
+        }
+        startAuthentication();
+    });
 }
 
 void ClientConn::startAuthentication() {
@@ -630,6 +696,10 @@ void ClientConn::requestServer() {
 
 void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
     auto& server = static_cast<ServerConn&>(pooled);
+    if (lookupShard_) {
+        runSecretLookup(server);
+        return;
+    }
     const bool welcomePending = state_ == State::WaitWelcome;
     state_ = State::Linking;
     server_ = &server;
@@ -742,6 +812,12 @@ void ClientConn::cancelWhileWaiting() {
 }
 
 void ClientConn::onServerUnavailable(const Error& error) {
+    if (lookupShard_) {
+        lookupShard_ = nullptr;
+        closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate,
+                       "authentication query failed: " + error.message);
+        return;
+    }
     closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate, error.message);
 }
 
@@ -977,6 +1053,7 @@ void ClientConn::close(std::string_view reason) {
     else if (connections_.settings().log_pooler_errors && previous == State::Startup)
         SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason, static_cast<long>(secondsSince(connectedAt_)));
     if (shard_) shard_->cancelWait(*this);
+    if (lookupShard_) lookupShard_->cancelWait(*this);
     if (server_) {
         ServerConn* server = server_;
         server_ = nullptr;

@@ -101,6 +101,11 @@ private:
     void beginTls();
     void startLogin(proto::StartupPacket& packet);
     void startAuthentication();
+    // auth_user + auth_query: the secret of a user missing from auth_file, fetched through a
+    // server connection of the auth pool; authentication goes on with it.
+    bool wantsSecretLookup() const;
+    void lookUpSecret();
+    void runSecretLookup(ServerConn& server);
     bool handleAuthMessage(net::IoBuffer& input);
     void verifyPassword(std::string_view password);
     void handleSaslMessage(const uint8_t* body, size_t size);
@@ -149,6 +154,8 @@ private:
         std::optional<pool::ScramPassthrough> passthrough;  // what a successful SCRAM login proved
     };
     std::unique_ptr<Login> login_ = std::make_unique<Login>();
+    pool::PoolShard* lookupShard_ = nullptr;  // the auth pool while an auth_query is pending
+    std::shared_ptr<bool> alive_;              // made for a lookup: its answer may outlive us
     pool::PoolShard* shard_ = nullptr;
     ServerConn* server_ = nullptr;
     pool::ServerParams wanted_;   // parameters the client chose (startup packet, SET)

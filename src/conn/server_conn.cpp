@@ -358,6 +358,15 @@ void ServerConn::becomeReady() {
     shard_.serverReady(*this);  // may hand us straight to a waiting client
 }
 
+void ServerConn::runQueryForRows(std::string sql, std::function<void(const std::optional<Error>&, Rows)> done) {
+    runQuery(std::move(sql), [this, done = std::move(done)](const std::optional<Error>& error) {
+        collectRows_ = false;
+        done(error, std::move(rows_));
+    });
+    collectRows_ = true;
+    rows_.clear();
+}
+
 void ServerConn::runQuery(std::string sql, QueryDone done, char expectedStatus) {
     state_ = State::Internal;
     queryExpectedStatus_ = expectedStatus;
@@ -400,6 +409,12 @@ void ServerConn::handleInternalMessage(char type, const uint8_t* body, size_t si
         }
         case proto::msg::kCopyInResponse:
             close("internal query started COPY FROM STDIN");
+            break;
+        case proto::msg::kDataRow:
+            if (collectRows_ && rows_.size() < 16) {  // an auth_query answers one row
+                std::vector<std::optional<std::string>> row;
+                if (proto::parseDataRow(body, size, row)) rows_.push_back(std::move(row));
+            }
             break;
         default: break;  // rows, notices, command tags of internal queries are not for anyone
     }

@@ -41,6 +41,9 @@ public:
     // Runs one simple query for the pooler itself; its results go nowhere but `done`. Outside a
     // client's transaction it must leave the server idle; inside one it must not end it.
     void runQuery(std::string sql, QueryDone done, char expectedStatus = 'I');
+    // The same, keeping the rows (auth_query).
+    using Rows = std::vector<std::vector<std::optional<std::string>>>;
+    void runQueryForRows(std::string sql, std::function<void(const std::optional<Error>&, Rows)> done);
     // The client is done with this server: reset it and give it back, or close it if unclean.
     void releaseFromClient(bool runReset);
 
@@ -112,6 +115,8 @@ private:
     std::optional<Error> queryError_;
     QueryDone queryDone_;
     char queryExpectedStatus_ = 'I';
+    bool collectRows_ = false;
+    Rows rows_;
     std::vector<std::string> restore_;  // parameters a RESET took from the linked client
 };
 

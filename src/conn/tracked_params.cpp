@@ -24,7 +24,6 @@ bool listContains(std::string_view list, std::string_view name) {
     return false;
 }
 
-namespace {
 std::string quoteLiteral(std::string_view value) {
     std::string out = "'";
     for (char c : value) {
@@ -42,7 +41,6 @@ std::string quoteIdentifier(std::string_view name) {
     }
     return out + "\"";
 }
-}  // namespace
 
 std::string setStatements(const ParameterChanges& changes) {
     std::string sql;

@@ -13,6 +13,10 @@ namespace sluice::conn {
 
 using ParameterChanges = std::vector<std::pair<std::string, std::string>>;
 
+// SQL quoting: 'it''s' and "Odd ""Name""" (standard_conforming_strings, as PostgreSQL defaults).
+std::string quoteLiteral(std::string_view value);
+std::string quoteIdentifier(std::string_view name);
+
 // "SET name = 'value';" for each change, quoted for any name and value.
 std::string setStatements(const ParameterChanges& changes);
 

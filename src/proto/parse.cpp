@@ -51,6 +51,28 @@ bool parseBackendKeyData(const uint8_t* body, size_t size, int32_t& pid, int32_t
     return true;
 }
 
+bool parseDataRow(const uint8_t* body, size_t size, std::vector<std::optional<std::string>>& values) {
+    FieldReader reader(body, size);
+    int16_t count = 0;
+    if (!reader.readInt16(count) || count < 0) return false;
+    std::vector<std::optional<std::string>> parsed;
+    parsed.reserve(static_cast<size_t>(count));
+    for (int16_t i = 0; i < count; ++i) {
+        int32_t length = 0;
+        if (!reader.readInt32(length)) return false;
+        if (length == -1) {
+            parsed.emplace_back(std::nullopt);
+            continue;
+        }
+        std::string_view value;
+        if (length < 0 || !reader.readBytes(static_cast<size_t>(length), value)) return false;
+        parsed.emplace_back(std::string(value));
+    }
+    if (!reader.atEnd()) return false;
+    values = std::move(parsed);
+    return true;
+}
+
 bool parseAuthRequest(const uint8_t* body, size_t size, AuthRequest& request) {
     FieldReader reader(body, size);
     AuthRequest parsed;

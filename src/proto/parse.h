@@ -6,7 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 #include <vector>
 
 namespace sluice::proto {
@@ -38,6 +41,8 @@ bool parseAuthRequest(const uint8_t* body, size_t size, AuthRequest& request);
 
 // Only 'I', 'T' and 'E' are valid.
 bool parseReadyForQuery(const uint8_t* body, size_t size, char& status);
+// DataRow: one value per column, nullopt for NULL.
+bool parseDataRow(const uint8_t* body, size_t size, std::vector<std::optional<std::string>>& values);
 
 // Cleartext password or md5 response: one NUL-terminated string filling the body.
 bool parsePasswordMessage(const uint8_t* body, size_t size, std::string_view& password);

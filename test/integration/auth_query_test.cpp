@@ -1,0 +1,56 @@
+// auth_user + auth_query: a user missing from auth_file is looked up in PostgreSQL through the
+// auth user's connection; with the SCRAM secret found there the client logs in, and the server
+// login passes its proved keys through. A failing lookup is a clean error, never a hang.
+#include <gtest/gtest.h>
+
+#include "pg_server.h"
+#include "pq_util.h"
+#include "sluice_process.h"
+
+namespace sluice::itest {
+namespace {
+
+TEST(AuthQuery, AUserMissingFromAuthFileIsLookedUp) {
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    // Only the auth user is in auth_file.
+    sluice.writeFile("userlist.txt", "\"sluice_test\" \"secret\"\n");
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "auth_type = scram-sha-256\nauth_user = sluice_test\n",
+                                      "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n")));
+    PqConn app(sluice.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(app.isOk()) << app.error() << "\n" << sluice.log();
+    EXPECT_EQ(app.exec("SELECT current_user").value(), "app");
+
+    PqConn wrong(sluice.conninfo("app", "wrong", "app"));
+    EXPECT_EQ(wrong.sqlstate(), "28P01") << wrong.error();
+    PqConn nobody(sluice.conninfo("nobody_here", "x", "app"));
+    EXPECT_EQ(nobody.sqlstate(), "28P01") << "an unknown user looks like a wrong password: " << nobody.error();
+    EXPECT_NE(nobody.error().find("password authentication failed for user \"nobody_here\""), std::string::npos)
+        << nobody.error();
+}
+
+TEST(AuthQuery, AFailingLookupIsACleanError) {
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    sluice.writeFile("userlist.txt", "\"sluice_test\" \"not-its-password\"\n");
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(),
+                                      "auth_type = scram-sha-256\nauth_user = sluice_test\nserver_login_retry = 0\n",
+                                      "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n")));
+    PqConn app(sluice.conninfo("app", "apppass", "app"), 5s);
+    EXPECT_FALSE(app.isOk());
+    EXPECT_NE(app.error().find("authentication query failed"), std::string::npos) << app.error();
+    // A query that errors is reported the same way.
+    SluiceProcess broken;
+    broken.writeFile("userlist.txt", "\"sluice_test\" \"secret\"\n");
+    ASSERT_TRUE(broken.start(basicIni(pg, freePort(),
+                                      "auth_type = scram-sha-256\nauth_user = sluice_test\n"
+                                      "auth_query = SELECT no_such_column FROM pg_authid WHERE rolname = $1\n",
+                                      "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n")));
+    PqConn again(broken.conninfo("app", "apppass", "app"), 5s);
+    EXPECT_FALSE(again.isOk());
+    EXPECT_EQ(again.sqlstate(), "42703") << again.error();
+    EXPECT_NE(again.error().find("authentication query failed"), std::string::npos) << again.error();
+}
+
+}  // namespace
+}  // namespace sluice::itest
