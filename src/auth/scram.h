@@ -98,6 +98,10 @@ public:
 
     // Test hook: the part of the nonce the server appends (normally 18 random bytes in base64).
     void setServerNonceForTesting(std::string nonce);
+    // Over TLS: SCRAM-SHA-256-PLUS with tls-server-end-point (RFC 5929), `certificateHash` being
+    // the hash of our certificate. A client may then bind ('p'); one that says it could but
+    // thinks we cannot ('y') is refused, as that means someone removed -PLUS on the way.
+    void offerChannelBinding(std::string certificateHash) { channelBindingData_ = std::move(certificateHash); }
 
     // Parses the SASLInitialResponse payload; writes the AuthenticationSASLContinue payload.
     bool handleClientFirst(std::string_view clientFirst, std::string& serverFirst, std::string& error);
@@ -122,6 +126,8 @@ private:
     ScramSecret secret_;
     std::string serverNoncePart_;  // set by the test hook, else generated
     std::string gs2Header_;
+    std::string channelBindingData_;  // empty: no channel binding offered
+    bool bound_ = false;              // the client chose to bind (flag p)
     std::string clientUser_;
     std::string clientFirstBare_;
     std::string serverFirst_;

@@ -13,39 +13,55 @@ namespace {
 
 constexpr size_t kServerNonceBytes = 18;  // PostgreSQL's SCRAM_RAW_NONCE_LEN
 
-// Reads the GS2 header ("n,," or "y,,") at the start of client-first. On success
-// `headerLength` covers it including the second comma.
-bool readGs2Header(std::string_view message, size_t& headerLength, std::string& error) {
+constexpr std::string_view kBindingFlag = "p=tls-server-end-point";
+
+// Reads the GS2 header ("n,,", "y,," or "p=tls-server-end-point,,") at the start of
+// client-first. On success `headerLength` covers it including the second comma.
+bool readGs2Header(std::string_view message, bool offered, size_t& headerLength, bool& bound, std::string& error) {
     if (message.empty()) {
         error = "malformed SCRAM client-first-message: empty";
         return false;
     }
+    size_t flagLength = 1;
+    bound = false;
     switch (message[0]) {
-        case 'n':
+        case 'n': break;
         case 'y':
-            // 'y' means "I could bind but you did not offer it"; we never offer -PLUS, so it is
-            // no downgrade. Once we do offer it, 'y' must be refused over TLS.
+            // "I could bind but you did not offer it": over TLS we did, so -PLUS was stripped.
+            if (offered) {
+                error = "SCRAM channel binding negotiation error: the client supports it but thinks the server does not";
+                return false;
+            }
             break;
         case 'p':
-            error = "client selected SCRAM channel binding, but the server did not offer SCRAM-SHA-256-PLUS";
-            return false;
+            if (!offered) {
+                error = "client selected SCRAM channel binding, but the server did not offer SCRAM-SHA-256-PLUS";
+                return false;
+            }
+            if (message.substr(0, kBindingFlag.size()) != kBindingFlag) {
+                error = "unsupported SCRAM channel binding type (only tls-server-end-point)";
+                return false;
+            }
+            flagLength = kBindingFlag.size();
+            bound = true;
+            break;
         default:
             error = "malformed SCRAM client-first-message: unexpected channel binding flag";
             return false;
     }
-    if (message.size() < 2 || message[1] != ',') {
+    if (message.size() < flagLength + 1 || message[flagLength] != ',') {
         error = "malformed SCRAM client-first-message: comma expected after the channel binding flag";
         return false;
     }
-    if (message.size() >= 3 && message[2] == 'a') {
+    if (message.size() >= flagLength + 2 && message[flagLength + 1] == 'a') {
         error = "client uses a SCRAM authorization identity, which is not supported";
         return false;
     }
-    if (message.size() < 3 || message[2] != ',') {
+    if (message.size() < flagLength + 2 || message[flagLength + 1] != ',') {
         error = "malformed SCRAM client-first-message: comma expected after the authorization identity";
         return false;
     }
-    headerLength = 3;
+    headerLength = flagLength + 2;
     return true;
 }
 
@@ -87,7 +103,8 @@ bool ScramServer::handleClientFirst(std::string_view clientFirst, std::string& s
     if (!checkScramMessage(clientFirst, "client-first-message", error)) return fail(error, error);
 
     size_t headerLength = 0;
-    if (!readGs2Header(clientFirst, headerLength, error)) return fail(error, error);
+    if (!readGs2Header(clientFirst, !channelBindingData_.empty(), headerLength, bound_, error))
+        return fail(error, error);
     gs2Header_ = std::string(clientFirst.substr(0, headerLength));
     const std::string_view bare = clientFirst.substr(headerLength);
 
@@ -118,12 +135,13 @@ bool ScramServer::handleClientFinal(std::string_view clientFinal, std::string& s
     ScramAttributeReader reader(clientFinal, "client-final-message");
     std::string_view bindingText, nonce;
     if (!reader.expect('c', bindingText, error)) return fail(error, error);
-    // Without channel binding the attribute carries just the gs2 header again, so a client
-    // cannot claim one binding mode in client-first and another here.
+    // The attribute carries the gs2 header again (so a client cannot claim one binding mode in
+    // client-first and another here) and, when bound, the hash of the certificate it saw.
     std::string binding;
     if (!base64Decode(bindingText, binding))
         return fail(error, reader.malformed("channel binding attribute is not valid base64"));
-    if (binding != gs2Header_)
+    const std::string expected = bound_ ? gs2Header_ + channelBindingData_ : gs2Header_;
+    if (!constantTimeEquals(binding, expected))
         return fail(error, "SCRAM channel binding check failed: the channel binding attribute does not match the "
                            "GS2 header");
     if (!reader.expect('r', nonce, error)) return fail(error, error);

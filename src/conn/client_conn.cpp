@@ -392,7 +392,10 @@ void ClientConn::startAuthentication() {
         proto::appendAuthenticationCleartext(out);
     } else if (method == "scram-sha-256" || (method == "md5" && scramSecret)) {
         // PgBouncer's rule: with md5, a user whose secret is a SCRAM secret authenticates by SCRAM.
-        std::string_view mechanisms[] = {"SCRAM-SHA-256"};
+        // Over TLS, channel binding is offered first, as PostgreSQL does.
+        std::vector<std::string_view> mechanisms;
+        if (socket_.isTls() && !socket_.tls()->serverEndPoint().empty()) mechanisms.push_back("SCRAM-SHA-256-PLUS");
+        mechanisms.push_back("SCRAM-SHA-256");
         proto::appendAuthenticationSasl(out, mechanisms);
         login_->saslStarted = true;
     } else if (method == "md5") {
@@ -474,8 +477,17 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
     std::string reply, error;
     if (!login_->scram) {
         proto::SaslInitialResponse initial;
-        if (!proto::parseSaslInitialResponse(body, size, initial) || initial.mechanism != "SCRAM-SHA-256") {
+        const std::string endPoint = socket_.isTls() ? socket_.tls()->serverEndPoint() : std::string();
+        const bool parsed = proto::parseSaslInitialResponse(body, size, initial);
+        const bool plus = parsed && initial.mechanism == "SCRAM-SHA-256-PLUS" && !endPoint.empty();
+        if (!parsed || (initial.mechanism != "SCRAM-SHA-256" && !plus)) {
             closeWithError(proto::sqlstate::kProtocolViolation, "client selected an invalid SASL authentication mechanism");
+            return;
+        }
+        // -PLUS means binding (flag p); plain SCRAM-SHA-256 must not claim to bind.
+        if (plus != (!initial.data.empty() && initial.data[0] == 'p')) {
+            closeWithError(proto::sqlstate::kProtocolViolation,
+                           "SCRAM channel binding flag does not match the selected mechanism");
             return;
         }
         auth::ScramSecret secret;
@@ -504,6 +516,7 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
                                            std::string_view(reinterpret_cast<char*>(junk), 16), 4096);
         }
         login_->scram = std::make_unique<auth::ScramServer>(secret);
+        if (!endPoint.empty()) login_->scram->offerChannelBinding(endPoint);
         if (!login_->scram->handleClientFirst(initial.data, reply, error)) {
             closeWithError(proto::sqlstate::kProtocolViolation, "malformed SCRAM message: " + error);
             return;

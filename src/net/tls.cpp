@@ -1,6 +1,8 @@
 #include "net/tls.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include <fmt/format.h>
@@ -223,6 +225,20 @@ std::string TlsSession::peerCommonName() const {
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
     X509_free(cert);
     return cn;
+}
+
+std::string TlsSession::serverEndPoint() const {
+    X509* cert = SSL_get_certificate(ssl_);  // not owned
+    if (!cert) return {};
+    int digestNid = NID_undef;
+    if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &digestNid, nullptr)) return {};
+    if (digestNid == NID_md5 || digestNid == NID_sha1) digestNid = NID_sha256;
+    const EVP_MD* digest = EVP_get_digestbynid(digestNid);
+    if (!digest) return {};
+    unsigned char hash[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (!X509_digest(cert, digest, hash, &length)) return {};
+    return std::string(reinterpret_cast<char*>(hash), length);
 }
 
 std::string TlsSession::alpn() const {

@@ -68,6 +68,9 @@ public:
     std::string peerCommonName() const;
     // The ALPN protocol the peer and we agreed on ("" when none).
     std::string alpn() const;
+    // tls-server-end-point channel binding data (RFC 5929): the hash of our own certificate
+    // (accepting side), with SHA-256 where its signature uses MD5 or SHA-1; "" without one.
+    std::string serverEndPoint() const;
 
 private:
     void fail(const std::string& what);

@@ -196,3 +196,28 @@ TEST(TlsToServer, VerifyFullAgainstATlsPostgres) {
 
 }  // namespace
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+namespace {
+
+TEST_F(Tls, ScramWithChannelBindingOverTls) {
+    startSluice(tlsLines("require", certs_) + "auth_type = scram-sha-256\n");
+    auto scram = [&](const std::string& channelBinding) {
+        return PqConn(conninfo({{"host", "127.0.0.1"}, {"port", std::to_string(port_)}, {"user", "app"},
+                                {"password", "apppass"}, {"dbname", "app"}, {"sslmode", "require"},
+                                {"channel_binding", channelBinding}}));
+    };
+    PqConn bound = scram("require");
+    ASSERT_TRUE(bound.isOk()) << "SCRAM-SHA-256-PLUS with tls-server-end-point: " << bound.error() << "\n"
+                              << sluice_.log();
+    EXPECT_EQ(bound.exec("SELECT 1").value(), "1");
+    PqConn unbound = scram("disable");
+    ASSERT_TRUE(unbound.isOk()) << "plain SCRAM-SHA-256 over TLS stays allowed: " << unbound.error();
+    PqConn wrongPassword = PqConn(conninfo({{"host", "127.0.0.1"}, {"port", std::to_string(port_)}, {"user", "app"},
+                                            {"password", "nope"}, {"dbname", "app"}, {"sslmode", "require"},
+                                            {"channel_binding", "require"}}));
+    EXPECT_EQ(wrongPassword.sqlstate(), "28P01") << wrongPassword.error();
+}
+
+}  // namespace
+}  // namespace sluice::itest
