@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -213,6 +214,10 @@ Result<HbaRules> HbaRules::parse(std::string_view text, const std::string& fileN
             }
         }
         rule.method = t[methodIndex];
+        for (size_t i = methodIndex + 1; i < t.size(); ++i)
+            if (t[i].rfind("map=", 0) == 0) rule.map = t[i].substr(4);
+        if (!rule.map.empty() && rule.method != "cert" && rule.method != "peer")
+            return fail(fmt::format("map= is only for cert and peer rules, not {}", rule.method));
         if (!kMethods.count(rule.method))
             return fail(fmt::format("unsupported method '{}' (allowed: trust, reject, md5, password, scram-sha-256, "
                                     "cert, peer)",
@@ -250,9 +255,60 @@ HbaRules::Match HbaRules::match(const Request& request) const {
         bool userMatches = false;
         for (const auto& name : rule.users) userMatches |= name == "all" || name == request.user;
         if (!userMatches) continue;
-        return {rule.method, rule.line};
+        return {rule.method, rule.line, rule.map};
     }
-    return {"reject", 0};
+    return {"reject", 0, ""};
+}
+
+Result<IdentMaps> IdentMaps::load(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return Error{fmt::format("could not read auth_ident_file {}: {}", path, std::strerror(errno))};
+    std::stringstream text;
+    text << in.rdbuf();
+    return parse(text.str(), path);
+}
+
+Result<IdentMaps> IdentMaps::parse(std::string_view text, const std::string& fileName) {
+    IdentMaps maps;
+    std::stringstream lines{std::string(text)};
+    std::string line;
+    int number = 0;
+    while (std::getline(lines, line)) {
+        ++number;
+        auto tokens = tokenize(line);
+        if (!tokens) return Error{fmt::format("{}:{}: {}", fileName, number, tokens.error().message)};
+        if (tokens->empty()) continue;
+        if (tokens->size() != 3)
+            return Error{fmt::format("{}:{}: a map line is MAPNAME SYSTEM-USERNAME DATABASE-USERNAME", fileName, number)};
+        Entry entry{(*tokens)[0], (*tokens)[1], (*tokens)[2], number};
+        if (entry.system[0] == '/') {
+            try {
+                std::regex check(entry.system.substr(1), std::regex::extended);
+            } catch (const std::regex_error& e) {
+                return Error{fmt::format("{}:{}: invalid regular expression '{}': {}", fileName, number,
+                                         entry.system.substr(1), e.what())};
+            }
+        }
+        maps.entries_.push_back(std::move(entry));
+    }
+    return maps;
+}
+
+bool IdentMaps::allows(const std::string& map, const std::string& systemUser, const std::string& databaseUser) const {
+    for (const auto& entry : entries_) {
+        if (entry.map != map) continue;
+        if (entry.system[0] != '/') {
+            if (entry.system == systemUser && (entry.database == databaseUser || entry.database == "all")) return true;
+            continue;
+        }
+        std::smatch groups;
+        if (!std::regex_match(systemUser, groups, std::regex(entry.system.substr(1), std::regex::extended))) continue;
+        std::string wanted = entry.database;
+        if (auto at = wanted.find("\\1"); at != std::string::npos && groups.size() > 1)
+            wanted.replace(at, 2, groups[1].str());
+        if (wanted == databaseUser || wanted == "all") return true;
+    }
+    return false;
 }
 
 }  // namespace sluice::auth

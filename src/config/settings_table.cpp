@@ -67,7 +67,7 @@ std::vector<SettingDef> buildTable() {
              "file with user names and password secrets"),
         text("auth_hba_file", &S::auth_hba_file, "", kReload, kSupported,
              "pg_hba.conf-style rules used when auth_type is hba"),
-        text("auth_ident_file", &S::auth_ident_file, "", kReload, kIgnored,
+        text("auth_ident_file", &S::auth_ident_file, "", kReload, kSupported,
              "user name map file for hba rules"),
         text("auth_ldap_options", &S::auth_ldap_options, "", kReload, kIgnored,
              "LDAP options used when auth_type is ldap"),

@@ -328,6 +328,13 @@ void ClientConn::runSecretLookup(ServerConn& server) {
 
 void ClientConn::startAuthentication() {
     std::string method = connections_.settings().auth_type;
+    std::string identMap;  // an hba rule's map=: cert and peer names go through auth_ident_file
+    // Whether the system user (OS account, certificate CN) may log in as the requested user.
+    auto mayLogInAs = [&](const std::string& systemUser) {
+        if (identMap.empty()) return !systemUser.empty() && systemUser == user_;
+        const auth::IdentMaps* maps = connections_.identMaps();
+        return maps && !systemUser.empty() && maps->allows(identMap, systemUser, user_);
+    };
     if (method == "hba") {
         // The first auth_hba_file rule for this connection decides the method.
         auth::HbaRules::Request request;
@@ -337,8 +344,9 @@ void ClientConn::startAuthentication() {
         request.user = user_;
         request.address = socket_.peerSockaddr();
         const auth::HbaRules* rules = connections_.hba();
-        auth::HbaRules::Match match = rules ? rules->match(request) : auth::HbaRules::Match{"reject", 0};
+        auth::HbaRules::Match match = rules ? rules->match(request) : auth::HbaRules::Match{"reject", 0, ""};
         method = match.method;
+        identMap = match.map;
         if (connections_.settings().log_connections)
             SLOG_DEBUG("{} hba line {}: {}", describe(), match.line, method);
         if (method == "reject") {
@@ -350,7 +358,7 @@ void ClientConn::startAuthentication() {
         if (method == "peer") {
             auto credentials = socket_.peerCredentials();
             const passwd* account = credentials ? ::getpwuid(credentials->first) : nullptr;
-            if (!account || user_ != account->pw_name) {
+            if (!account || !mayLogInAs(account->pw_name)) {
                 closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
                                fmt::format("peer authentication failed for user \"{}\"", user_));
                 return;
@@ -367,7 +375,7 @@ void ClientConn::startAuthentication() {
     if (method == "cert") {
         // The client certificate, verified against client_tls_ca_file, names the user in its CN.
         const std::string commonName = socket_.isTls() ? socket_.tls()->peerCommonName() : std::string();
-        if (commonName.empty() || commonName != user_) {
+        if (!mayLogInAs(commonName)) {
             if (connections_.settings().log_pooler_errors)
                 SLOG_WARN("{} certificate authentication failed (certificate CN '{}')", describe(), commonName);
             closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,

@@ -36,6 +36,7 @@ struct Snapshot {
     std::shared_ptr<const net::TlsContext> clientTls;
     std::shared_ptr<const net::TlsContext> serverTls;
     std::shared_ptr<const auth::HbaRules> hba;  // auth_hba_file, when auth_type = hba
+    std::shared_ptr<const auth::IdentMaps> identMaps;  // auth_ident_file, when set
 };
 
 // Counters shared by all workers (limits that span the process).
@@ -56,6 +57,7 @@ public:
     const std::shared_ptr<const net::TlsContext>& clientTls() const { return snapshot_.clientTls; }
     const std::shared_ptr<const net::TlsContext>& serverTls() const { return snapshot_.serverTls; }
     const auth::HbaRules* hba() const { return snapshot_.hba.get(); }
+    const auth::IdentMaps* identMaps() const { return snapshot_.identMaps.get(); }
     void setSnapshot(Snapshot snapshot);
 
     // A new client on a listening socket.

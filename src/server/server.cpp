@@ -106,13 +106,18 @@ Result<conn::Snapshot> Server::loadSnapshot() const {
         if (!read) return read.error();
         *authFile = std::move(read.value());
     }
-    conn::Snapshot snapshot{config, authFile, nullptr, nullptr, nullptr};
+    conn::Snapshot snapshot{config, authFile, nullptr, nullptr, nullptr, nullptr};
     if (auto status = attachTls(snapshot); !status) return status.error();
     if (config->settings.auth_type == "hba") {
         if (config->settings.auth_hba_file.empty()) return Error{"auth_type = hba needs auth_hba_file"};
         auto rules = auth::HbaRules::load(config->settings.auth_hba_file);
         if (!rules) return rules.error();
         snapshot.hba = std::make_shared<const auth::HbaRules>(std::move(rules.value()));
+    }
+    if (!config->settings.auth_ident_file.empty()) {
+        auto maps = auth::IdentMaps::load(config->settings.auth_ident_file);
+        if (!maps) return maps.error();
+        snapshot.identMaps = std::make_shared<const auth::IdentMaps>(std::move(maps.value()));
     }
     return snapshot;
 }
@@ -284,7 +289,7 @@ Status Server::applySetting(std::string_view key, std::string_view value) {
     if (auto status = config::applySetting(changed, key, value, config::ApplyMode::Runtime); !status) return status;
     for (const auto& warning : changed.warnings) SLOG_WARN("{}", warning);
     conn::Snapshot next{std::make_shared<const config::Config>(std::move(changed)), snapshot_.authFile, nullptr,
-                        nullptr, snapshot_.hba};
+                        nullptr, snapshot_.hba, snapshot_.identMaps};
     if (auto status = attachTls(next); !status) return Error{status.error().message, "22023"};
     publish(std::move(next));
     return okStatus();

@@ -71,3 +71,34 @@ TEST(Hba, ABrokenRuleFileIsAnErrorWithFileAndLine) {
 
 }  // namespace
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+namespace {
+
+TEST(Hba, CertRuleWithAnIdentMap) {
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    const TestCertificates certs = makeCertificates(sluice.dir(), "app");
+    sluice.writeFile("hba.conf", "hostssl all all 127.0.0.1/32 cert map=certs\n");
+    sluice.writeFile("ident.conf", "certs  app  sluice_test\n");
+    const int port = freePort();
+    ASSERT_TRUE(sluice.start(basicIni(pg, port,
+                                      "auth_type = hba\nauth_hba_file = @DIR@/hba.conf\nauth_ident_file = "
+                                      "@DIR@/ident.conf\nclient_tls_sslmode = verify-ca\nclient_tls_key_file = " +
+                                          certs.serverKey + "\nclient_tls_cert_file = " + certs.serverCert +
+                                          "\nclient_tls_ca_file = " + certs.caCert + "\n")));
+    auto withCertificate = [&](const std::string& user) {
+        return PqConn(conninfo({{"host", "127.0.0.1"}, {"port", std::to_string(port)}, {"user", user},
+                                {"dbname", "app"}, {"sslmode", "require"}, {"sslcert", certs.clientCert},
+                                {"sslkey", certs.clientKey}}));
+    };
+    PqConn mapped = withCertificate("sluice_test");
+    ASSERT_TRUE(mapped.isOk()) << "CN app maps to sluice_test: " << mapped.error() << "\n" << sluice.log();
+    EXPECT_EQ(mapped.exec("SELECT current_user").value(), "sluice_test");
+    PqConn unmapped = withCertificate("app");
+    EXPECT_FALSE(unmapped.isOk()) << "with a map, the CN alone is not enough";
+    EXPECT_EQ(unmapped.sqlstate(), "28000") << unmapped.error();
+}
+
+}  // namespace
+}  // namespace sluice::itest

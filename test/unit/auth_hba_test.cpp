@@ -105,3 +105,46 @@ TEST(AuthHba, AtFileListsNamesRelativeToTheHbaFile) {
 
 }  // namespace
 }  // namespace sluice::auth
+
+namespace sluice::auth {
+namespace {
+
+TEST(AuthIdent, PlainRegexAndAllEntries) {
+    auto maps = IdentMaps::parse("# maps\n"
+                                 "certs   app            sluice_test\n"
+                                 "certs   /^(.*)@example\\.com$   \\1\n"
+                                 "admins  root           all\n",
+                                 "ident.conf");
+    ASSERT_TRUE(maps) << maps.error().message;
+    EXPECT_TRUE(maps->allows("certs", "app", "sluice_test"));
+    EXPECT_FALSE(maps->allows("certs", "app", "app"));
+    EXPECT_TRUE(maps->allows("certs", "alice@example.com", "alice"));
+    EXPECT_FALSE(maps->allows("certs", "alice@example.com", "bob"));
+    EXPECT_FALSE(maps->allows("certs", "alice@example.org", "alice"));
+    EXPECT_TRUE(maps->allows("admins", "root", "anyone"));
+    EXPECT_FALSE(maps->allows("nomap", "root", "root"));
+}
+
+TEST(AuthIdent, ErrorsAndTheHbaMapOption) {
+    auto two = IdentMaps::parse("certs app\n", "ident.conf");
+    ASSERT_FALSE(two);
+    EXPECT_EQ(two.error().message, "ident.conf:1: a map line is MAPNAME SYSTEM-USERNAME DATABASE-USERNAME");
+    auto regex = IdentMaps::parse("m /(unclosed x\n", "ident.conf");
+    ASSERT_FALSE(regex);
+    EXPECT_NE(regex.error().message.find("invalid regular expression"), std::string::npos);
+
+    auto rules = HbaRules::parse("hostssl all all all cert map=certs clientcert=verify-full\n", "hba.conf");
+    ASSERT_TRUE(rules) << rules.error().message;
+    HbaRules::Request request;
+    request.tls = true;
+    request.database = "db";
+    request.user = "u";
+    request.address.ss_family = AF_INET;
+    EXPECT_EQ(rules->match(request).map, "certs");
+    auto misplaced = HbaRules::parse("host all all all md5 map=certs\n", "hba.conf");
+    ASSERT_FALSE(misplaced);
+    EXPECT_EQ(misplaced.error().message, "hba.conf:1: map= is only for cert and peer rules, not md5");
+}
+
+}  // namespace
+}  // namespace sluice::auth

@@ -96,12 +96,12 @@ TEST(ConfigLoader, UnknownSettingIsAWarningWithLine) {
 }
 
 TEST(ConfigLoader, UnsupportedSettingIsAWarning) {
-    auto config = parse("[pgbouncer]\nauth_ident_file = /etc/ident.conf\n");
+    auto config = parse("[pgbouncer]\nauth_ldap_options = ldapurl\n");
     ASSERT_TRUE(config) << config.error().message;
-    EXPECT_EQ(config->settings.auth_ident_file, "/etc/ident.conf") << "still parsed, for SHOW CONFIG";
+    EXPECT_EQ(config->settings.auth_ldap_options, "ldapurl") << "still parsed, for SHOW CONFIG";
     ASSERT_EQ(config->warnings.size(), 1u);
     EXPECT_EQ(config->warnings[0],
-              "test.ini:2: setting auth_ident_file is not supported yet by Sluice; it is ignored");
+              "test.ini:2: setting auth_ldap_options is not supported yet by Sluice; it is ignored");
 }
 
 TEST(ConfigLoader, BadValueIsAnErrorWithFileLineAndAllowedValues) {
