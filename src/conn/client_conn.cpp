@@ -736,8 +736,9 @@ void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
             requestServer();
             return;
         }
-        ParameterChanges changes = parameterChanges(linked->params());
+        ParameterChanges changes = linked->inSyncWith(wanted_) ? ParameterChanges{} : parameterChanges(linked->params());
         auto finish = [this, welcomePending]() {
+            server_->markSyncedWith(wanted_);
             if (welcomePending) sendWelcome(server_->params());
             serverLinked();
         };

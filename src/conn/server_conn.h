@@ -54,6 +54,15 @@ public:
     State state() const { return state_; }
     const pool::ServerParams& params() const { return params_; }
     void rememberParameter(std::string_view name, std::string_view value) { params_.set(name, value); }
+    // Whether the server still has exactly the parameters last made to match `wanted` (nothing
+    // reported since), so handing it to a client that wants the same needs no comparison.
+    bool inSyncWith(const pool::ServerParams& wanted) const {
+        return syncedParamsVersion_ == params_.version() && syncedFor_ == wanted;
+    }
+    void markSyncedWith(const pool::ServerParams& wanted) {
+        if (!(syncedFor_ == wanted)) syncedFor_ = wanted;
+        syncedParamsVersion_ = params_.version();
+    }
     pool::PoolShard& shard() { return shard_; }
     bool readyForQuery() const { return readyForQuery_ && txStatus_ == 'I'; }
     // Every request sent so far has its ReadyForQuery (whatever the transaction status).
@@ -105,6 +114,8 @@ private:
     std::string address_;  // "host:port" or the unix socket path, for logs
     ClientConn* client_ = nullptr;
     pool::ServerParams params_;
+    pool::ServerParams syncedFor_;
+    uint64_t syncedParamsVersion_ = UINT64_MAX;
     int32_t backendPid_ = 0;
     int32_t backendKey_ = 0;
     char txStatus_ = 'I';

@@ -27,14 +27,17 @@ const std::string* ServerParams::find(std::string_view name) const {
 void ServerParams::set(std::string_view name, std::string_view value) {
     for (auto& [key, current] : entries_) {
         if (parameterNamesEqual(key, name)) {
+            if (current != value) ++version_;
             current.assign(value);
             return;
         }
     }
+    ++version_;
     entries_.emplace_back(std::string(name), std::string(value));
 }
 
 void ServerParams::erase(std::string_view name) {
+    ++version_;
     std::erase_if(entries_, [&](const Entry& e) { return parameterNamesEqual(e.first, name); });
 }
 

@@ -2,6 +2,7 @@
 // PostgreSQL treats parameter names case-insensitively; the spelling first seen is kept for output.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,9 +19,13 @@ public:
     void erase(std::string_view name);
     bool empty() const { return entries_.empty(); }
     const std::vector<Entry>& entries() const { return entries_; }
+    // Counts changes, so "unchanged since" is one comparison.
+    uint64_t version() const { return version_; }
+    bool operator==(const ServerParams& other) const { return entries_ == other.entries_; }
 
 private:
     std::vector<Entry> entries_;  // a handful of entries: a vector beats a map here
+    uint64_t version_ = 0;
 };
 
 bool parameterNamesEqual(std::string_view a, std::string_view b);
