@@ -127,6 +127,9 @@ private:
     std::optional<pool::ServerParams> welcomeFromCache();
     void closeServerAndClient(std::string_view sqlstate, std::string_view reason);
 
+    // A password, SASL or console message larger than this is not what it claims to be.
+    static constexpr uint32_t kMaxAuthMessage = 64u << 10;
+
     Connections& connections_;
     net::Socket socket_;
     State state_ = State::Startup;

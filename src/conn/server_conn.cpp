@@ -638,8 +638,6 @@ void ServerConn::onSocketClosed() { connections_.destroy(*this); }
 
 namespace sluice::conn {
 
-void splitAddress(const std::string& address, std::string& host, int& port);
-
 void ServerConn::describeRow(ConnectionRow& row) const {
     row.isServer = true;
     row.id = id_;
@@ -677,8 +675,8 @@ void ServerConn::describeRow(ConnectionRow& row) const {
         row.remotePort = shard_.target().port;
         row.localAddress = "unix";
     } else {
-        splitAddress(address_, row.remoteAddress, row.remotePort);
-        splitAddress(socket_.localAddress(), row.localAddress, row.localPort);
+        net::splitAddress(address_, row.remoteAddress, row.remotePort);
+        net::splitAddress(socket_.localAddress(), row.localAddress, row.localPort);
     }
     row.connectMicros = unixMicros(connectedAt_);
     row.requestMicros = idleSince != TimePoint{} ? unixMicros(idleSince) : row.connectMicros;

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -36,6 +37,13 @@ std::string formatAddress(const sockaddr_storage& ss) {
 }
 
 }  // namespace
+
+void splitAddress(const std::string& address, std::string& host, int& port) {
+    const size_t colon = address.rfind(':');
+    host = address.substr(0, colon);
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    port = colon == std::string::npos ? 0 : std::atoi(address.c_str() + colon + 1);
+}
 
 Socket::Socket(uv_loop_t* loop, SocketOwner& owner) : loop_(loop), owner_(owner) {
     std::memset(&h_, 0, sizeof h_);

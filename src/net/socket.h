@@ -30,6 +30,9 @@ public:
     virtual void onSocketClosed() = 0;                      // the handle is gone; owner may be freed
 };
 
+// "127.0.0.1:5432" / "[::1]:5432" (as peerAddress() gives them) into host and port.
+void splitAddress(const std::string& address, std::string& host, int& port);
+
 class Socket {
 public:
     Socket(uv_loop_t* loop, SocketOwner& owner);

@@ -68,6 +68,11 @@ Server::Server(Options options) : options_(std::move(options)) { uv_loop_init(&l
 
 Server::~Server() {
     workers_.clear();
+    http_.reset();
+    // Whatever a failed start left open (signal handles, timers) is closed before the loop.
+    uv_walk(
+        &loop_, [](uv_handle_t* handle, void*) { if (!uv_is_closing(handle)) uv_close(handle, nullptr); }, nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
 }
 
@@ -162,6 +167,16 @@ int Server::run() {
     if (geteuid() == 0) SLOG_WARN("running as root is not recommended; use -u or the user setting");
     if (!writePidfile()) return 1;
 
+    // Signals first: a SIGHUP that arrives as soon as the port is open must reload, not kill
+    // (its default action); libuv queues it until the control loop runs.
+    signal(SIGPIPE, SIG_IGN);
+    for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2}) {
+        auto handle = std::make_unique<uv_signal_t>();
+        uv_signal_init(&loop_, handle.get());
+        handle->data = this;
+        uv_signal_start(handle.get(), &Server::onSignal, signum);
+        signals_.push_back(std::move(handle));
+    }
     // Before the pooler's own listeners: whoever sees the pooler port open finds the probes too.
     if (settings.http_listen_port > 0) {
         auto opened = metrics::HttpEndpoint::open(
@@ -193,14 +208,6 @@ int Server::run() {
     for (auto& worker : workers_) worker->start();
     SLOG_INFO("process up: Sluice {}, {} worker(s)", SLUICE_VERSION, workerCount);
 
-    signal(SIGPIPE, SIG_IGN);
-    for (int signum : {SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2}) {
-        auto handle = std::make_unique<uv_signal_t>();
-        uv_signal_init(&loop_, handle.get());
-        handle->data = this;
-        uv_signal_start(handle.get(), &Server::onSignal, signum);
-        signals_.push_back(std::move(handle));
-    }
     uv_timer_init(&loop_, &timer_);
     timer_.data = this;
     uv_timer_start(&timer_, &Server::onTimer, kControlTickMillis, kControlTickMillis);

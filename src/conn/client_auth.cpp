@@ -1,0 +1,352 @@
+// ClientConn, part two: authentication — the method (auth_type or the hba rule), the password,
+// md5 and SCRAM exchanges (with channel binding and pass-through keys), cert and peer, and the
+// auth_query lookup of secrets missing from auth_file.
+#include <pwd.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "auth/crypto_util.h"
+#include "auth/md5_password.h"
+#include "auth/scram.h"
+#include "auth/secret.h"
+#include "conn/client_conn.h"
+#include "conn/connections.h"
+#include "conn/server_conn.h"
+#include "conn/tracked_params.h"
+#include "proto/builders.h"
+#include "proto/codes.h"
+#include "proto/header.h"
+#include "proto/parse.h"
+#include "util/log.h"
+
+namespace sluice::conn {
+
+bool ClientConn::wantsSecretLookup() const {
+    if (console_ || login_->hasSecret || !databaseEntry_) return false;
+    const auto& settings = connections_.settings();
+    const std::string& method = settings.auth_type;
+    if (method == "any" || method == "trust" || method == "cert") return false;
+    return !databaseEntry_->authUser.empty() || !settings.auth_user.empty();
+}
+
+void ClientConn::lookUpSecret() {
+    const auto& settings = connections_.settings();
+    const config::DatabaseEntry* entry = databaseEntry_;
+    std::string database = database_;
+    const std::string& authDbname = !entry->authDbname.empty() ? entry->authDbname : settings.auth_dbname;
+    if (!authDbname.empty()) {
+        const auto& config = connections_.config();
+        database = authDbname;
+        if (auto it = config.databases.find(authDbname); it != config.databases.end()) entry = &it->second;
+        else if (!config.fallbackDatabase) {
+            closeWithError(proto::sqlstate::kInvalidCatalogName,
+                           fmt::format("auth_dbname {} is not a configured database", authDbname));
+            return;
+        }
+    }
+    const std::string& authUser = !entry->authUser.empty()            ? entry->authUser
+                                  : !databaseEntry_->authUser.empty() ? databaseEntry_->authUser
+                                                                      : settings.auth_user;
+    state_ = State::Auth;  // client_login_timeout bounds the lookup too
+    alive_ = std::make_shared<bool>(true);
+    lookupShard_ = &connections_.shardFor(*entry, database, authUser);
+    pool::Acquired acquired = lookupShard_->acquire(*this);
+    if (acquired.server) onServerAvailable(*acquired.server);
+    else if (acquired.error) onServerUnavailable(*acquired.error);
+}
+
+void ClientConn::runSecretLookup(ServerConn& server) {
+    const auto& settings = connections_.settings();
+    std::string sql = !databaseEntry_->authQuery.empty() ? databaseEntry_->authQuery : settings.auth_query;
+    for (size_t at = sql.find("$1"); at != std::string::npos; at = sql.find("$1", at + 1)) {
+        const std::string literal = quoteLiteral(user_);
+        sql.replace(at, 2, literal);
+        at += literal.size() - 1;
+    }
+    std::weak_ptr<bool> alive = alive_;
+    server.runQueryForRows(sql, [this, alive, &server](const std::optional<Error>& error, ServerConn::Rows rows) {
+        server.releaseFromClient(false);  // back to the auth pool
+        if (alive.expired() || state_ == State::Closing) return;
+        lookupShard_ = nullptr;
+        if (error) {
+            SLOG_WARN("{} auth_query failed: {}", describe(), error->message);
+            closeWithError(error->sqlstate.empty() ? std::string(proto::sqlstate::kConnectionFailure) : error->sqlstate,
+                           "authentication query failed: " + error->message);
+            return;
+        }
+        // No row, or a NULL secret (expired, no password): the login fails like a wrong password.
+        if (rows.size() == 1 && rows[0].size() >= 2 && rows[0][1]) {
+            login_->secret = *rows[0][1];
+            login_->hasSecret = true;
+        }
+        startAuthentication();
+    });
+}
+
+void ClientConn::startAuthentication() {
+    std::string method = connections_.settings().auth_type;
+    std::string identMap;  // an hba rule's map=: cert and peer names go through auth_ident_file
+    // Whether the system user (OS account, certificate CN) may log in as the requested user.
+    auto mayLogInAs = [&](const std::string& systemUser) {
+        if (identMap.empty()) return !systemUser.empty() && systemUser == user_;
+        const auth::IdentMaps* maps = connections_.identMaps();
+        return maps && !systemUser.empty() && maps->allows(identMap, systemUser, user_);
+    };
+    if (method == "hba") {
+        // The first auth_hba_file rule for this connection decides the method.
+        auth::HbaRules::Request request;
+        request.isUnix = socket_.isUnix();
+        request.tls = socket_.isTls();
+        request.database = database_;
+        request.user = user_;
+        request.address = socket_.peerSockaddr();
+        const auth::HbaRules* rules = connections_.hba();
+        auth::HbaRules::Match match = rules ? rules->match(request) : auth::HbaRules::Match{"reject", 0, ""};
+        method = match.method;
+        identMap = match.map;
+        if (connections_.settings().log_connections)
+            SLOG_DEBUG("{} hba line {}: {}", describe(), match.line, method);
+        if (method == "reject") {
+            closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
+                           fmt::format("no hba rule allows user \"{}\" to connect to database \"{}\" from {}{}", user_,
+                                       database_, peer_, socket_.isTls() ? " with TLS" : ""));
+            return;
+        }
+        if (method == "peer") {
+            auto credentials = socket_.peerCredentials();
+            const passwd* account = credentials ? ::getpwuid(credentials->first) : nullptr;
+            if (!account || !mayLogInAs(account->pw_name)) {
+                closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
+                               fmt::format("peer authentication failed for user \"{}\"", user_));
+                return;
+            }
+            authenticated();
+            return;
+        }
+    }
+    std::string out;
+    if (method == "any") {
+        authenticated();
+        return;
+    }
+    if (method == "cert") {
+        // The client certificate, verified against client_tls_ca_file, names the user in its CN.
+        const std::string commonName = socket_.isTls() ? socket_.tls()->peerCommonName() : std::string();
+        if (!mayLogInAs(commonName)) {
+            if (connections_.settings().log_pooler_errors)
+                SLOG_WARN("{} certificate authentication failed (certificate CN '{}')", describe(), commonName);
+            closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
+                           fmt::format("certificate authentication failed for user \"{}\"", user_));
+            return;
+        }
+        authenticated();
+        return;
+    }
+    if (method == "trust") {
+        // PgBouncer's rule: no password is asked, but the user must be in auth_file.
+        if (!login_->hasSecret) {
+            closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification, fmt::format("no such user: {}", user_));
+            return;
+        }
+        authenticated();
+        return;
+    }
+    state_ = State::Auth;
+    const bool scramSecret = login_->hasSecret && auth::classifySecret(login_->secret) == auth::SecretKind::Scram;
+    if (method == "plain" || method == "password") {
+        proto::appendAuthenticationCleartext(out);
+    } else if (method == "scram-sha-256" || (method == "md5" && scramSecret)) {
+        // PgBouncer's rule: with md5, a user whose secret is a SCRAM secret authenticates by SCRAM.
+        // Over TLS, channel binding is offered first, as PostgreSQL does.
+        std::vector<std::string_view> mechanisms;
+        if (socket_.isTls() && !socket_.tls()->serverEndPoint().empty()) mechanisms.push_back("SCRAM-SHA-256-PLUS");
+        mechanisms.push_back("SCRAM-SHA-256");
+        proto::appendAuthenticationSasl(out, mechanisms);
+        login_->saslStarted = true;
+    } else if (method == "md5") {
+        uint8_t salt[4];
+        auth::randomBytes(salt, sizeof salt);
+        login_->md5Salt.assign(reinterpret_cast<const char*>(salt), sizeof salt);
+        proto::appendAuthenticationMd5(out, salt);
+    } else {
+        closeWithError(proto::sqlstate::kFeatureNotSupported,
+                       fmt::format("auth_type {} is not supported yet by Sluice", method));
+        return;
+    }
+    socket_.write(out);
+}
+
+bool ClientConn::handleAuthMessage(net::IoBuffer& input) {
+    auto header = proto::peekHeader(input.data(), input.size());
+    if (!header) return false;
+    if (header->type != proto::msg::kPasswordMessage) {
+        closeWithError(proto::sqlstate::kProtocolViolation,
+                       fmt::format("expected a password message, got message type '{}'", header->type));
+        return false;
+    }
+    if (header->length < 4 || header->length > kMaxAuthMessage) {
+        closeWithError(proto::sqlstate::kProtocolViolation, "invalid length of password message");
+        return false;
+    }
+    if (input.size() < header->totalSize()) return false;
+    // Taken out of the buffer first: what follows may already be read as the next state's input.
+    const std::string message(reinterpret_cast<const char*>(input.data()) + 5, header->bodySize());
+    input.consume(header->totalSize());
+    const auto* body = reinterpret_cast<const uint8_t*>(message.data());
+    if (login_->saslStarted) {
+        handleSaslMessage(body, message.size());
+    } else {
+        std::string_view password;
+        if (!proto::parsePasswordMessage(body, message.size(), password)) {
+            closeWithError(proto::sqlstate::kProtocolViolation, "malformed password message");
+            return false;
+        }
+        verifyPassword(password);
+    }
+    return state_ != State::Closing;
+}
+
+void ClientConn::verifyPassword(std::string_view password) {
+    bool ok = false;
+    if (login_->hasSecret) {
+        switch (auth::classifySecret(login_->secret)) {
+            case auth::SecretKind::Plain:
+                ok = login_->md5Salt.empty() ? auth::constantTimeEquals(password, login_->secret)
+                                      : auth::constantTimeEquals(
+                                            password, auth::md5SaltedResponse(auth::md5PasswordHash(login_->secret, user_),
+                                                                              reinterpret_cast<const uint8_t*>(login_->md5Salt.data())));
+                break;
+            case auth::SecretKind::Md5:
+                ok = login_->md5Salt.empty()
+                         ? auth::constantTimeEquals(auth::md5PasswordHash(password, user_), login_->secret)
+                         : auth::constantTimeEquals(
+                               password, auth::md5SaltedResponse(login_->secret, reinterpret_cast<const uint8_t*>(login_->md5Salt.data())));
+                break;
+            case auth::SecretKind::Scram: {
+                auth::ScramSecret stored;
+                if (login_->md5Salt.empty() && auth::parseScramSecret(login_->secret, stored)) {
+                    auth::ScramSecret given = auth::makeScramSecret(password, stored.salt, stored.iterations);
+                    ok = auth::constantTimeEquals(
+                        std::string_view(reinterpret_cast<const char*>(given.storedKey.data()), given.storedKey.size()),
+                        std::string_view(reinterpret_cast<const char*>(stored.storedKey.data()), stored.storedKey.size()));
+                }
+                break;
+            }
+        }
+    }
+    if (ok) authenticated();
+    else authenticationFailed();
+}
+
+void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
+    std::string reply, error;
+    if (!login_->scram) {
+        proto::SaslInitialResponse initial;
+        const std::string endPoint = socket_.isTls() ? socket_.tls()->serverEndPoint() : std::string();
+        const bool parsed = proto::parseSaslInitialResponse(body, size, initial);
+        const bool plus = parsed && initial.mechanism == "SCRAM-SHA-256-PLUS" && !endPoint.empty();
+        if (!parsed || (initial.mechanism != "SCRAM-SHA-256" && !plus)) {
+            closeWithError(proto::sqlstate::kProtocolViolation, "client selected an invalid SASL authentication mechanism");
+            return;
+        }
+        // -PLUS means binding (flag p); plain SCRAM-SHA-256 must not claim to bind.
+        if (plus != (!initial.data.empty() && initial.data[0] == 'p')) {
+            closeWithError(proto::sqlstate::kProtocolViolation,
+                           "SCRAM channel binding flag does not match the selected mechanism");
+            return;
+        }
+        auth::ScramSecret secret;
+        bool usable = login_->hasSecret;
+        if (usable) {
+            switch (auth::classifySecret(login_->secret)) {
+                case auth::SecretKind::Scram:
+                    usable = auth::parseScramSecret(login_->secret, secret);
+                    if (usable) login_->storedScram = secret;
+                    break;
+                case auth::SecretKind::Plain: {
+                    uint8_t salt[16];
+                    auth::randomBytes(salt, sizeof salt);
+                    secret = auth::makeScramSecret(login_->secret, std::string_view(reinterpret_cast<char*>(salt), sizeof salt),
+                                                   4096);
+                    break;
+                }
+                case auth::SecretKind::Md5: usable = false; break;
+            }
+        }
+        if (!usable) {
+            // Go through the exchange with a secret nobody knows, so an unknown user looks like a wrong password.
+            uint8_t junk[32];
+            auth::randomBytes(junk, sizeof junk);
+            secret = auth::makeScramSecret(std::string_view(reinterpret_cast<char*>(junk), sizeof junk),
+                                           std::string_view(reinterpret_cast<char*>(junk), 16), 4096);
+        }
+        login_->scram = std::make_unique<auth::ScramServer>(secret);
+        if (!endPoint.empty()) login_->scram->offerChannelBinding(endPoint);
+        if (!login_->scram->handleClientFirst(initial.data, reply, error)) {
+            closeWithError(proto::sqlstate::kProtocolViolation, "malformed SCRAM message: " + error);
+            return;
+        }
+        std::string out;
+        proto::appendAuthenticationSaslContinue(out, reply);
+        socket_.write(out);
+        return;
+    }
+    std::string_view data(reinterpret_cast<const char*>(body), size);
+    if (!login_->scram->handleClientFinal(data, reply, error)) {
+        SLOG_DEBUG("{} SCRAM failed: {}", describe(), error);
+        authenticationFailed();
+        return;
+    }
+    std::string out;
+    proto::appendAuthenticationSaslFinal(out, reply);
+    socket_.write(out);
+    if (const auto& stored = login_->storedScram)
+        login_->passthrough = pool::ScramPassthrough{login_->scram->clientKey(), stored->serverKey, stored->salt,
+                                                     stored->iterations};
+    login_->scram.reset();
+    authenticated();
+}
+
+void ClientConn::authenticationFailed() {
+    if (connections_.settings().log_pooler_errors || connections_.settings().log_connections)
+        SLOG_WARN("{} password authentication failed", describe());
+    closeWithError(proto::sqlstate::kInvalidPassword, fmt::format("password authentication failed for user \"{}\"", user_));
+}
+
+void ClientConn::authenticated() {
+    std::optional<pool::ScramPassthrough> passthrough = std::move(login_->passthrough);
+    login_.reset();  // what only the login needed
+    do {
+        auth::randomBytes(reinterpret_cast<uint8_t*>(&cancelPid_), sizeof cancelPid_);
+        auth::randomBytes(reinterpret_cast<uint8_t*>(&cancelKey_), sizeof cancelKey_);
+    } while (connections_.findByCancelKey(cancelPid_, cancelKey_) != nullptr);
+    connections_.registerCancelKey(*this);
+    cancelRegistered_ = true;
+    if (console_) {
+        enterConsole();
+        return;
+    }
+    shard_ = &connections_.shardFor(*databaseEntry_, database_, user_);
+    std::string_view limit;
+    if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {
+        closeWithError(proto::sqlstate::kTooManyConnections, fmt::format("no more connections allowed ({})", limit));
+        return;
+    }
+    admitted_ = true;
+    ++shard_->stats.clientLogins;
+    // SCRAM pass-through: servers of this pool log in with the keys this client proved, so no
+    // plain password needs to be stored anywhere (only for the user's own server login).
+    if (passthrough && shard_->target().serverUser == user_) shard_->pool().rememberScramKeys(*passthrough);
+    if (auto welcome = welcomeFromCache()) {
+        sendWelcome(*welcome);
+        state_ = State::Idle;  // anything the client already sent is read on by onSocketRead's loop
+        return;
+    }
+    // A pool that has never had a server, or a parameter value never seen: get a server first,
+    // so that the welcome says what SHOW will answer.
+    state_ = State::WaitWelcome;
+    requestServer();
+}
+
+}  // namespace sluice::conn
