@@ -66,6 +66,15 @@ protected:
     SluiceProcess sluice_;
 };
 
+// The SQLSTATE and message of a failed login, or, when the login succeeded (some poolers only
+// connect to the server at the first query), of that first query, which must then fail.
+std::pair<std::string, std::string> loginOrFirstQueryError(PqConn& conn) {
+    if (!conn.isOk()) return {conn.sqlstate(), conn.error()};
+    QueryResult result = conn.exec("SELECT 1", 12s);
+    EXPECT_FALSE(result.ok);
+    return {result.sqlstate, result.error};
+}
+
 TEST_F(PoolerWire, StartupLengthTooSmallIsAProtocolViolation) {
     startSluice();
     expectRefusal(sluice_.port(), be32(3) + be32(kProtocol30), "08P01");
@@ -393,15 +402,7 @@ TEST_F(PoolerWire, UnreachableServerGivesAClass08ErrorInsteadOfAHang) {
         SCOPED_TRACE("attempt " + std::to_string(attempt));
         auto started = Clock::now();
         PqConn conn(sluice.conninfo("app", "apppass", "down") + " connect_timeout=10", 12s);
-        std::string sqlstate = conn.sqlstate();
-        std::string error = conn.error();
-        if (conn.isOk()) {
-            // Some poolers only connect at the first query; the error must come then.
-            QueryResult result = conn.exec("SELECT 1", 12s);
-            EXPECT_FALSE(result.ok);
-            sqlstate = result.sqlstate;
-            error = result.error;
-        }
+        const auto [sqlstate, error] = loginOrFirstQueryError(conn);
         EXPECT_EQ(sqlstate.substr(0, 2), "08") << error << "\n" << lastLines(sluice.log(), 10);
         EXPECT_LT(elapsedMs(started), 6000) << error;
     }
@@ -525,14 +526,7 @@ TEST_F(PoolerWire, ServerThatNeverAnswersTimesOutAfterServerConnectTimeout) {
                                           " dbname=app\n")));
     auto started = Clock::now();
     PqConn conn(sluice.conninfo("app", "apppass", "mute") + " connect_timeout=10", 12s);
-    std::string sqlstate = conn.sqlstate();
-    std::string error = conn.error();
-    if (conn.isOk()) {
-        QueryResult result = conn.exec("SELECT 1", 12s);
-        EXPECT_FALSE(result.ok);
-        sqlstate = result.sqlstate;
-        error = result.error;
-    }
+    const auto [sqlstate, error] = loginOrFirstQueryError(conn);
     EXPECT_EQ(sqlstate.substr(0, 2), "08") << error << "\n" << lastLines(sluice.log(), 10);
     EXPECT_LT(elapsedMs(started), 7000) << "server_connect_timeout = 2 must bound the wait: " << error;
     // Meanwhile and afterwards the working database is served.
