@@ -58,13 +58,9 @@ bool ClientConn::accept(uv_stream_t* listener, bool isUnix) {
 void ClientConn::onSocketRead(net::IoBuffer& input) {
     lastActivityUs_ = uv_now(connections_.loop()) * 1000;
     readInput(input);
-    releaseIdleBuffer();
-}
-
-// A client whose input is all consumed keeps no read buffer: thousands of idle clients then cost
-// little, and the next read allocates one again (once per request at most).
-void ClientConn::releaseIdleBuffer() {
-    if (state_ != State::Closing) socket_.input().release();
+    // Outside a linked request (logging in, idle, console) an emptied buffer goes back at once;
+    // see releaseServerIfDone.
+    if (state_ != State::Active && state_ != State::Closing) socket_.input().release();
 }
 
 void ClientConn::readInput(net::IoBuffer& input) {
@@ -358,6 +354,9 @@ void ClientConn::checkTimeouts(uint64_t nowUs) {
     auto over = [nowUs](uint64_t since, double limitSeconds) {
         return limitSeconds > 0 && since != 0 && nowUs > since && static_cast<double>(nowUs - since) >= limitSeconds * 1e6;
     };
+    // A client quiet for a second gives its read buffer back even while it holds a server
+    // (session mode, the console); one without a server already did (releaseServerIfDone).
+    if (state_ != State::Closing && over(lastActivityUs_, kKeepBufferSeconds)) socket_.input().release();
     const pool::PoolTarget* target = shard_ ? &shard_->target() : nullptr;
     switch (state_) {
         case State::Startup:
@@ -548,7 +547,9 @@ void ClientConn::releaseServerIfDone() {
     server->releaseFromClient(connections_.settings().server_reset_query_always);
     socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
     if (!socket_.input().empty() && state_ == State::Idle) handleIdle(socket_.input());
-    releaseIdleBuffer();
+    // A client without a server keeps no read buffer (freed only if nothing is buffered): idle
+    // clients cost little, at one allocation per transaction, never per message.
+    if (state_ == State::Idle) socket_.input().release();
 }
 
 void ClientConn::forwardToServer(net::IoBuffer& input) {

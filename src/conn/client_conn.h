@@ -96,7 +96,6 @@ public:
 
 private:
     void readInput(net::IoBuffer& input);
-    void releaseIdleBuffer();
     bool handleStartup(net::IoBuffer& input);
     void beginTls();
     void startLogin(proto::StartupPacket& packet);
@@ -129,6 +128,7 @@ private:
 
     // A password, SASL or console message larger than this is not what it claims to be.
     static constexpr uint32_t kMaxAuthMessage = 64u << 10;
+    static constexpr double kKeepBufferSeconds = 1.0;
 
     Connections& connections_;
     net::Socket socket_;

@@ -69,24 +69,31 @@ std::string prometheusText(const std::vector<ShowSet>& sets, const ProcessFacts&
             }
         }
     }
-    family(out, "sluice_up", "gauge", "1 while the pooler answers");
-    out += "sluice_up 1\n";
-    family(out, "sluice_paused", "gauge", "1 while PAUSE or SUSPEND is in effect");
-    out += fmt::format("sluice_paused {}\n", process.paused ? 1 : 0);
-    family(out, "sluice_clients", "gauge", "client connections, logging in or logged in");
-    out += fmt::format("sluice_clients {}\n", process.clients);
-    family(out, "sluice_servers", "gauge", "server connections");
-    out += fmt::format("sluice_servers {}\n", process.servers);
-    family(out, "sluice_open_fds", "gauge", "open file descriptors of the process");
-    out += fmt::format("sluice_open_fds {}\n", process.openFds);
-    family(out, "sluice_resident_memory_bytes", "gauge", "resident set size of the process");
-    out += fmt::format("sluice_resident_memory_bytes {}\n", process.residentBytes);
-    family(out, "sluice_uptime_seconds", "gauge", "seconds since the process started");
-    out += fmt::format("sluice_uptime_seconds {:.3f}\n", process.uptimeSeconds);
-    family(out, "sluice_config_reloads_total", "counter", "configuration reloads that succeeded");
-    out += fmt::format("sluice_config_reloads_total {}\n", process.reloads);
-    family(out, "sluice_config_reload_failures_total", "counter", "configuration reloads that failed");
-    out += fmt::format("sluice_config_reload_failures_total {}\n", process.reloadFailures);
+    struct Figure {
+        const char* name;
+        const char* type;
+        const char* help;
+        std::string value;
+    };
+    const Figure figures[] = {
+        {"sluice_up", "gauge", "1 while the pooler answers", "1"},
+        {"sluice_paused", "gauge", "1 while PAUSE or SUSPEND is in effect", process.paused ? "1" : "0"},
+        {"sluice_clients", "gauge", "client connections, logging in or logged in", std::to_string(process.clients)},
+        {"sluice_servers", "gauge", "server connections", std::to_string(process.servers)},
+        {"sluice_open_fds", "gauge", "open file descriptors of the process", std::to_string(process.openFds)},
+        {"sluice_resident_memory_bytes", "gauge", "resident set size of the process",
+         std::to_string(process.residentBytes)},
+        {"sluice_uptime_seconds", "gauge", "seconds since the process started",
+         fmt::format("{:.3f}", process.uptimeSeconds)},
+        {"sluice_config_reloads_total", "counter", "configuration reloads that succeeded",
+         std::to_string(process.reloads)},
+        {"sluice_config_reload_failures_total", "counter", "configuration reloads that failed",
+         std::to_string(process.reloadFailures)},
+    };
+    for (const auto& figure : figures) {
+        family(out, figure.name, figure.type, figure.help);
+        out += fmt::format("{} {}\n", figure.name, figure.value);
+    }
     return out;
 }
 
