@@ -35,6 +35,7 @@ ClientConn::ClientConn(Connections& connections, uint64_t id)
       socket_(connections.loop(), *this),
       id_(id),
       name_("C-" + std::to_string(id)),
+      login_(std::make_unique<Login>()),
       connectedAt_(Clock::now()) {}
 
 ClientConn::~ClientConn() = default;
@@ -57,6 +58,7 @@ bool ClientConn::accept(uv_stream_t* listener, bool isUnix) {
 
 void ClientConn::onSocketRead(net::IoBuffer& input) {
     lastActivityUs_ = uv_now(connections_.loop()) * 1000;
+    connections_.watch(*this);
     readInput(input);
     // Outside a linked request (logging in, idle, console) an emptied buffer goes back at once;
     // see releaseServerIfDone.
@@ -396,6 +398,10 @@ void ClientConn::checkTimeouts(uint64_t nowUs) {
         }
         default: return;
     }
+}
+
+bool ClientConn::quiet() const {
+    return state_ == State::Idle && socket_.bufferedInput() == 0 && shard_ && shard_->target().clientIdleTimeout <= 0;
 }
 
 // The server's state is unknown after a timeout mid-request: it is closed, never reused.

@@ -71,6 +71,10 @@ public:
 
     // Called by the worker's sweep: closes the client if one of its timeouts has passed.
     void checkTimeouts(uint64_t nowUs);
+    // Nothing for the sweep to do until the client sends something: idle between transactions,
+    // no client_idle_timeout, no buffer held.
+    bool quiet() const;
+    ListHook sweepHook;  // on Connections' watched or quiet list
     // A CancelRequest for this client arrived while it waits for a server: drop its request.
     void cancelWhileWaiting();
 
@@ -156,7 +160,7 @@ private:
         std::optional<auth::ScramSecret> storedScram;     // the auth_file's SCRAM secret, parsed
         std::optional<pool::ScramPassthrough> passthrough;  // what a successful SCRAM login proved
     };
-    std::unique_ptr<Login> login_ = std::make_unique<Login>();
+    std::unique_ptr<Login> login_;  // made by the constructor, where ScramServer is complete
     pool::PoolShard* lookupShard_ = nullptr;  // the auth pool while an auth_query is pending
     std::shared_ptr<bool> alive_;              // made for a lookup: its answer may outlive us
     pool::PoolShard* shard_ = nullptr;

@@ -32,6 +32,8 @@ Connections::~Connections() = default;
 
 void Connections::setSnapshot(Snapshot snapshot) {
     snapshot_ = std::move(snapshot);
+    // The new settings may give quiet clients a timeout: the next sweep looks at every client.
+    while (ClientConn* client = quietClients_.popFront()) watchedClients_.pushBack(*client);
     openForcedUserPools();
     const auto& settings = snapshot_.config->settings;
     for (auto& [key, shard] : shards_) {
@@ -64,11 +66,9 @@ net::Socket::TcpOptions Connections::tcpOptions() const {
 void Connections::acceptClient(uv_stream_t* listener, bool isUnix) {
     auto client = std::make_unique<ClientConn>(*this, nextId());
     ClientConn& ref = *client;
+    if (ref.socket().open(isUnix) != 0) return;
     clients_.emplace(&ref, std::move(client));
-    if (ref.socket().open(isUnix) != 0) {
-        clients_.erase(&ref);
-        return;
-    }
+    watchedClients_.pushBack(ref);
     if (!ref.accept(listener, isUnix)) ref.close("accept failed");
 }
 
@@ -124,7 +124,11 @@ void Connections::forwardCancel(ServerConn& server) {
     ref.start();
 }
 
-void Connections::destroy(ClientConn& client) { clients_.erase(&client); }
+void Connections::destroy(ClientConn& client) {
+    watchedClients_.remove(client);
+    quietClients_.remove(client);
+    clients_.erase(&client);
+}
 
 void Connections::destroy(ServerConn& server) { servers_.erase(&server); }
 
@@ -132,12 +136,12 @@ void Connections::checkTimeouts() {
     const auto& s = settings();
     const TimePoint now = Clock::now();
     const uint64_t nowUs = nowMicros();
-    // Collected first: closing one connection may hand servers to (or free) others.
-    std::vector<ClientConn*> clients;
-    clients.reserve(clients_.size());
-    for (auto& [ptr, client] : clients_) clients.push_back(ptr);
-    for (ClientConn* client : clients)
-        if (clients_.count(client)) client->checkTimeouts(nowUs);
+    // Closing a client frees it later (when its socket is closed), so the walk stays valid; the
+    // only list change made during it is the visited client's own move to the quiet list.
+    watchedClients_.forEach([&](ClientConn& client) {
+        client.checkTimeouts(nowUs);
+        if (client.quiet()) quietClients_.pushBack(client);
+    });
 
     std::vector<ServerConn*> stale;
     for (auto& [ptr, server] : servers_) {

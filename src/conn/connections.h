@@ -16,16 +16,17 @@
 #include "auth/auth_file.h"
 #include "auth/hba.h"
 #include "config/config.h"
+#include "conn/client_conn.h"
 #include "conn/console_gateway.h"
 #include "conn/worker_report.h"
 #include "net/socket.h"
 #include "pool/pool_registry.h"
 #include "pool/pool_shard.h"
+#include "util/intrusive_list.h"
 #include "util/result.h"
 
 namespace sluice::conn {
 
-class ClientConn;
 class ServerConn;
 
 // What the worker's connections are configured by; replaced as a whole on reload.
@@ -78,8 +79,13 @@ public:
     void destroy(ClientConn& client);
     void destroy(ServerConn& server);
 
-    // The periodic sweep: login, wait and idle timeouts.
+    // The periodic sweep: login, wait and idle timeouts. It visits only the watched clients: a
+    // quiet one (ClientConn::quiet) rests aside until it sends something (watch) or a reload
+    // may have given it a timeout, so thousands of idle clients cost nothing between sweeps.
     void checkTimeouts();
+    void watch(ClientConn& client) {
+        if (quietClients_.contains(client)) watchedClients_.pushBack(client);
+    }
 
     // Shutdown and PAUSE support.
     void stopAcceptingLogins() { acceptingLogins_ = false; }
@@ -145,6 +151,8 @@ private:
     int workerIndex_ = 0;
     std::unordered_map<uint64_t, ClientConn*> consoleClients_;
     std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> clients_;
+    IntrusiveList<ClientConn, &ClientConn::sweepHook> watchedClients_;
+    IntrusiveList<ClientConn, &ClientConn::sweepHook> quietClients_;
     std::unordered_map<ServerConn*, std::unique_ptr<ServerConn>> servers_;
     std::map<std::pair<std::string, std::string>, std::unique_ptr<pool::PoolShard>> shards_;
     std::unordered_map<uint64_t, ClientConn*> cancelKeys_;

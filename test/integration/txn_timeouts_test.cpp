@@ -162,6 +162,33 @@ TEST_F(TxnTimeouts, ClientIdleTimeoutClosesAnIdleClientOnly) {
     EXPECT_GE(elapsedMs(idleSince), 400);
 }
 
+// Idle clients without a timeout are left out of the sweep (they cost nothing while idle); a
+// reload that gives them one must still reach them.
+TEST_F(TxnTimeouts, ClientIdleTimeoutFromAReloadReachesClientsAlreadyIdle) {
+    const int port = freePort();
+    const std::string base = "pool_mode = transaction\ndefault_pool_size = 1\n";
+    ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), port, base)));
+    PqConn idle = client();
+    ASSERT_TRUE(idle.isOk()) << idle.error() << logTail();
+    ASSERT_TRUE(idle.exec("SELECT 1").ok);
+    std::this_thread::sleep_for(700ms);  // several sweeps: the client is set aside as quiet
+    ASSERT_TRUE(staysUnanswered(idle, 10ms)) << "closed before any timeout was set";
+    ASSERT_TRUE(sluice_.reload(basicIni(sharedPg(), port, base + "client_idle_timeout = 0.5\n")));
+    Goodbye bye = awaitGoodbye(idle, 4s);
+    EXPECT_TRUE(bye.error) << bye.describe() << logTail();
+    EXPECT_EQ(bye.sqlstate, "57P05") << bye.describe();
+    EXPECT_TRUE(bye.closed) << bye.describe();
+    // A client that logs in after the reload is timed out as well, and one that keeps working is not.
+    PqConn busy = client();
+    ASSERT_TRUE(busy.isOk()) << busy.error() << logTail();
+    for (int i = 0; i < 5; ++i) {
+        std::this_thread::sleep_for(200ms);
+        ASSERT_TRUE(busy.exec("SELECT 1").ok) << "a working client was closed at step " << i << logTail();
+    }
+    Goodbye later = awaitGoodbye(busy, 4s);
+    EXPECT_EQ(later.sqlstate, "57P05") << later.describe() << logTail();
+}
+
 TEST_F(TxnTimeouts, QueryWaitTimeoutEndsAClientQueuedTooLong) {
     startSluice("query_wait_timeout = 0.5\n");
     PqConn holder = client(), waiter = client();
