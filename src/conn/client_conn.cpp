@@ -81,8 +81,11 @@ void ClientConn::readInput(net::IoBuffer& input) {
             case State::WaitWelcome:
             case State::Waiting:
             case State::Linking:
-                // Keep what came; it goes to the server once one is linked.
-                socket_.stopReading();
+                // Keep what came; it goes to the server once one is linked. Reading goes on up
+                // to a packet buffer's worth, so a queued client costs no epoll_ctl calls to stop
+                // and restart it and its hang-up is seen at once, while one that floods the
+                // pooler is held back.
+                if (input.size() >= static_cast<size_t>(connections_.settings().pkt_buf)) socket_.stopReading();
                 return;
             case State::Closing: input.consume(input.size()); return;
         }
@@ -301,13 +304,11 @@ void ClientConn::handleIdle(net::IoBuffer& input) {
 }
 
 void ClientConn::requestServer() {
-    // Reading goes on while a server is at hand (most of the time): stopping and restarting it
-    // would cost two epoll_ctl calls per transaction. Bytes that arrive while Waiting or Linking
-    // stop the reading then (onSocketRead).
+    // Reading goes on, also while queued: stopping and restarting it would cost two epoll_ctl
+    // calls per transaction. Bytes that arrive meanwhile wait in the buffer (readInput).
     pool::Acquired acquired = shard_->acquire(*this);
     if (acquired.server) onServerAvailable(*acquired.server);
     else if (acquired.error) onServerUnavailable(*acquired.error);
-    else socket_.stopReading();  // queued: nothing is read until a server comes
 }
 
 void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
