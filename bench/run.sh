@@ -10,7 +10,9 @@
 # PATH), SLUICE_WORKERS (sets `workers` for Sluice; default: Sluice's default, 1),
 # BENCH_BUILD_DIR (CMake build dir for the idle-client tool, default build),
 # BENCH_RESULTS (default bench/results), KEEP_BENCH_DIR=1 keeps the temp dir,
-# BENCH_SCRAM_PASSTHROUGH=1 (poolers log in to PostgreSQL with the client's SCRAM keys).
+# BENCH_SCRAM_PASSTHROUGH=1 (poolers log in to PostgreSQL with the client's SCRAM keys),
+# BENCH_AUTH_FILE_PLAIN=1 (auth_file holds the plain password: a pooler derives the SCRAM
+# secret itself, once or per login).
 #
 # Everything it starts (PostgreSQL, both poolers, pgbench, the idle clients) is stopped on
 # exit, Ctrl-C and failure included. A scenario that fails is reported, never fatal: this
@@ -24,7 +26,7 @@ source "$repo/scripts/pg_throwaway.sh"
 # shellcheck source=bench/lib.sh
 source "$bench_dir/lib.sh"
 
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # ---- settings -------------------------------------------------------------------------
 mode=full seconds="" scale="" idle_n="" targets_arg="" scenarios_arg=""
@@ -164,7 +166,15 @@ authdir=$work/auth
 runner_dir "$authdir"
 secret=$("${as_super[@]}" -d postgres -Atc "SELECT rolpassword FROM pg_authid WHERE rolname = '$bench_user'")
 [[ $secret == SCRAM-SHA-256\$* ]] || { echo "bench: $bench_user has no SCRAM secret: $secret" >&2; exit 1; }
-printf '"%s" "%s"\n' "$bench_user" "$secret" >"$authdir/userlist.txt"
+# With BENCH_AUTH_FILE_PLAIN=1 the auth_file holds the plain password instead: a SCRAM login
+# then needs a secret derived with PBKDF2, which shows whether a pooler caches it.
+if [[ "${BENCH_AUTH_FILE_PLAIN:-0}" == 1 ]]; then
+    client_auth="scram-sha-256 over TCP loopback, auth_file with the plain password"
+    printf '"%s" "%s"\n' "$bench_user" "$bench_password" >"$authdir/userlist.txt"
+else
+    client_auth="scram-sha-256 over TCP loopback, auth_file with the SCRAM secret from pg_authid"
+    printf '"%s" "%s"\n' "$bench_user" "$secret" >"$authdir/userlist.txt"
+fi
 [[ $(id -u) -eq 0 ]] && chown "$(_pgt_os_user)": "$authdir/userlist.txt"
 chmod 0600 "$authdir/userlist.txt"
 
@@ -271,7 +281,7 @@ cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.start
 json.dump({
     "mode": "$mode", "seconds": $seconds, "warmup_seconds": $warm, "scale": $scale,
     "idle_clients": $idle_n, "idle_seconds": $idle_seconds, "pool_size": $pool_size,
-    "pool_mode": "transaction", "auth": "scram-sha-256 over TCP loopback",
+    "pool_mode": "transaction", "auth": "$client_auth",
     "server_login": "$server_login",
     "max_client_conn": $max_client_conn, "open_files_limit": $fd_limit,
     "sluice_workers": "${SLUICE_WORKERS:-default (1)}",
@@ -383,8 +393,9 @@ run_idle() {
 
 # ---- the run -------------------------------------------------------------------------
 say "Targets: ${targets[*]}; scenarios: ${scenarios[*]}; pgbench -T $seconds (first $warm s are warm-up), scale $scale"
-echo "    Both poolers: transaction mode, default_pool_size=$pool_size, scram-sha-256 (auth_file holds the"
-echo "    secret from pg_authid), TCP 127.0.0.1, max_client_conn=$max_client_conn, open files limit $fd_limit."
+echo "    Both poolers: transaction mode, default_pool_size=$pool_size, TCP 127.0.0.1,"
+echo "    max_client_conn=$max_client_conn, open files limit $fd_limit."
+echo "    Client login: $client_auth."
 echo "    Server login: $server_login."
 for t in "${targets[@]}"; do
     if ! check_target "$t"; then

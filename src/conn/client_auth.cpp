@@ -256,31 +256,13 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
                            "SCRAM channel binding flag does not match the selected mechanism");
             return;
         }
-        auth::ScramSecret secret;
-        bool usable = login_->hasSecret;
-        if (usable) {
-            switch (auth::classifySecret(login_->secret)) {
-                case auth::SecretKind::Scram:
-                    usable = auth::parseScramSecret(login_->secret, secret);
-                    if (usable) login_->storedScram = secret;
-                    break;
-                case auth::SecretKind::Plain: {
-                    uint8_t salt[16];
-                    auth::randomBytes(salt, sizeof salt);
-                    secret = auth::makeScramSecret(login_->secret, std::string_view(reinterpret_cast<char*>(salt), sizeof salt),
-                                                   4096);
-                    break;
-                }
-                case auth::SecretKind::Md5: usable = false; break;
-            }
-        }
-        if (!usable) {
-            // Go through the exchange with a secret nobody knows, so an unknown user looks like a wrong password.
-            uint8_t junk[32];
-            auth::randomBytes(junk, sizeof junk);
-            secret = auth::makeScramSecret(std::string_view(reinterpret_cast<char*>(junk), sizeof junk),
-                                           std::string_view(reinterpret_cast<char*>(junk), 16), 4096);
-        }
+        // Derived (or parsed) once per stored secret and kept by the worker; an unknown user
+        // goes through the exchange against a secret nobody knows, so it looks like a wrong password.
+        auth::ScramSecretCache& secrets = connections_.scramSecrets();
+        const auth::ScramSecret* known = login_->hasSecret ? secrets.secretFor(user_, login_->secret) : nullptr;
+        const auth::ScramSecret secret = known ? *known : secrets.mockSecret(user_);
+        // Only a secret PostgreSQL also holds lets the proven keys log in to the server.
+        if (known && auth::classifySecret(login_->secret) == auth::SecretKind::Scram) login_->storedScram = *known;
         login_->scram = std::make_unique<auth::ScramServer>(secret);
         if (!endPoint.empty()) login_->scram->offerChannelBinding(endPoint);
         if (!login_->scram->handleClientFirst(initial.data, reply, error)) {

@@ -32,6 +32,7 @@ Connections::~Connections() = default;
 
 void Connections::setSnapshot(Snapshot snapshot) {
     snapshot_ = std::move(snapshot);
+    scramSecrets_.clear();
     // The new settings may give quiet clients a timeout: the next sweep looks at every client.
     while (ClientConn* client = quietClients_.popFront()) watchedClients_.pushBack(*client);
     openForcedUserPools();

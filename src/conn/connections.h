@@ -15,6 +15,7 @@
 
 #include "auth/auth_file.h"
 #include "auth/hba.h"
+#include "auth/scram_secret_cache.h"
 #include "config/config.h"
 #include "conn/client_conn.h"
 #include "conn/console_gateway.h"
@@ -60,6 +61,8 @@ public:
     const auth::HbaRules* hba() const { return snapshot_.hba.get(); }
     const auth::IdentMaps* identMaps() const { return snapshot_.identMaps.get(); }
     void setSnapshot(Snapshot snapshot);
+    // The SCRAM secrets logins check against, made once per stored secret (no PBKDF2 per login).
+    auth::ScramSecretCache& scramSecrets() { return scramSecrets_; }
 
     // A new client on a listening socket.
     void acceptClient(uv_stream_t* listener, bool isUnix);
@@ -142,6 +145,7 @@ private:
     pool::PoolRegistry& pools_;
     ProcessCounters& counters_;
     Snapshot snapshot_;
+    auth::ScramSecretCache scramSecrets_;
     bool acceptingLogins_ = true;
     bool paused_ = false;
     bool suspended_ = false;

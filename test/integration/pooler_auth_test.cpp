@@ -4,7 +4,9 @@
 // side of authentication is under test.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pg_server.h"
@@ -13,6 +15,8 @@
 
 namespace sluice::itest {
 namespace {
+
+using namespace std::chrono_literals;
 
 enum class Secret { Plain, Md5, Scram };
 
@@ -145,6 +149,30 @@ TEST(PoolerAuthFile, APasswordWithADoubledQuote) {
     EXPECT_TRUE(quoted.isOk()) << quoted.error() << "\n" << lastLines(sluice.log(), 10);
     PqConn old(sluice.conninfo("app", "apppass", "app"));
     EXPECT_EQ(old.sqlstate(), "28P01") << old.error();
+}
+
+// SCRAM against a plain password: the derived secret is kept per worker, and a changed password
+// (RELOAD) replaces it; the old password must stop working at once.
+TEST(PoolerAuthFile, ScramAgainstAPlainPasswordFollowsAChangedPassword) {
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    const int port = freePort();
+    const std::string ini = basicIni(pg, port, "auth_type = scram-sha-256\n", trustedDatabases());
+    sluice.writeFile("userlist.txt", "\"app\" \"first-pw\"\n");
+    ASSERT_TRUE(sluice.start(ini));
+    for (int i = 0; i < 3; ++i) {
+        PqConn conn(sluice.conninfo("app", "first-pw", "app"));
+        ASSERT_TRUE(conn.isOk()) << "login " << i << ": " << conn.error() << "\n" << lastLines(sluice.log(), 10);
+    }
+    sluice.writeFile("userlist.txt", "\"app\" \"second-pw\"\n");
+    ASSERT_TRUE(sluice.reload(ini));
+    bool rotated = false;  // the reload is asynchronous
+    for (auto deadline = std::chrono::steady_clock::now() + 3s; !rotated && std::chrono::steady_clock::now() < deadline;
+         std::this_thread::sleep_for(50ms))
+        rotated = PqConn(sluice.conninfo("app", "second-pw", "app")).isOk();
+    EXPECT_TRUE(rotated) << lastLines(sluice.log(), 10);
+    PqConn stale(sluice.conninfo("app", "first-pw", "app"));
+    EXPECT_EQ(stale.sqlstate(), "28P01") << "the old password still works after the reload: " << stale.error();
 }
 
 }  // namespace
