@@ -57,12 +57,14 @@ void PoolShard::cancelWait(PoolWaiter& client) { waiting_.remove(client); }
 
 void PoolShard::serverReady(PooledServer& server) {
     lastLoginError_.reset();
+    // Also when it goes straight to a queued client: server_check_delay counts from the last
+    // use, so a server in constant use is never checked.
+    server.idleSince = Clock::now();
     if (PoolWaiter* client = paused_ ? nullptr : waiting_.popFront()) {
         active_.pushBack(server);
         client->onServerAvailable(server);
         return;
     }
-    server.idleSince = Clock::now();
     idle_.pushBack(server);
 }
 

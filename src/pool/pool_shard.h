@@ -20,6 +20,8 @@ class PooledServer {
 public:
     virtual ~PooledServer() = default;
     ListHook poolHook;
+    // When a client last gave it back (or its login finished), whether it then rested or went
+    // straight to a queued client: server_check_delay and server_idle_timeout count from here.
     TimePoint idleSince{};
     uint64_t generation = 0;  // the shard's target generation it was opened for
 };

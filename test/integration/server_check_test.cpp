@@ -1,0 +1,81 @@
+// server_check_query / server_check_delay: a server that sat unused for the delay is checked
+// before a client gets it; one handed from a client straight to a queued one is not (it was
+// in use a moment ago). The checks are counted with a sequence the check query advances.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "pg_server.h"
+#include "pq_util.h"
+#include "sluice_process.h"
+#include "txn_util.h"
+
+namespace sluice::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ServerCheck : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_TRUE(clearAppBackends()) << "backends of an earlier test would not go away";
+        sharedPg().exec("DROP SEQUENCE IF EXISTS sluice_checks; CREATE SEQUENCE sluice_checks; "
+                        "GRANT ALL ON SEQUENCE sluice_checks TO PUBLIC",
+                        "app");
+        ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), freePort(),
+                                           "pool_mode = transaction\ndefault_pool_size = 1\n"
+                                           "server_check_delay = 0.5\n"
+                                           "server_check_query = SELECT nextval('sluice_checks')\n")));
+    }
+    // How many times the check query ran so far.
+    long checks() const {
+        return std::stol(sharedPg().query1(
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sluice_checks", "app"));
+    }
+    PqConn client() { return PqConn(sluice_.conninfo("app", "apppass", "app")); }
+    std::string logTail() const { return "\n--- sluice log:\n" + lastLines(sluice_.log(), 20); }
+
+    SluiceProcess sluice_;
+};
+
+TEST_F(ServerCheck, ServerUnusedForTheDelayIsCheckedBeforeReuse) {
+    PqConn conn = client();
+    ASSERT_TRUE(conn.isOk()) << conn.error() << logTail();
+    ASSERT_TRUE(conn.exec("SELECT 1").ok);
+    ASSERT_TRUE(conn.exec("SELECT 1").ok);
+    EXPECT_EQ(checks(), 0) << "a server released a moment ago was checked";
+    std::this_thread::sleep_for(800ms);
+    ASSERT_TRUE(conn.exec("SELECT 1").ok) << logTail();
+    EXPECT_EQ(checks(), 1) << "a server idle longer than server_check_delay was not checked";
+}
+
+TEST_F(ServerCheck, ServerHandedStraightToAQueuedClientIsNotChecked) {
+    PqConn first = client(), second = client();
+    ASSERT_TRUE(first.isOk()) << first.error() << logTail();
+    ASSERT_TRUE(second.isOk()) << second.error() << logTail();
+    ASSERT_TRUE(first.exec("SELECT 1").ok);  // the one server, idle from now on
+    std::this_thread::sleep_for(800ms);
+    // Two clients take turns on the one server for well over the delay: each release finds the
+    // other one queued, so the server never rests. Only the first use (after the pause) is checked.
+    std::atomic<int> done{0};
+    auto work = [&](PqConn& conn) {
+        for (auto end = std::chrono::steady_clock::now() + 1500ms; std::chrono::steady_clock::now() < end;) {
+            QueryResult step = conn.exec("SELECT pg_sleep(0.05)");
+            EXPECT_TRUE(step.ok) << step.describe();
+            if (!step.ok) return;
+            ++done;
+        }
+    };
+    std::thread other([&] { work(second); });
+    work(first);
+    other.join();
+    EXPECT_GE(done.load(), 20) << logTail();
+    EXPECT_LE(checks(), 1) << "servers in constant use were checked on hand-off (" << done.load() << " queries)"
+                           << logTail();
+}
+
+}  // namespace
+}  // namespace sluice::itest
