@@ -4,6 +4,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "auth/crypto_util.h"
@@ -300,8 +302,10 @@ void ClientConn::authenticated() {
     std::optional<pool::ScramPassthrough> passthrough = std::move(login_->passthrough);
     login_.reset();  // what only the login needed
     do {
-        auth::randomBytes(reinterpret_cast<uint8_t*>(&cancelPid_), sizeof cancelPid_);
-        auth::randomBytes(reinterpret_cast<uint8_t*>(&cancelKey_), sizeof cancelKey_);
+        uint8_t random[sizeof cancelPid_ + sizeof cancelKey_];  // one call: each costs a syscall
+        auth::randomBytes(random, sizeof random);
+        std::memcpy(&cancelPid_, random, sizeof cancelPid_);
+        std::memcpy(&cancelKey_, random + sizeof cancelPid_, sizeof cancelKey_);
     } while (connections_.findByCancelKey(cancelPid_, cancelKey_) != nullptr);
     connections_.registerCancelKey(*this);
     cancelRegistered_ = true;

@@ -71,6 +71,7 @@ void Connections::acceptClient(uv_stream_t* listener, bool isUnix) {
     clients_.emplace(&ref, std::move(client));
     watchedClients_.pushBack(ref);
     if (!ref.accept(listener, isUnix)) ref.close("accept failed");
+    else ref.socket().readAvailable();  // the startup packet, one epoll_wait early
 }
 
 pool::PoolShard& Connections::shardFor(const config::DatabaseEntry& entry, const std::string& database,

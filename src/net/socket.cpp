@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -83,6 +84,20 @@ void Socket::startReading(size_t chunkSize) {
     chunkSize_ = chunkSize;
     if (reading_ || !isOpen()) return;
     if (uv_read_start(&h_.stream, &Socket::onAlloc, &Socket::onRead) == 0) reading_ = true;
+}
+
+void Socket::readAvailable() {
+    if (!reading_ || tls_) return;
+    uint8_t* space = input_.reserve(chunkSize_);
+    const ssize_t n = ::read(fd(), space, input_.writable());
+    if (n > 0) {
+        input_.commit(static_cast<size_t>(n));
+        owner_.onSocketRead(input_);
+    } else if (n == 0) {
+        stopReading();
+        owner_.onSocketEnd("EOF");
+    }
+    // EAGAIN: nothing yet, libuv reports it when it comes; another error it reports too.
 }
 
 void Socket::stopReading() {

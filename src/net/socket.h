@@ -48,6 +48,11 @@ public:
     void connectUnix(const std::string& path);  // after open(true)
 
     void startReading(size_t chunkSize);
+    // Reads what has already arrived and hands it to the owner now (onSocketRead, or
+    // onSocketEnd at EOF), without waiting for epoll to say so: a client's first packet is
+    // usually there by the time it is accepted. Plaintext only; call where the owner may be
+    // called back.
+    void readAvailable();
     void stopReading();
     bool isReading() const { return reading_; }
 
