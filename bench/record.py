@@ -17,6 +17,7 @@ at its edges is interpolated between samples.
 import argparse
 import glob
 import json
+import os
 import re
 import sys
 
@@ -180,7 +181,8 @@ def main():
         rec = pgbench_record(a)
     else:
         rec = idle_record(a)
-    rec = {'scenario': a.scenario, 'label': a.label, 'target': a.target, **rec}
+    rec = {'scenario': a.scenario, 'label': a.label, 'target': a.target,
+           'round': int(os.environ.get('BENCH_ROUND', '1')), **rec}
     print(json.dumps(rec))
 
 

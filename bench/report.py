@@ -40,8 +40,21 @@ def ratio(key, sluice, pgbouncer):
     return sluice / pgbouncer
 
 
+def median(values):
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return None
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
 def build_rows(records):
-    by_key = {(r['scenario'], r['target']): r for r in records}
+    """One row per scenario and figure. With --rounds, a (scenario, target) has a record per
+    round: the cell is the median, the ratio the median of the rounds' own ratios (the two
+    poolers of one round ran back to back, so a noisy stretch of the machine hits both)."""
+    by_key = {}
+    for r in records:
+        by_key.setdefault((r['scenario'], r['target']), []).append(r)
     scenarios = []
     for r in records:
         if r['scenario'] not in [s for s, _ in scenarios]:
@@ -49,30 +62,38 @@ def build_rows(records):
     rows, notes = [], []
     for scenario, label in scenarios:
         for target, name in TARGETS:
-            r = by_key.get((scenario, target))
-            if r and r.get('error'):
-                notes.append(f'{label} / {name}: ERROR: {r["error"]}')
-            elif r and 'skipped' in r:
-                notes.append(f'{label} / {name}: n/a: {r["skipped"]}')
+            for r in by_key.get((scenario, target), []):
+                when = f' (round {r["round"]})' if len(by_key[(scenario, target)]) > 1 else ''
+                if r.get('error'):
+                    notes.append(f'{label} / {name}{when}: ERROR: {r["error"]}')
+                elif 'skipped' in r:
+                    notes.append(f'{label} / {name}: n/a: {r["skipped"]}')
         for i, (key, figure, fmt, better) in enumerate(figures_for(scenario)):
-            values, cells = {}, {}
+            values, cells, per_round = {}, {}, {}
             for target, _ in TARGETS:
-                r = by_key.get((scenario, target))
-                if r is None:
+                runs = by_key.get((scenario, target), [])
+                measured = [r for r in runs if r.get(key) is not None and 'skipped' not in r]
+                per_round[target] = {r.get('round', 1): r[key] for r in measured}
+                if not runs:
                     cells[target] = '-'
-                elif r.get('error') and r.get(key) is None:
-                    cells[target] = 'error'
-                elif 'skipped' in r or (target == 'direct' and key.startswith('cpu_us')):
+                elif any('skipped' in r for r in runs) or (target == 'direct' and key.startswith('cpu_us')):
                     cells[target] = 'n/a'
-                elif r.get(key) is None:
-                    cells[target] = '?'
+                elif not measured:
+                    cells[target] = 'error' if any(r.get('error') for r in runs) else '?'
                 else:
-                    values[target] = r[key]
-                    cells[target] = fmt.format(r[key]) + ('*' if r.get('error') else '')
-            q = ratio(key, values.get('sluice'), values.get('pgbouncer'))
+                    values[target] = median([r[key] for r in measured])
+                    cells[target] = fmt.format(values[target]) + ('*' if any(r.get('error') for r in runs) else '')
+            paired = sorted(set(per_round['sluice']) & set(per_round['pgbouncer']))
+            round_ratios = [q for q in (ratio(key, per_round['sluice'][n], per_round['pgbouncer'][n]) for n in paired)
+                            if q is not None]
+            q = median(round_ratios)
+            if len(round_ratios) > 1 and key == 'cpu_us_per_tx':
+                notes.append(f'{label} / {figure}: Sluice/PgBouncer per round: '
+                             + ', '.join(f'{x:.2f}x' for x in round_ratios))
             rows.append({'scenario': scenario, 'label': label if i == 0 else '', 'full_label': label,
                          'key': key, 'figure': figure, 'better': better, 'values': values, 'cells': cells,
-                         'ratio': q, 'ratio_cell': f'{q:.2f}x' if q is not None else 'n/a'})
+                         'ratio': q, 'round_ratios': round_ratios,
+                         'ratio_cell': f'{q:.2f}x' if q is not None else 'n/a'})
     return rows, notes
 
 
@@ -107,7 +128,8 @@ def describe(meta):
     return [
         f"{meta['date']}, {meta['mode']} mode: pgbench -T {meta['seconds']} (CPU window skips the first "
         f"{meta['warmup_seconds']} s), scale {meta['scale']}, {meta['idle_clients']} idle clients held "
-        f"{meta['idle_seconds']} s.",
+        f"{meta['idle_seconds']} s"
+        + (f"; {meta['rounds']} rounds per scenario, medians shown." if meta.get('rounds', 1) > 1 else "."),
         f"PostgreSQL {meta['postgresql']}, PgBouncer {meta['pgbouncer']}, Sluice {meta['sluice']} "
         f"(workers: {meta['sluice_workers']}).",
         f"Poolers: {meta['pool_mode']} mode, default_pool_size={meta['pool_size']}, {meta['auth']}, "
@@ -122,7 +144,8 @@ def describe(meta):
 
 LEGEND = ('Sluice/PgBouncer is Sluice\'s figure divided by PgBouncer\'s: above 1 is better for tps and '
           'logins/s, below 1 is better for latency, CPU and memory. n/a: not measured (see notes); '
-          '* after a figure: the run reported errors.')
+          '* after a figure: the run reported errors. With several rounds, figures are medians and the ratio '
+          'is the median of the rounds\' own ratios.')
 
 
 def chart_data(rows):
@@ -171,7 +194,8 @@ def main():
             f.write('\n' + '\n'.join(f'- {n}' for n in notes) + '\n')
         f.write('\n![Sluice / PgBouncer](ratios.png)\n')
     with open(os.path.join(a.out, 'results.json'), 'w') as f:
-        table = [{k: r[k] for k in ('scenario', 'full_label', 'key', 'figure', 'better', 'values', 'ratio')}
+        table = [{k: r[k] for k in ('scenario', 'full_label', 'key', 'figure', 'better', 'values', 'ratio',
+                                    'round_ratios')}
                  for r in rows]
         json.dump({'meta': meta, 'table': table, 'records': records, 'notes': notes}, f, indent=1)
         f.write('\n')

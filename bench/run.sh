@@ -3,8 +3,12 @@
 # pgbench and an idle-client holder; prints a table and writes bench/results/ (results.md,
 # results.json, ratios.png, raw/). See bench/README.md for what is measured and how.
 #
-#   bench/run.sh [--quick] [--seconds N] [--scale N] [--idle-clients N]
+#   bench/run.sh [--quick] [--seconds N] [--scale N] [--idle-clients N] [--rounds N]
 #                [--targets direct,pgbouncer,sluice] [--scenarios lat1,sel50,...]
+#
+# --rounds N runs each pgbench scenario N times per target, the targets taking turns (the
+# order reversed every other round); the table shows medians and the ratio is the median of
+# the rounds' ratios, so a noisy stretch of the machine weighs on one round only.
 #
 # Environment: SLUICE_BINARY (default build/sluice), PGBOUNCER_BINARY (default pgbouncer on
 # PATH), SLUICE_WORKERS (sets `workers` for Sluice; default: Sluice's default, 1),
@@ -26,16 +30,17 @@ source "$repo/scripts/pg_throwaway.sh"
 # shellcheck source=bench/lib.sh
 source "$bench_dir/lib.sh"
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # ---- settings -------------------------------------------------------------------------
-mode=full seconds="" scale="" idle_n="" targets_arg="" scenarios_arg=""
+mode=full seconds="" scale="" idle_n="" targets_arg="" scenarios_arg="" rounds=1
 while (($#)); do
     case $1 in
         --quick) mode=quick ;;
         --seconds) seconds=${2:?}; shift ;;
         --scale) scale=${2:?}; shift ;;
         --idle-clients) idle_n=${2:?}; shift ;;
+        --rounds) rounds=${2:?}; shift ;;
         --targets) targets_arg=${2:?}; shift ;;
         --scenarios) scenarios_arg=${2:?}; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -50,6 +55,7 @@ else
     : "${seconds:=20}" "${scale:=10}" "${idle_n:=10000}"
     warm=4 idle_seconds=10
 fi
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench: --rounds must be a positive number" >&2; exit 2; }
 ((seconds >= warm + 2)) || { echo "bench: --seconds must be at least $((warm + 2))" >&2; exit 2; }
 pool_size=20
 max_client_conn=$((idle_n + 2000 > 12000 ? idle_n + 2000 : 12000))
@@ -280,7 +286,7 @@ import json, os, platform, sys
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 json.dump({
     "mode": "$mode", "seconds": $seconds, "warmup_seconds": $warm, "scale": $scale,
-    "idle_clients": $idle_n, "idle_seconds": $idle_seconds, "pool_size": $pool_size,
+    "idle_clients": $idle_n, "idle_seconds": $idle_seconds, "pool_size": $pool_size, "rounds": $rounds,
     "pool_mode": "transaction", "auth": "$client_auth",
     "server_login": "$server_login",
     "max_client_conn": $max_client_conn, "open_files_limit": $fd_limit,
@@ -302,6 +308,7 @@ run_pgbench() {
     local scenario=$1 t=$2 port pid="" rc=0 note=""
     port=$(target_port "$t")
     local out=$raw/$scenario.$t
+    ((rounds > 1)) && out=$out.r$BENCH_ROUND
     rm -f "$out".agg.*
     if [[ $scenario == tpcb50 ]]; then
         # What pgbench does before a run unless -n, done directly so no pooler pays for it.
@@ -403,26 +410,37 @@ for t in "${targets[@]}"; do
     fi
 done
 
+export BENCH_ROUND=1  # record.py notes it in every record
 for scenario in "${scenarios[@]}"; do
     say "${label[$scenario]}"
     if [[ $scenario == idle ]]; then
         [[ " ${targets[*]} " == *" direct "* ]] && skip idle direct "${direct_skip[idle]}"
         [[ " ${targets[*]} " =~ " "(pgbouncer|sluice)" " ]] && build_idle_tool
     fi
-    for t in "${targets[@]}"; do
-        if [[ $t == direct && -n "${direct_skip[$scenario]:-}" ]]; then
-            [[ $scenario != idle ]] && skip "$scenario" direct "${direct_skip[$scenario]}"
-            continue
+    # The idle scenario runs once: its figures are stable, and 10,000 logins take a while.
+    scenario_rounds=$([[ $scenario == idle ]] && echo 1 || echo "$rounds")
+    for ((BENCH_ROUND = 1; BENCH_ROUND <= scenario_rounds; BENCH_ROUND++)); do
+        ((scenario_rounds > 1)) && echo "  round $BENCH_ROUND/$scenario_rounds"
+        order=("${targets[@]}")
+        if ((BENCH_ROUND % 2 == 0)); then
+            order=()
+            for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[i]}"); done
         fi
-        if [[ $scenario == idle ]]; then
-            run_idle "$t"
-        elif check_target "$t"; then
-            run_pgbench "$scenario" "$t"
-        else
-            record skip --scenario "$scenario" --label "${label[$scenario]}" --target "$t" --error \
-                --reason "$t is not accepting logins: $(head -n 1 "$raw/check.$t.err" 2>/dev/null)"
-            python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
-        fi
+        for t in "${order[@]}"; do
+            if [[ $t == direct && -n "${direct_skip[$scenario]:-}" ]]; then
+                [[ $scenario != idle && $BENCH_ROUND == 1 ]] && skip "$scenario" direct "${direct_skip[$scenario]}"
+                continue
+            fi
+            if [[ $scenario == idle ]]; then
+                run_idle "$t"
+            elif check_target "$t"; then
+                run_pgbench "$scenario" "$t"
+            else
+                record skip --scenario "$scenario" --label "${label[$scenario]}" --target "$t" --error \
+                    --reason "$t is not accepting logins: $(head -n 1 "$raw/check.$t.err" 2>/dev/null)"
+                python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
+            fi
+        done
     done
 done
 
