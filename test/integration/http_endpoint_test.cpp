@@ -30,8 +30,8 @@ struct HttpReply {
     std::string body;
 };
 
-// Sends `request` as is and reads until the server closes (it always does), within 5 s.
-HttpReply httpRaw(int port, const std::string& request) {
+// Sends `request` as is and reads until the server closes (it always does), within `patience`.
+HttpReply httpRaw(int port, const std::string& request, std::chrono::seconds patience = 5s) {
     HttpReply reply;
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -44,7 +44,7 @@ HttpReply httpRaw(int port, const std::string& request) {
     }
     (void)!::write(fd, request.data(), request.size());
     std::string all;
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    const auto deadline = std::chrono::steady_clock::now() + patience;
     for (;;) {
         if (!waitFd(fd, POLLIN, deadline)) break;
         char buf[4096];
@@ -120,11 +120,13 @@ TEST_F(HttpEndpoint, HealthAndProperHttpErrors) {
     EXPECT_EQ(httpRaw(httpPort_, "this is not http\r\n\r\n").status, 400);
     EXPECT_EQ(httpRaw(httpPort_, "GET /health HTTP/1.1\r\nX-Filler: " + std::string(20000, 'a') + "\r\n\r\n").status,
               431);
-    // A client that sends half a request and stalls is dropped, not kept forever.
+    // A client that sends half a request and stalls is answered 408 and dropped after the endpoint's
+    // 5 s request timeout, not kept forever. The test waits longer than that, so a slow (sanitizer)
+    // run still sees the answer rather than racing the timer.
     const auto start = std::chrono::steady_clock::now();
-    HttpReply stalled = httpRaw(httpPort_, "GET /health HTTP/1.1\r\n");
+    HttpReply stalled = httpRaw(httpPort_, "GET /health HTTP/1.1\r\n", 15s);
     EXPECT_EQ(stalled.status, 408);
-    EXPECT_LT(elapsedMs(start), 5500);
+    EXPECT_GE(elapsedMs(start), 4900) << "answered before the request timeout";
     // And the endpoint still serves.
     EXPECT_EQ(httpGet(httpPort_, "/health").status, 200);
 }
