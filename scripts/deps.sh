@@ -8,7 +8,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential cmake pkg-config
-    libuv1-dev libssl-dev libinih-dev libspdlog-dev libfmt-dev libhttp-parser-dev
+    libuv1-dev liburing-dev libssl-dev libinih-dev libspdlog-dev libfmt-dev libhttp-parser-dev
     libgtest-dev libgmock-dev libpq-dev
     postgresql postgresql-contrib pgbouncer
     openssl gnuplot-nox python3

@@ -50,7 +50,9 @@ Socket::Socket(uv_loop_t* loop, SocketOwner& owner) : loop_(loop), owner_(owner)
     std::memset(&h_, 0, sizeof h_);
 }
 
-Socket::~Socket() = default;
+Socket::~Socket() {
+    if (SendBatcher* batcher = SendBatcher::of(loop_)) batcher->forget(*this);
+}
 
 int Socket::open(bool isUnix) {
     isUnix_ = isUnix;
@@ -156,20 +158,27 @@ void Socket::pumpTls() {
 
 void Socket::writeRaw(const void* data, size_t size) {
     if (size == 0) return;
-    const char* bytes = static_cast<const char*>(data);
     if (queuedBytes_ == 0 && !failed_) {
-        uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes), static_cast<unsigned>(size));
+        if (SendBatcher* batcher = SendBatcher::of(loop_); batcher != nullptr && batcher->usable() && !closing_) {
+            batcher->add(*this, data, size);
+            return;
+        }
+        uv_buf_t buf = uv_buf_init(const_cast<char*>(static_cast<const char*>(data)), static_cast<unsigned>(size));
         int written = uv_try_write(&h_.stream, &buf, 1);
         if (written == static_cast<int>(size)) return;
         if (written > 0) {
-            bytes += written;
+            data = static_cast<const char*>(data) + written;
             size -= static_cast<size_t>(written);
         }
         // Any other failure is left to uv_write below, which reports it from the loop, so that the
         // owner never sees its connection end in the middle of its own call.
     }
+    writeLater(data, size);
+}
+
+void Socket::writeLater(const void* data, size_t size) {
     auto pending = std::make_unique<PendingWrite>();
-    pending->bytes.assign(bytes, size);
+    pending->bytes.assign(static_cast<const char*>(data), size);
     pending->socket = this;
     uv_buf_t buf = uv_buf_init(pending->bytes.data(), static_cast<unsigned>(size));
     queuedBytes_ += size;
@@ -191,6 +200,8 @@ void Socket::close() {
         std::string cipher = tls_->takeOutput();
         writeRaw(cipher.data(), cipher.size());
     }
+    // What this iteration wrote goes to libuv's queue, to be written before the shutdown below.
+    if (SendBatcher* batcher = SendBatcher::of(loop_)) batcher->giveBack(*this);
     closing_ = true;
     stopReading();
     if (queuedBytes_ > 0 && !failed_) {

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "net/io_buffer.h"
+#include "net/send_batcher.h"
 #include "net/tls.h"
 
 namespace sluice::net {
@@ -56,7 +57,8 @@ public:
     void stopReading();
     bool isReading() const { return reading_; }
 
-    // Queues the bytes; an error is reported later through onSocketEnd.
+    // Queues the bytes; an error is reported later through onSocketEnd. On a loop with a
+    // SendBatcher they go out with the iteration's other output, else they are written at once.
     void write(const void* data, size_t size);
     void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
     size_t queuedBytes() const { return queuedBytes_; }
@@ -95,6 +97,9 @@ public:
     size_t bufferedInput() const { return input_.size(); }
 
 private:
+    friend class SendBatcher;
+    static constexpr uint32_t kNoBatchSlot = UINT32_MAX;
+
     static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
     static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
     static void onWritten(uv_write_t* req, int status);
@@ -102,6 +107,8 @@ private:
     static void onShutdown(uv_shutdown_t* req, int status);
     static void onClosed(uv_handle_t* handle);
     void writeRaw(const void* data, size_t size);
+    // Hands bytes the kernel did not take to libuv, which writes them when there is room.
+    void writeLater(const void* data, size_t size);
     // Runs the TLS engine on what arrived: flushes its output, hands plaintext to the owner.
     void pumpTls();
 
@@ -121,6 +128,7 @@ private:
     std::unique_ptr<IoBuffer> cipherIn_;  // TLS records as read, before decryption (TLS only)
     size_t chunkSize_ = 4096;
     size_t queuedBytes_ = 0;
+    uint32_t batchSlot_ = kNoBatchSlot;  // this iteration's output, held by the loop's SendBatcher
     bool open_ = false;
     bool closing_ = false;
     bool reading_ = false;

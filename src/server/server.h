@@ -75,7 +75,7 @@ private:
     pool::PoolRegistry pools_;
     conn::ProcessCounters counters_;
     std::vector<std::unique_ptr<Worker>> workers_;
-    uv_loop_t loop_;
+    uv_loop_t loop_{};  // zeroed: loop_.data (kept by uv_loop_init) tells sockets of a SendBatcher
     std::vector<std::unique_ptr<uv_signal_t>> signals_;
     uv_timer_t timer_;
     uv_timer_t statsTimer_;

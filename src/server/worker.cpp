@@ -18,6 +18,10 @@ Worker::Worker(int index, pool::PoolRegistry& pools, conn::ProcessCounters& coun
     sweepTimer_.data = this;
     uv_async_init(&loop_, &wakeup_, &Worker::onAsync);
     wakeup_.data = this;
+    std::string whyNot;
+    sendBatcher_ = net::SendBatcher::attach(&loop_, whyNot);
+    if (!sendBatcher_ && index_ == 0)
+        SLOG_INFO("io_uring not available ({}): each message is sent with a system call of its own", whyNot);
     connections_ = std::make_unique<conn::Connections>(&loop_, pools, counters, std::move(snapshot));
 }
 
@@ -30,6 +34,7 @@ Worker::~Worker() {
         uv_run(&loop_, UV_RUN_DEFAULT);
     }
     connections_.reset();
+    sendBatcher_.reset();  // after the sockets, which give it their unsent bytes up to the end
     uv_loop_close(&loop_);
 }
 

@@ -46,9 +46,10 @@ private:
     void publishCounts();
 
     int index_;
-    uv_loop_t loop_;
+    uv_loop_t loop_{};  // zeroed: loop_.data (kept by uv_loop_init) tells sockets of a SendBatcher
     uv_timer_t sweepTimer_;
     uv_async_t wakeup_;
+    std::unique_ptr<net::SendBatcher> sendBatcher_;  // null without io_uring: sockets write directly
     std::unique_ptr<conn::Connections> connections_;
     std::vector<std::unique_ptr<net::Listener>> listeners_;
     std::thread thread_;

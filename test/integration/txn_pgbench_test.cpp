@@ -64,10 +64,12 @@ struct Case {
     std::string poolMode;  // transaction | statement
     std::string protocol;  // simple | extended
     bool selectOnly;
+    bool directWrites = false;  // SLUICE_NO_IO_URING: each message its own send, as without io_uring
 };
 
 std::string caseName(const ::testing::TestParamInfo<Case>& info) {
-    return info.param.poolMode + "_" + info.param.protocol + (info.param.selectOnly ? "_selectonly" : "_tpcb");
+    return info.param.poolMode + "_" + info.param.protocol + (info.param.selectOnly ? "_selectonly" : "_tpcb") +
+           (info.param.directWrites ? "_directwrites" : "");
 }
 
 class TxnPgbench : public ::testing::TestWithParam<Case> {
@@ -100,10 +102,17 @@ TEST_P(TxnPgbench, TwoHundredClientsOnAPoolOfTen) {
     ASSERT_TRUE(clearAppBackends()) << "backends of an earlier test would not go away";
 
     SluiceProcess sluice;
-    ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(),
-                                      "pool_mode = " + c.poolMode + "\ndefault_pool_size = " +
-                                          std::to_string(kPoolSize) + "\nmax_client_conn = " +
-                                          std::to_string(kClients + 50) + "\n")));
+    if (c.directWrites) ::setenv("SLUICE_NO_IO_URING", "1", 1);  // inherited by the forked Sluice
+    const bool started = sluice.start(basicIni(sharedPg(), freePort(),
+                                               "pool_mode = " + c.poolMode + "\ndefault_pool_size = " +
+                                                   std::to_string(kPoolSize) + "\nmax_client_conn = " +
+                                                   std::to_string(kClients + 50) + "\n"));
+    ::unsetenv("SLUICE_NO_IO_URING");
+    ASSERT_TRUE(started);
+    if (c.directWrites) {
+        EXPECT_NE(sluice.log().find("io_uring not available (SLUICE_NO_IO_URING is set)"), std::string::npos)
+            << sluice.log();
+    }
 
     MaxSampler servers([] { return appBackends(); }, 50ms);
     const std::string command = "env PGPASSWORD=apppass " + pgbench_ + " -h 127.0.0.1 -p " +
@@ -134,7 +143,8 @@ INSTANTIATE_TEST_SUITE_P(, TxnPgbench,
                                            Case{"transaction", "simple", false},
                                            Case{"transaction", "extended", false},
                                            // tpcb-like uses BEGIN, which statement pooling refuses.
-                                           Case{"statement", "simple", true}, Case{"statement", "extended", true}),
+                                           Case{"statement", "simple", true}, Case{"statement", "extended", true},
+                                           Case{"transaction", "extended", false, true}),
                          caseName);
 
 }  // namespace
