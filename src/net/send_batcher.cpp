@@ -14,6 +14,8 @@ namespace sluice::net {
 namespace {
 // A slot's buffer grown past this by a large result is freed after its flush, not kept.
 constexpr size_t kKeptCapacity = 64 * 1024;
+// Slots kept after a burst that wrote to more sockets at once (a shutdown telling 10,000 clients).
+constexpr size_t kKeptSlots = 1024;
 }  // namespace
 
 std::unique_ptr<SendBatcher> SendBatcher::attach(uv_loop_t* loop, std::string& whyNot) {
@@ -97,6 +99,10 @@ void SendBatcher::flush() {
         std::string& bytes = pending_[i].bytes;
         if (bytes.capacity() > kKeptCapacity) std::string().swap(bytes);
         bytes.clear();
+    }
+    if (pending_.size() > kKeptSlots) {
+        pending_.resize(kKeptSlots);
+        pending_.shrink_to_fit();
     }
     used_ = 0;
 }

@@ -40,7 +40,12 @@ Worker::~Worker() {
 
 Status Worker::listen(const config::Settings& s, bool reusePort) {
     auto onConnection = [this](uv_stream_t* listener, bool isUnix) {
-        if (!stopping_) connections_->acceptClient(listener, isUnix);
+        if (stopping_) return;
+        connections_->acceptClient(listener, isUnix);
+        // At once, not at the next sweep: SHUTDOWN WAIT_FOR_CLIENTS reads this count, and a client
+        // that came and ran a query within one sweep period was not counted (the pooler exited
+        // under it). A count that lags a closed client only delays the exit by a sweep.
+        publishCounts();
     };
     std::string addresses = s.listen_addr;
     size_t start = 0;
