@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "net/send_batcher.h"
+
 namespace sluice::net {
 
 namespace {

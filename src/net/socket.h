@@ -13,10 +13,11 @@
 #include <string_view>
 
 #include "net/io_buffer.h"
-#include "net/send_batcher.h"
 #include "net/tls.h"
 
 namespace sluice::net {
+
+class SendBatcher;  // the loop's batch of output (send_batcher.h)
 
 // Callbacks a Socket makes to the connection that owns it. All run on the socket's loop thread,
 // never re-entrantly from inside a Socket method.

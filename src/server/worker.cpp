@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "net/send_batcher.h"
 #include "util/log.h"
 
 namespace sluice::server {
