@@ -30,9 +30,12 @@ void reopen();
 
 }  // namespace sluice::log
 
-#define SLOG_INFO(...) spdlog::info(__VA_ARGS__)
-#define SLOG_WARN(...) spdlog::warn(__VA_ARGS__)
-#define SLOG_ERROR(...) spdlog::error(__VA_ARGS__)
-#define SLOG_FATAL(...) spdlog::critical(__VA_ARGS__)
-#define SLOG_DEBUG(...) spdlog::debug(__VA_ARGS__)
-#define SLOG_NOISE(...) spdlog::trace(__VA_ARGS__)
+// Each line holds a counted reference to the current logger for as long as it is written: a
+// reload (configure) replaces the logger while workers log, and spdlog::info() and friends use
+// a raw pointer that the replacement frees under them (an ASan run crashed on it after SIGHUP).
+#define SLOG_INFO(...) spdlog::default_logger()->info(__VA_ARGS__)
+#define SLOG_WARN(...) spdlog::default_logger()->warn(__VA_ARGS__)
+#define SLOG_ERROR(...) spdlog::default_logger()->error(__VA_ARGS__)
+#define SLOG_FATAL(...) spdlog::default_logger()->critical(__VA_ARGS__)
+#define SLOG_DEBUG(...) spdlog::default_logger()->debug(__VA_ARGS__)
+#define SLOG_NOISE(...) spdlog::default_logger()->trace(__VA_ARGS__)
