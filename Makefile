@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test test-unit test-integration test-asan demo bench clean
+.PHONY: all build deps test test-unit test-integration test-asan demo bench bench-failover clean
 
 all: build
 
@@ -40,6 +40,11 @@ demo: deps build
 
 bench: deps build
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BENCH_ARGS); else echo "bench: not written yet (issue 6)"; fi
+
+# The failover drill: primary + synchronous standby, the primary killed and the standby
+# promoted under writers, through Sluice and through libpq's multi-host conninfo (bench/README.md).
+bench-failover: deps build
+	bench/failover.sh $(FAILOVER_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
