@@ -39,6 +39,36 @@ void setStartupParameter(DatabaseEntry& entry, std::string_view name, std::strin
     entry.startupParameters.emplace_back(std::string(name), std::string(value));
 }
 
+// "a, b,c" -> {"a", "b", "c"}; an empty text is one empty item (the unix socket default).
+std::vector<std::string_view> splitList(std::string_view text) {
+    std::vector<std::string_view> items;
+    size_t start = 0;
+    while (true) {
+        size_t comma = text.find(',', start);
+        items.push_back(trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
+        if (comma == std::string_view::npos) return items;
+        start = comma + 1;
+    }
+}
+
+// Pairs the host list with the port list as libpq does: one port for all, or one per host.
+Status pairHostsWithPorts(DatabaseEntry& entry) {
+    const std::vector<std::string_view> hosts = splitList(entry.host);
+    if (hosts.size() > 1)
+        for (std::string_view host : hosts)
+            if (host.empty()) return Error{"empty host name in host list '" + entry.host + "'", ""};
+    if (entry.ports.size() > 1 && entry.ports.size() != hosts.size())
+        return Error{"host lists " + std::to_string(hosts.size()) + " hosts but port lists " +
+                         std::to_string(entry.ports.size()) + " ports; give one port for every host, or a single port",
+                     ""};
+    entry.hosts.clear();
+    for (size_t i = 0; i < hosts.size(); ++i) {
+        const int port = entry.ports.empty() ? 5432 : entry.ports[entry.ports.size() == 1 ? 0 : i];
+        entry.hosts.push_back(HostAddress{std::string(hosts[i]), port});
+    }
+    return okStatus();
+}
+
 using KeyHandler = std::function<Status(DatabaseEntry&, std::string_view key, std::string_view value)>;
 
 Status setText(std::string DatabaseEntry::*field, DatabaseEntry& entry, std::string_view value) {
@@ -77,9 +107,14 @@ const std::vector<std::pair<std::string_view, KeyHandler>>& keyHandlers() {
         {"host", text(&E::host)},
         {"port",
          [](E& e, std::string_view k, std::string_view v) -> Status {
-             const auto port = parseInteger(v);
-             if (!port || *port < 1 || *port > 65535) return invalidValue(k, v, "expected a port between 1 and 65535");
-             e.port = static_cast<int>(*port);
+             e.ports.clear();
+             for (std::string_view item : splitList(v)) {
+                 const auto port = parseInteger(item);
+                 if (!port || *port < 1 || *port > 65535)
+                     return invalidValue(k, v, "expected a port between 1 and 65535, or a comma-separated list of them");
+                 e.ports.push_back(static_cast<int>(*port));
+             }
+             e.port = e.ports.front();
              return okStatus();
          }},
         {"user", text(&E::user)},
@@ -116,9 +151,9 @@ const std::vector<std::pair<std::string_view, KeyHandler>>& keyHandlers() {
              e.queryWaitTimeout = *secs < 0 ? std::nullopt : std::optional<double>(*secs);
              return okStatus();
          }},
-        {"load_balance_hosts", oneOf(&E::loadBalanceHosts, {"round-robin", "disable"})},
-        {"target_session_attrs",
-         oneOf(&E::targetSessionAttrs, {"any", "read-write", "read-only", "primary", "standby"})},
+        {"load_balance_hosts", oneOf(&E::loadBalanceHosts, {"round-robin", "random", "disable"})},
+        {"target_session_attrs", oneOf(&E::targetSessionAttrs, {"any", "read-write", "read-only", "primary",
+                                                                 "standby", "prefer-standby"})},
         {"client_encoding", startup("client_encoding")},
         {"datestyle", startup("DateStyle")},
         {"timezone", startup("TimeZone")},
@@ -159,6 +194,7 @@ Result<DatabaseEntry> parseDatabaseEntry(std::string_view name, std::string_view
         if (!status) return status.error();
     }
     if (entry.dbname.empty() && name != "*") entry.dbname = entry.name;
+    if (auto status = pairHostsWithPorts(entry); !status) return status.error();
     return entry;
 }
 

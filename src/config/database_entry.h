@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -11,12 +12,23 @@
 
 namespace sluice::config {
 
+// One host of an entry's host list, with its port.
+struct HostAddress {
+    std::string host;  // empty: unix_socket_dir; starting with '/': a unix socket directory
+    int port = 5432;
+    bool operator==(const HostAddress&) const = default;
+    bool operator<(const HostAddress& o) const { return std::tie(host, port) < std::tie(o.host, o.port); }
+};
+
 struct DatabaseEntry {
     std::string name;
-    // Empty: unix socket in unix_socket_dir. Starting with '/' or '@': a unix socket directory
-    // (file system or abstract namespace). May be a comma-separated list of hosts.
+    // As written. Empty: unix socket in unix_socket_dir. Starting with '/' or '@': a unix socket
+    // directory (file system or abstract namespace). May be a comma-separated list of hosts,
+    // with `port` one port for all or a list of the same length (libpq's rules).
     std::string host;
-    int port = 5432;
+    int port = 5432;  // the first host's
+    std::vector<int> ports;         // as written (empty: 5432)
+    std::vector<HostAddress> hosts;  // host and port lists paired, in the order written
     std::string dbname;  // defaults to name; stays empty on the "*" fallback (= the client's database)
     std::string user;    // non-empty: every client of this database logs in to the server as this user
     std::string password;
@@ -28,6 +40,8 @@ struct DatabaseEntry {
     std::string connectQuery;
     std::optional<double> serverLifetime;     // seconds
     std::optional<double> queryWaitTimeout;   // seconds; -1 in the file means "not set"
+    // Which hosts of the list a server connection may use, and in which order (libpq's
+    // target_session_attrs; PgBouncer 1.24's load_balance_hosts, plus libpq's "random").
     std::string loadBalanceHosts = "round-robin";
     std::string targetSessionAttrs = "any";
     // Sent in the server's startup packet: client_encoding, DateStyle, TimeZone, application_name.

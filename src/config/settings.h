@@ -39,6 +39,11 @@ struct Settings {
     int64_t max_user_connections = 0;
     int64_t max_user_client_connections = 0;
     bool server_round_robin = false;
+    // Multi-host databases (Sluice's own)
+    double host_probe_interval = 0;
+    double host_probe_timeout = 0;
+    double primary_wait_timeout = 0;
+    double max_standby_lag = 0;
     std::string track_extra_parameters;
     std::string ignore_startup_parameters;
     int64_t peer_id = 0;

@@ -1,6 +1,7 @@
 // The settings table: names, defaults, units and reloadability follow PgBouncer 1.25's config.md
 // and its SHOW CONFIG "changeable" column; only `workers`, `http_listen_addr`,
-// `http_listen_port` and `log_format` are Sluice's own.
+// `http_listen_port`, `log_format` and the multi-host settings (`host_probe_*`,
+// `primary_wait_timeout`, `max_standby_lag`) are Sluice's own.
 #include <limits>
 
 #include "config/settings.h"
@@ -117,6 +118,10 @@ std::vector<SettingDef> buildTable() {
                 "how long DNS failures are cached"),
         seconds("dns_zone_check_period", &S::dns_zone_check_period, "0", kReload, kIgnored,
                 "how often DNS zone serials are checked for changes (0 = never)"),
+        seconds("host_probe_interval", &S::host_probe_interval, "1", kReload, kSupported,
+                "Sluice only: how often each host of a multi-host database is asked its role"),
+        seconds("host_probe_timeout", &S::host_probe_timeout, "3", kReload, kSupported,
+                "Sluice only: a host that does not answer its probe within this long is down"),
         text("http_listen_addr", &S::http_listen_addr, "*", kRestart, kSupported,
              "Sluice only: address of the HTTP endpoint (/metrics, /health, /ready); '*' = all"),
         integer("http_listen_port", &S::http_listen_port, "0", 0, 65535, "", kRestart, kSupported,
@@ -153,6 +158,8 @@ std::vector<SettingDef> buildTable() {
                 "largest protocol message let through"),
         integer("max_prepared_statements", &S::max_prepared_statements, "200", 0, kIntMax, "", kReload, kIgnored,
                 "prepared statements tracked per server connection in transaction mode (0 = off)"),
+        seconds("max_standby_lag", &S::max_standby_lag, "0", kReload, kSupported,
+                "Sluice only: standbys replaying further behind than this serve no reads (0 = no limit)"),
         integer("max_user_client_connections", &S::max_user_client_connections, "0", 0, kIntMax, "", kReload,
                 kSupported, "client connections allowed per user (0 = unlimited)"),
         integer("max_user_connections", &S::max_user_connections, "0", 0, kIntMax, "", kReload, kSupported,
@@ -168,6 +175,8 @@ std::vector<SettingDef> buildTable() {
                 "free a pool with no clients and no servers after this long (0 = never)"),
         choice("pool_mode", &S::pool_mode, "session", {"session", "transaction", "statement"}, kReload, kSupported,
                "when a server connection returns to the pool"),
+        seconds("primary_wait_timeout", &S::primary_wait_timeout, "0", kReload, kSupported,
+                "Sluice only: how long clients wait for a host of the wanted role (0 = query_wait_timeout)"),
         seconds("query_timeout", &S::query_timeout, "0", kReload, kSupported,
                 "cancel queries running longer than this (0 = never)"),
         integer("query_wait_notify", &S::query_wait_notify, "5", 0, kIntMax, "seconds", kReload, kIgnored,

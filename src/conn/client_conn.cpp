@@ -17,6 +17,7 @@
 #include "proto/codes.h"
 #include "proto/header.h"
 #include "proto/parse.h"
+#include "proto/sql_words.h"
 #include "util/log.h"
 
 namespace sluice::conn {
@@ -299,6 +300,13 @@ void ClientConn::handleIdle(net::IoBuffer& input) {
         closeWithError(proto::sqlstate::kProtocolViolation, "PQexec disallowed");
         return;
     }
+    if (transactionLost_) {
+        while (transactionLost_ && answerLostTransaction(input)) {
+        }
+        if (transactionLost_ || input.empty() || state_ != State::Idle) return;
+        handleIdle(input);
+        return;
+    }
     state_ = State::Waiting;
     requestServer();
 }
@@ -318,6 +326,7 @@ void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
         return;
     }
     const bool welcomePending = state_ == State::WaitWelcome;
+    linkingForWelcome_ = welcomePending;
     state_ = State::Linking;
     server_ = &server;
     server.link(*this);
@@ -369,10 +378,23 @@ void ClientConn::checkTimeouts(uint64_t nowUs) {
                 closeWithError(proto::sqlstate::kProtocolViolation, "client_login_timeout");
             return;
         case State::Waiting:
-        case State::WaitWelcome:
-            if (target && target->queryWaitTimeout > 0 && secondsSince(waitingSince) >= target->queryWaitTimeout)
-                closeWithError(proto::sqlstate::kProtocolViolation, "query_wait_timeout");
+        case State::WaitWelcome: {
+            if (!target) return;
+            // While no host of a multi-host database qualifies (a failover in progress), clients
+            // may wait longer for one: primary_wait_timeout.
+            const bool forHost = shard_->waitingForHost();
+            const double limit = forHost && target->primaryWaitTimeout > 0 ? target->primaryWaitTimeout
+                                                                           : target->queryWaitTimeout;
+            if (limit <= 0 || secondsSince(waitingSince) < limit) return;
+            std::string detail =
+                forHost ? fmt::format("No host of database \"{}\" qualifies for target_session_attrs={}.", database_,
+                                      discovery::sessionAttrsName(target->sessionAttrs))
+                        : shard_->lastConnectFailure().empty()
+                              ? std::string()
+                              : "The last server connection attempt failed: " + shard_->lastConnectFailure();
+            closeWithError(proto::sqlstate::kProtocolViolation, "query_wait_timeout", detail);
             return;
+        }
         case State::Idle:
             if (target && over(lastActivityUs_, target->clientIdleTimeout))
                 closeWithError(proto::sqlstate::kIdleSessionTimeout, "client_idle_timeout");
@@ -632,9 +654,67 @@ std::string ClientConn::restoreStartupParameters(const std::vector<std::string>&
 
 bool ClientConn::awaitsOnlyOneReady() const { return readyPending_ == 1 && !extendedOpen_ && streamRemaining_ == 0; }
 
-void ClientConn::serverLost(std::string_view reason) {
+void ClientConn::serverLost(const Error& error, bool midMessage) {
+    ServerConn* lostServer = server_;
     server_ = nullptr;
-    closeWithError(proto::sqlstate::kConnectionFailure, reason);
+    if (state_ == State::Linking) {
+        // Its check or parameter sync failed with the server: nothing of the client's was sent.
+        state_ = linkingForWelcome_ ? State::WaitWelcome : State::Waiting;
+        requestServer();
+        return;
+    }
+    const bool pooled = shard_ && shard_->target().mode != pool::PoolMode::Session;
+    if (state_ != State::Active || !pooled || !lostServer || midMessage || extendedOpen_ || streamRemaining_ > 0) {
+        closeWithError(error.sqlstate.empty() ? proto::sqlstate::kConnectionFailure : error.sqlstate, error.message);
+        return;
+    }
+    // Each request the server owed an answer fails, as a direct connection would report it,
+    // except that the client is still connected and its next transaction runs elsewhere.
+    const bool inBlock = lostServer->transactionStatus() != 'I';
+    const char status = inBlock ? 'E' : 'I';
+    std::string out;
+    for (uint32_t i = 0; i < readyPending_; ++i) {
+        proto::appendErrorResponse(out, "ERROR", proto::sqlstate::kConnectionFailure,
+                                   "server connection lost: " + error.message,
+                                   inBlock ? "The transaction was rolled back; end it with ROLLBACK."
+                                           : "The statement may not have completed.",
+                                   "This connection is still usable.");
+        proto::appendReadyForQuery(out, status);
+    }
+    if (!out.empty()) socket_.write(out);
+    SLOG_INFO("{} server connection lost ({}); {} request(s) failed, the client stays", describe(), error.message,
+              readyPending_);
+    transactionLost_ = inBlock;
+    readyPending_ = 0;
+    transactionUs_ = 0;
+    state_ = State::Idle;
+    socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
+    if (!socket_.input().empty()) readInput(socket_.input());
+}
+
+bool ClientConn::answerLostTransaction(net::IoBuffer& input) {
+    auto header = proto::peekHeader(input.data(), input.size());
+    if (!header || input.size() < header->totalSize()) return false;
+    std::string_view sql;
+    if (header->type != proto::msg::kQuery ||
+        !proto::parseQuery(input.data() + proto::kHeaderSize, header->bodySize(), sql)) {
+        closeWithError(proto::sqlstate::kConnectionFailure,
+                       "server connection lost during a transaction; reconnect to go on");
+        return false;
+    }
+    std::string out;
+    if (proto::endsTransactionBlock(sql)) {
+        transactionLost_ = false;
+        proto::appendCommandComplete(out, "ROLLBACK");
+        proto::appendReadyForQuery(out, 'I');
+    } else {
+        proto::appendErrorResponse(out, "ERROR", proto::sqlstate::kInFailedTransaction,
+                                   "current transaction is aborted, commands ignored until end of transaction block");
+        proto::appendReadyForQuery(out, 'E');
+    }
+    input.consume(header->totalSize());
+    socket_.write(out);
+    return true;
 }
 
 void ClientConn::resumeReading() {
@@ -663,10 +743,10 @@ void ClientConn::onSocketEnd(std::string_view reason) {
     close(reason == "EOF" ? "client unexpected eof" : fmt::format("client connection error: {}", reason));
 }
 
-void ClientConn::closeWithError(std::string_view sqlstate, std::string_view message) {
+void ClientConn::closeWithError(std::string_view sqlstate, std::string_view message, std::string_view detail) {
     if (state_ == State::Closing) return;
     std::string out;
-    proto::appendErrorResponse(out, "FATAL", sqlstate, message);
+    proto::appendErrorResponse(out, "FATAL", sqlstate, message, detail);
     socket_.write(out);
     close(message);
 }

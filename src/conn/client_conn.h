@@ -39,7 +39,7 @@ public:
 
     // Ends the session: `reason` goes to the log (and to the client when sent as an error).
     void close(std::string_view reason);
-    void closeWithError(std::string_view sqlstate, std::string_view message);
+    void closeWithError(std::string_view sqlstate, std::string_view message, std::string_view detail = {});
 
     // From the linked server.
     void sendFromServer(const uint8_t* data, size_t size);
@@ -54,7 +54,11 @@ public:
     // The server finished a request (ReadyForQuery): in transaction and statement mode this
     // may be the release point.
     void serverReadyForQuery(char status);
-    void serverLost(std::string_view reason);
+    // The linked server went away (crash, shutdown, failover). In transaction and statement
+    // pooling the client stays: what was in flight fails with an ERROR and its next transaction
+    // gets another server; a session, or a request cut mid-message, cannot go on (FATAL).
+    // `midMessage`: the server's last message to the client was cut short.
+    void serverLost(const Error& error, bool midMessage);
     void resumeReading();
     // RESUME after SUSPEND: read again wherever the client was reading.
     void resumeAfterSuspend();
@@ -129,6 +133,9 @@ private:
     // The welcome's parameters when the pool already knows every value the client asked for.
     std::optional<pool::ServerParams> welcomeFromCache();
     void closeServerAndClient(std::string_view sqlstate, std::string_view reason);
+    // After serverLost inside a transaction block: the client must end it before anything else
+    // runs, as PostgreSQL demands in a failed transaction. Returns false to stop reading.
+    bool answerLostTransaction(net::IoBuffer& input);
 
     // A password, SASL or console message larger than this is not what it claims to be.
     static constexpr uint32_t kMaxAuthMessage = 64u << 10;
@@ -175,6 +182,8 @@ private:
     // and whether extended-protocol messages were sent since the last Sync.
     uint32_t readyPending_ = 0;
     bool extendedOpen_ = false;
+    bool linkingForWelcome_ = false;  // Linking a server whose parameters the welcome waits for
+    bool transactionLost_ = false;    // its server died inside a transaction block (serverLost)
     TimePoint connectedAt_;
     // Monotonic microseconds, for the timeouts and the statistics; read once per request, never
     // per message (the last activity uses the loop's cached time).

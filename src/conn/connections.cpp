@@ -46,7 +46,7 @@ void Connections::setSnapshot(Snapshot snapshot) {
         if (entry) {
             std::string secret;
             if (auto it = authFile().find(poolUser); it != authFile().end()) secret = it->second;
-            shard->sharedPool()->setTarget(pool::resolvePoolTarget(config(), *entry, database, poolUser, secret));
+            shard->sharedPool()->setTarget(pool::resolvePoolTarget(config(), *entry, database, poolUser, secret, pools_.hosts()));
             shard->refreshTarget();
         }
         // Servers opened for a changed (or removed) entry go now if idle, or when their client is done.
@@ -79,7 +79,7 @@ pool::PoolShard& Connections::shardFor(const config::DatabaseEntry& entry, const
     const std::string& poolUser = entry.user.empty() ? clientUser : entry.user;
     std::string secret;
     if (auto it = authFile().find(poolUser); it != authFile().end()) secret = it->second;
-    auto target = pool::resolvePoolTarget(config(), entry, database, clientUser, secret);
+    auto target = pool::resolvePoolTarget(config(), entry, database, clientUser, secret, pools_.hosts());
     auto& slot = shards_[{database, poolUser}];
     if (!slot) {
         auto pool = pools_.get(database, poolUser, std::move(target));
@@ -95,7 +95,9 @@ pool::PoolShard& Connections::shardFor(const config::DatabaseEntry& entry, const
 }
 
 void Connections::launchServer(pool::PoolShard& shard) {
-    auto server = std::make_unique<ServerConn>(*this, shard, nextId());
+    auto host = shard.chooseHost();
+    if (!host) return;  // no host qualifies now: clients wait (hostsChanged() launches again)
+    auto server = std::make_unique<ServerConn>(*this, shard, nextId(), *host);
     ServerConn& ref = *server;
     servers_.emplace(&ref, std::move(server));
     ref.connect();
@@ -117,7 +119,7 @@ ClientConn* Connections::findByCancelKey(int32_t pid, int32_t key) {
 
 void Connections::forwardCancel(ServerConn& server) {
     auto forwarder = std::make_unique<CancelForwarder>(
-        loop_, server.shard().target().host, server.shard().target().port, server.backendPid(), server.backendKey(),
+        loop_, server.host().address().host, server.host().address().port, server.backendPid(), server.backendKey(),
         [this](CancelForwarder& done) {
             std::erase_if(cancels_, [&](const std::unique_ptr<CancelForwarder>& f) { return f.get() == &done; });
         });
@@ -153,11 +155,7 @@ void Connections::checkTimeouts() {
             s.server_connect_timeout > 0 && secondsSince(server->connectedAt(), now) >= s.server_connect_timeout)
             stale.push_back(ptr);
     }
-    for (ServerConn* server : stale) {
-        Error error{"server_connect_timeout: no answer from the server in time", "08006"};
-        server->shard().serverLoginFailed(*server, error);
-        server->close("connect timeout");
-    }
+    for (ServerConn* server : stale) server->connectFailed("connect timeout");
 
     if (s.cancel_wait_timeout > 0) {
         std::vector<CancelForwarder*> late;
@@ -192,6 +190,13 @@ void Connections::checkTimeouts() {
             server->close(lifetime > 0 && secondsSince(server->connectedAt(), now) >= lifetime ? "server lifetime over"
                                                                                                  : "server idle timeout");
     }
+}
+
+void Connections::hostsChanged() {
+    for (auto& [key, shard] : shards_)
+        shard->hostsChanged([](pool::PooledServer& server) {
+            static_cast<ServerConn&>(server).close("host no longer serves this database (role or health changed)");
+        });
 }
 
 void Connections::pause(const std::string& database) {

@@ -90,6 +90,11 @@ public:
         if (quietClients_.contains(client)) watchedClients_.pushBack(client);
     }
 
+    // A host's role or health changed (the prober says so): servers on hosts that no longer
+    // serve their pool go, waiting clients get servers on the hosts that do.
+    void hostsChanged();
+    discovery::HostRegistry& hosts() { return pools_.hosts(); }
+
     // Shutdown and PAUSE support.
     void stopAcceptingLogins() { acceptingLogins_ = false; }
     bool acceptingLogins() const { return acceptingLogins_; }

@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "auth/md5_password.h"
 #include "conn/client_conn.h"
 #include "conn/connections.h"
+#include "conn/server_login.h"
 #include "conn/worker_report.h"
 #include "proto/builders.h"
 #include "proto/codes.h"
@@ -22,6 +22,12 @@ constexpr uint32_t kMaxInternalMessage = 16u << 20;
 // Past this much output queued toward a slow client, stop reading its server (backpressure).
 constexpr size_t kHighWater = 256u << 10;
 
+// Errors at login that say the host cannot take connections now (starting up, shutting down,
+// crashed, connection trouble), not that the pool's settings are wrong.
+bool hostUnavailable(std::string_view sqlstate) {
+    return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03";
+}
+
 Error errorFromFields(const proto::ErrorFields& fields) {
     std::string message = fields.message;
     if (!fields.detail.empty()) message += " (" + fields.detail + ")";
@@ -30,26 +36,29 @@ Error errorFromFields(const proto::ErrorFields& fields) {
 
 }  // namespace
 
-ServerConn::ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id)
+ServerConn::ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id, size_t hostIndex)
     : connections_(connections),
       shard_(shard),
       socket_(connections.loop(), *this),
       id_(id),
+      host_(shard.target().hostStates.at(hostIndex)),
       name_("S-" + std::to_string(id)),
-      connectedAt_(Clock::now()) {}
+      connectedAt_(Clock::now()) {
+    this->hostIndex = hostIndex;
+    host_->serverOpened();
+}
 
-ServerConn::~ServerConn() = default;
+ServerConn::~ServerConn() { host_->serverClosed(); }
 
 std::string ServerConn::describe() const {
     return fmt::format("{}: {}/{}@{}", name_, shard_.pool().database(), shard_.pool().user(), address_);
 }
 
 void ServerConn::connect() {
-    const pool::PoolTarget& target = shard_.target();
+    const config::HostAddress& target = host_->address();
     shard_.serverLaunched(*this);
     const bool isUnix = !target.host.empty() && target.host[0] == '/';
-    address_ = isUnix ? fmt::format("{}/.s.PGSQL.{}", target.host, target.port)
-                      : fmt::format("{}:{}", target.host, target.port);
+    address_ = host_->describe();
     if (int rc = socket_.open(isUnix); rc != 0) {
         // No handle to close: the caller (Connections::launchServer) frees us on seeing Closing.
         SLOG_ERROR("{} cannot create a socket: {}", describe(), uv_strerror(rc));
@@ -78,8 +87,7 @@ void ServerConn::connect() {
                             port.c_str(), &hints);
     if (rc != 0) {
         resolver_.reset();
-        loginFailed(Error{fmt::format("cannot resolve {}: {}", target.host, uv_strerror(rc)),
-                          std::string(proto::sqlstate::kConnectionFailure)});
+        connectFailed(fmt::format("cannot resolve {}: {}", target.host, uv_strerror(rc)));
     }
 }
 
@@ -92,8 +100,7 @@ void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result)
     }
     std::unique_ptr<uv_getaddrinfo_t> owned = std::move(self->resolver_);
     if (status != 0 || result == nullptr) {
-        self->loginFailed(Error{fmt::format("cannot resolve {}: {}", self->shard_.target().host, uv_strerror(status)),
-                                std::string(proto::sqlstate::kConnectionFailure)});
+        self->connectFailed(fmt::format("cannot resolve {}: {}", self->host_->address().host, uv_strerror(status)));
     } else {
         self->startConnect(result->ai_addr);
     }
@@ -102,16 +109,13 @@ void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result)
 
 void ServerConn::startConnect(const sockaddr* address) {
     int rc = socket_.connectTcp(address);
-    if (rc != 0)
-        loginFailed(Error{fmt::format("cannot connect to {}: {}", address_, uv_strerror(rc)),
-                          std::string(proto::sqlstate::kConnectionFailure)});
+    if (rc != 0) connectFailed(fmt::format("connect failed: {}", uv_strerror(rc)));
 }
 
 void ServerConn::onSocketConnected(int status) {
     if (state_ == State::Closing) return;
     if (status != 0) {
-        loginFailed(Error{fmt::format("cannot connect to server {}: {}", address_, uv_strerror(status)),
-                          std::string(proto::sqlstate::kConnectionFailure)});
+        connectFailed(fmt::format("connect failed: {}", uv_strerror(status)));
         return;
     }
     const auto& settings = connections_.settings();
@@ -135,24 +139,26 @@ void ServerConn::handleTlsAnswer(net::IoBuffer& input) {
     const char answer = static_cast<char>(input.data()[0]);
     input.consume(1);
     const std::string& mode = connections_.settings().server_tls_sslmode;
-    if (answer == 'S') {
-        if (!input.empty()) {
-            // Bytes after 'S' before our ClientHello: someone in the middle (CVE-2021-23222).
-            loginFailed(Error{"server sent data after accepting TLS", std::string(proto::sqlstate::kProtocolViolation)});
+    switch (interpretTlsAnswer(answer, mode)) {
+        case TlsAnswer::StartTls: {
+            if (!input.empty()) {
+                // Bytes after 'S' before our ClientHello: someone in the middle (CVE-2021-23222).
+                loginFailed(Error{"server sent data after accepting TLS", std::string(proto::sqlstate::kProtocolViolation)});
+                return;
+            }
+            const std::string& host = host_->address().host;
+            if (!socket_.startTls(std::make_unique<net::TlsSession>(connections_.serverTls(), host,
+                                                                      mode == "verify-full"))) {
+                loginFailed(Error{"TLS to the server failed: " + socket_.tls()->error(),
+                                  std::string(proto::sqlstate::kConnectionFailure)});
+            }
+            return;  // the handshake goes on in the socket; onSocketTlsReady sends the startup packet
+        }
+        case TlsAnswer::GoOnPlain:
+            state_ = State::Login;
+            sendStartup();
             return;
-        }
-        const std::string& host = shard_.target().host;
-        if (!socket_.startTls(std::make_unique<net::TlsSession>(connections_.serverTls(), host,
-                                                                  mode == "verify-full"))) {
-            loginFailed(Error{"TLS to the server failed: " + socket_.tls()->error(),
-                              std::string(proto::sqlstate::kConnectionFailure)});
-        }
-        return;  // the handshake goes on in the socket; onSocketTlsReady sends the startup packet
-    }
-    if (answer == 'N' && mode != "require" && mode != "verify-ca" && mode != "verify-full") {
-        state_ = State::Login;
-        sendStartup();
-        return;
+        case TlsAnswer::Refuse: break;
     }
     loginFailed(Error{answer == 'N' ? fmt::format("server does not accept TLS (server_tls_sslmode = {})", mode)
                                     : "server answered the SSLRequest with neither S nor N",
@@ -214,11 +220,11 @@ bool ServerConn::processWholeMessages(net::IoBuffer& input) {
         case State::Idle: {
             std::string_view name, value;
             if (header->type == proto::msg::kParameterStatus && proto::parseParameterStatus(body, bodySize, name, value)) {
-                params_.set(name, value);
+                noteParameter(name, value);
             } else if (header->type == proto::msg::kErrorResponse) {
                 proto::ErrorFields fields;
                 proto::parseErrorOrNotice(body, bodySize, fields);
-                close(fmt::format("server sent an error while idle: {}", fields.message));
+                lost(errorFromFields(fields));
             } else if (header->type != proto::msg::kNoticeResponse &&
                        header->type != proto::msg::kNotificationResponse) {
                 close(fmt::format("server sent unexpected message '{}' while idle", header->type));
@@ -236,14 +242,15 @@ void ServerConn::handleLoginMessage(char type, const uint8_t* body, size_t size)
         case proto::msg::kAuthentication: handleAuthRequest(body, size); break;
         case proto::msg::kParameterStatus: {
             std::string_view name, value;
-            if (proto::parseParameterStatus(body, size, name, value)) params_.set(name, value);
+            if (proto::parseParameterStatus(body, size, name, value)) noteParameter(name, value);
             break;
         }
         case proto::msg::kBackendKeyData: proto::parseBackendKeyData(body, size, backendPid_, backendKey_); break;
         case proto::msg::kErrorResponse: {
             proto::ErrorFields fields;
             proto::parseErrorOrNotice(body, size, fields);
-            loginFailed(errorFromFields(fields));
+            if (hostUnavailable(fields.sqlstate)) connectFailed(fmt::format("server refused the login: {}", fields.message));
+            else loginFailed(errorFromFields(fields));
             break;
         }
         case proto::msg::kReadyForQuery: loginDone(); break;
@@ -255,80 +262,17 @@ void ServerConn::handleLoginMessage(char type, const uint8_t* body, size_t size)
 }
 
 void ServerConn::handleAuthRequest(const uint8_t* body, size_t size) {
-    const pool::PoolTarget& target = shard_.target();
-    proto::AuthRequest request;
-    if (!proto::parseAuthRequest(body, size, request)) {
-        loginFailed(Error{"server sent a malformed authentication request",
-                          std::string(proto::sqlstate::kProtocolViolation)});
+    if (!authenticator_) {
+        const pool::PoolTarget& target = shard_.target();
+        authenticator_ = std::make_unique<ServerAuthenticator>(
+            ServerCredentials{target.serverUser, target.serverPassword, shard_.pool().scramKeys()});
+    }
+    std::string out;
+    if (auto status = authenticator_->answer(body, size, out); !status) {
+        loginFailed(status.error());
         return;
     }
-    const std::string& password = target.serverPassword;
-    const bool passwordIsMd5 = auth::isMd5Hash(password);
-    const bool passwordIsPlain = !password.empty() && !passwordIsMd5 && password.rfind("SCRAM-SHA-256$", 0) != 0;
-    std::string out;
-    switch (request.code) {
-        case proto::kAuthOk: return;
-        case proto::kAuthCleartext:
-            if (!passwordIsPlain) break;
-            proto::appendPasswordMessage(out, password);
-            socket_.write(out);
-            return;
-        case proto::kAuthMd5: {
-            if (password.empty() || !(passwordIsPlain || passwordIsMd5)) break;
-            std::string hash = passwordIsMd5 ? password : auth::md5PasswordHash(password, target.serverUser);
-            proto::appendPasswordMessage(out, auth::md5SaltedResponse(hash, request.md5Salt));
-            socket_.write(out);
-            return;
-        }
-        case proto::kAuthSasl: {
-            bool offered = false;
-            for (const auto& mechanism : request.saslMechanisms) offered |= mechanism == "SCRAM-SHA-256";
-            if (!offered) break;
-            if (passwordIsPlain) {
-                scram_ = std::make_unique<auth::ScramClient>(password);
-            } else if (auto keys = shard_.pool().scramKeys()) {
-                // Pass-through with what a client of this pool proved (its stored secret must
-                // be the server's: same salt and iterations, checked by the client).
-                scram_ = std::make_unique<auth::ScramClient>(
-                    auth::ScramClient::fromKeys(keys->clientKey, keys->serverKey, keys->salt, keys->iterations));
-            } else {
-                break;
-            }
-            proto::appendSaslInitialResponse(out, "SCRAM-SHA-256", scram_->clientFirstMessage());
-            socket_.write(out);
-            return;
-        }
-        case proto::kAuthSaslContinue: {
-            std::string clientFinal, error;
-            if (!scram_ || !scram_->handleServerFirst(request.data, clientFinal, error)) {
-                loginFailed(Error{"SCRAM exchange with the server failed: " + error,
-                                  std::string(proto::sqlstate::kProtocolViolation)});
-                return;
-            }
-            proto::appendSaslResponse(out, clientFinal);
-            socket_.write(out);
-            return;
-        }
-        case proto::kAuthSaslFinal: {
-            std::string error;
-            if (!scram_ || !scram_->verifyServerFinal(request.data, error)) {
-                loginFailed(Error{"SCRAM exchange with the server failed: " + error,
-                                  std::string(proto::sqlstate::kProtocolViolation)});
-                return;
-            }
-            scram_.reset();
-            return;
-        }
-        default:
-            loginFailed(Error{fmt::format("server asked for an unsupported authentication method ({})", request.code),
-                              std::string(proto::sqlstate::kFeatureNotSupported)});
-            return;
-    }
-    loginFailed(Error{fmt::format("server login for user \"{}\" needs a password that the pooler does not have in "
-                                  "a usable form (set it in the database entry or auth_file, or store the server's "
-                                  "SCRAM secret in auth_file for pass-through)",
-                                  target.serverUser),
-                      std::string(proto::sqlstate::kInvalidPassword)});
+    if (!out.empty()) socket_.write(out);
 }
 
 void ServerConn::loginFailed(const Error& error) {
@@ -338,10 +282,83 @@ void ServerConn::loginFailed(const Error& error) {
     close("server login failed: " + error.message);
 }
 
+void ServerConn::connectFailed(std::string_view reason) {
+    if (state_ == State::Closing) return;
+    const double retry = connections_.settings().server_login_retry;
+    if (host_->reportFailure(retry))
+        SLOG_WARN("{} host {} is down ({}); no new connections there for {}s or until a probe finds it up",
+                  describe(), host_->describe(), reason, retry);
+    connections_.hosts().requestProbe();
+    shard_.noteConnectFailure(fmt::format("{}: {}", host_->describe(), reason));
+    close(reason);  // waiting clients stay queued (PoolShard::serverGone launches elsewhere)
+}
+
+void ServerConn::lost(const Error& error) {
+    if (state_ == State::Closing) return;
+    connections_.hosts().requestProbe();  // a crash, a shutdown, a failover? the prober looks now
+    lostError_ = error;
+    close(client_ ? fmt::format("server connection lost: {}", error.message)
+                  : fmt::format("server sent an error while idle: {}", error.message));
+}
+
+void ServerConn::noteParameter(std::string_view name, std::string_view value) {
+    params_.set(name, value);
+    // PostgreSQL 14+ reports in_hot_standby; it turns off when the standby is promoted.
+    if (name == "in_hot_standby" && state_ != State::Login && shard_.target().multiHost()) {
+        const std::string* readOnly = params_.find("default_transaction_read_only");
+        host_->reportRole(value == "on" ? discovery::Role::Standby : discovery::Role::Primary,
+                          readOnly && *readOnly == "on");
+    }
+}
+
+void ServerConn::checkRole() {
+    const std::string* standby = params_.find("in_hot_standby");
+    if (standby) {
+        const std::string* readOnly = params_.find("default_transaction_read_only");
+        roleKnown(*standby == "on" ? discovery::Role::Standby : discovery::Role::Primary, readOnly && *readOnly == "on");
+        return;
+    }
+    // Before PostgreSQL 14 the role is not reported: ask, as libpq does.
+    runQueryForRows("SELECT pg_catalog.pg_is_in_recovery()::text, pg_catalog.current_setting('transaction_read_only')",
+                    [this](const std::optional<Error>& error, Rows rows) {
+                        if (error || rows.empty() || rows[0].size() < 2 || !rows[0][0] || !rows[0][1]) {
+                            loginFailed(Error{"could not learn the server's role: " +
+                                                  (error ? error->message : std::string("no answer")),
+                                              std::string(proto::sqlstate::kConnectionFailure)});
+                            return;
+                        }
+                        roleKnown(*rows[0][0] == "true" ? discovery::Role::Standby : discovery::Role::Primary,
+                                  *rows[0][1] == "on");
+                    });
+}
+
+void ServerConn::roleKnown(discovery::Role role, bool readOnly) {
+    host_->reportRole(role, readOnly);
+    const auto attrs = shard_.target().sessionAttrs;
+    if (!discovery::roleMatches(attrs, role, readOnly) || !shard_.isCurrent(*this)) {
+        SLOG_INFO("{} host {} is a {}{}; {} wants target_session_attrs={}: trying another host", describe(),
+                  host_->describe(), discovery::roleName(role), readOnly ? " (read-only)" : "",
+                  shard_.pool().database(), discovery::sessionAttrsName(attrs));
+        close("server role does not match target_session_attrs");
+        return;
+    }
+    runConnectQuery();
+}
+
 void ServerConn::loginDone() {
+    authenticator_.reset();
     readyForQuery_ = true;
     txStatus_ = 'I';
     if (!shard_.serverDefaults()) shard_.pool().setServerDefaults(params_);
+    state_ = State::Idle;  // out of Login: later ParameterStatus messages are live changes
+    if (shard_.target().multiHost()) {
+        checkRole();
+        return;
+    }
+    runConnectQuery();
+}
+
+void ServerConn::runConnectQuery() {
     const std::string& connectQuery = shard_.target().connectQuery;
     if (connectQuery.empty()) {
         becomeReady();
@@ -389,7 +406,7 @@ void ServerConn::handleInternalMessage(char type, const uint8_t* body, size_t si
         }
         case proto::msg::kParameterStatus: {
             std::string_view name, value;
-            if (proto::parseParameterStatus(body, size, name, value)) params_.set(name, value);
+            if (proto::parseParameterStatus(body, size, name, value)) noteParameter(name, value);
             break;
         }
         case proto::msg::kReadyForQuery: {
@@ -478,7 +495,8 @@ void ServerConn::releaseFromClient(bool runReset) {
         return;
     }
     if (!shard_.isCurrent(*this)) {
-        close("database configuration changed");
+        close(shard_.isCurrentGeneration(*this) ? "host no longer serves this database (role or health changed)"
+                                                : "database configuration changed");
         return;
     }
     shard_.serverReady(*this);
@@ -513,7 +531,8 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
             return;
         }
         const char type = header->type;
-        if (type != proto::msg::kReadyForQuery && type != proto::msg::kParameterStatus) {
+        if (type != proto::msg::kReadyForQuery && type != proto::msg::kParameterStatus &&
+            type != proto::msg::kErrorResponse) {
             streamRemaining_ = header->totalSize();  // passes through, in pieces if it is large
             continue;
         }
@@ -526,10 +545,32 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
             readyForQuery_ = true;
             readyStatus = status;
             readyAt = pos;
+        } else if (type == proto::msg::kErrorResponse) {
+            // Errors are rare and small: read whole, so that a FATAL (shutdown, crash, a
+            // terminated backend) ends this server without ending the client's session: the
+            // client gets an ERROR for what was in flight and its next transaction another server.
+            proto::ErrorFields fields;
+            proto::parseErrorOrNotice(body, header->bodySize(), fields);
+            if (fields.severity == "FATAL" || fields.severity == "PANIC") {
+                // The server is going away (shutdown, crash, a terminated backend: class 57P):
+                // the client gets an ERROR instead and stays. Any other FATAL answers the
+                // client's own request (a protocol violation…): it gets it, and the session ends.
+                const bool serverGoingAway = fields.sqlstate.starts_with("57P");
+                if (!serverGoingAway) pos += header->totalSize();
+                client_->sendFromServer(data, pos);
+                input.consume(pos);
+                if (serverGoingAway) {
+                    lost(errorFromFields(fields));
+                } else {
+                    clientSawFatal_ = true;
+                    close(fmt::format("server sent a fatal error: {}", fields.message));
+                }
+                return;
+            }
         } else {
             std::string_view name, value;
             if (proto::parseParameterStatus(body, header->bodySize(), name, value)) {
-                params_.set(name, value);
+                noteParameter(name, value);
                 if (client_->serverParameterChanged(name, value)) restore_.emplace_back(name);
             }
         }
@@ -595,12 +636,18 @@ void ServerConn::onSocketDrained() {
 }
 
 void ServerConn::onSocketEnd(std::string_view reason) {
-    if (state_ == State::Login || state_ == State::Connecting || state_ == State::TlsRequest) {
-        loginFailed(Error{fmt::format("server closed the connection during login ({})", reason),
+    if (state_ == State::TlsRequest && socket_.isTls()) {
+        // A failed handshake (certificate verification…) is the configuration's fault: say so.
+        loginFailed(Error{fmt::format("TLS handshake with the server failed: {}", reason),
                           std::string(proto::sqlstate::kConnectionFailure)});
         return;
     }
-    close(fmt::format("server closed the connection ({})", reason));
+    if (state_ == State::Login || state_ == State::Connecting || state_ == State::TlsRequest) {
+        connectFailed(fmt::format("server closed the connection during login ({})", reason));
+        return;
+    }
+    lost(Error{fmt::format("server closed the connection unexpectedly ({})", reason),
+               std::string(proto::sqlstate::kConnectionFailure)});
 }
 
 void ServerConn::close(std::string_view reason) {
@@ -611,10 +658,16 @@ void ServerConn::close(std::string_view reason) {
     if (connections_.settings().log_disconnections)
         SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason,
                   static_cast<long>(secondsSince(connectedAt_)));
-    if (wasLinked) {
+    if (wasLinked && clientSawFatal_) {
         ClientConn* client = client_;
         client_ = nullptr;
-        client->serverLost("server conn crashed?");
+        client->close(reason);
+    } else if (wasLinked) {
+        ClientConn* client = client_;
+        client_ = nullptr;
+        client->serverLost(
+            lostError_ ? *lostError_ : Error{"server conn crashed?", std::string(proto::sqlstate::kConnectionFailure)},
+            streamRemaining_ > 0);
     }
     shard_.serverGone(*this);
     if (wasLoggedIn) {
@@ -672,7 +725,7 @@ void ServerConn::describeRow(ConnectionRow& row) const {
     }
     if (!address_.empty() && address_[0] == '/') {
         row.remoteAddress = "unix";
-        row.remotePort = shard_.target().port;
+        row.remotePort = host_->address().port;
         row.localAddress = "unix";
     } else {
         net::splitAddress(address_, row.remoteAddress, row.remotePort);

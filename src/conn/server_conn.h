@@ -9,6 +9,7 @@
 #include <string>
 
 #include "auth/scram.h"
+#include "discovery/host_state.h"
 #include "net/socket.h"
 #include "pool/pool_shard.h"
 #include "pool/server_params.h"
@@ -26,11 +27,17 @@ public:
     enum class State { Connecting, TlsRequest, Login, Idle, Active, Internal, Closing };
     using QueryDone = std::function<void(const std::optional<Error>& error)>;
 
-    ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id);
+    ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id, size_t hostIndex);
     ~ServerConn() override;
 
     void connect();
     void close(std::string_view reason);
+    // The host did not answer, refused, or said it cannot take connections now (PgBouncer's
+    // "connect failed" / "connect timeout"): the host is marked down for server_login_retry,
+    // waiting clients stay queued for another host or a later try.
+    void connectFailed(std::string_view reason);
+    // The host this server is connected to (DESIGN §9).
+    discovery::HostState& host() const { return *host_; }
 
     // The client this server now works for; the pair forwards each other's bytes.
     void link(ClientConn& client);
@@ -97,6 +104,16 @@ private:
     void handleAuthRequest(const uint8_t* body, size_t size);
     void loginFailed(const Error& error);
     void loginDone();
+    void runConnectQuery();
+    // Multi-host: whether the host's role (learned at login) fits the pool; if not, the
+    // connection is closed and another host tried.
+    void checkRole();
+    void roleKnown(discovery::Role role, bool readOnly);
+    // A ParameterStatus from the server; in_hot_standby tells of a promotion.
+    void noteParameter(std::string_view name, std::string_view value);
+    // A FATAL error or a lost connection while serving a client: the server is gone, the
+    // host suspect (the prober looks at once).
+    void lost(const Error& error);
     void handleInternalMessage(char type, const uint8_t* body, size_t size);
     void becomeReady();
     void forwardToClient(net::IoBuffer& input);
@@ -108,6 +125,7 @@ private:
     pool::PoolShard& shard_;
     net::Socket socket_;
     const uint64_t id_;
+    std::shared_ptr<discovery::HostState> host_;
     std::unique_ptr<uv_getaddrinfo_t> resolver_;
     State state_ = State::Connecting;
     std::string name_;
@@ -122,8 +140,10 @@ private:
     bool readyForQuery_ = false;
     uint32_t streamRemaining_ = 0;  // bytes of a large message still passing through to the client
     TimePoint connectedAt_;
-    std::unique_ptr<auth::ScramClient> scram_;
+    std::unique_ptr<class ServerAuthenticator> authenticator_;  // during login only
     std::optional<Error> queryError_;
+    std::optional<Error> lostError_;  // why a linked server went away, for its client
+    bool clientSawFatal_ = false;     // a FATAL passed through: the client's session ends with ours
     QueryDone queryDone_;
     char queryExpectedStatus_ = 'I';
     bool collectRows_ = false;

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "discovery/host_registry.h"
 #include "pool/pool.h"
 
 namespace sluice::pool {
@@ -17,6 +18,9 @@ public:
     // The pool for the key; made with `target` on first use, else its target is refreshed to it.
     std::shared_ptr<Pool> get(const std::string& database, const std::string& user,
                               std::shared_ptr<const PoolTarget> target);
+
+    // The hosts of every multi-host database (DESIGN §9).
+    discovery::HostRegistry& hosts() { return hosts_; }
 
     template <class Fn>
     void forEach(Fn&& fn) {
@@ -28,6 +32,7 @@ private:
     std::shared_ptr<LimitCounter>& counter(std::map<std::string, std::shared_ptr<LimitCounter>>& map,
                                            const std::string& key);
 
+    discovery::HostRegistry hosts_;
     std::mutex mutex_;
     // Limits that span pools: per database and per user, for servers and for clients.
     std::map<std::string, std::shared_ptr<LimitCounter>> databaseServers_, userServers_, databaseClients_,

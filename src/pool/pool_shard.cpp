@@ -14,6 +14,39 @@ void PoolShard::refreshTarget() {
     if (fresh == target_) return;
     if (!sameServer(*fresh, *target_)) ++generation_;
     target_ = std::move(fresh);
+    hostsVersion_ = 0;
+}
+
+void PoolShard::refreshHosts() {
+    const auto& hosts = target_->hostStates;
+    uint64_t version = 0;
+    for (const auto& host : hosts) version += host->version();
+    // Health also changes with time (a host down for server_login_retry becomes worth a try).
+    const TimePoint now = Clock::now();
+    if (version == hostsVersion_ && secondsSince(hostsCheckedAt_, now) < 0.2) return;
+    hostsVersion_ = version;
+    hostsCheckedAt_ = now;
+    hostUsable_.assign(hosts.size(), 0);
+    discovery::ChoiceLimits limits{target_->maxStandbyLag};
+    for (size_t i = 0; i < hosts.size(); ++i)
+        hostUsable_[i] = discovery::stillUsable(target_->sessionAttrs, hosts[i]->view(now), limits);
+}
+
+std::optional<size_t> PoolShard::chooseHost() {
+    const auto& hosts = target_->hostStates;
+    if (hosts.size() <= 1 && !target_->multiHost()) {
+        waitingForHost_ = false;
+        return 0;
+    }
+    std::vector<discovery::HostView> views;
+    views.reserve(hosts.size());
+    const TimePoint now = Clock::now();
+    for (const auto& host : hosts) views.push_back(host->view(now));
+    discovery::ChoiceLimits limits{target_->maxStandbyLag};
+    auto chosen = discovery::chooseHost(views, target_->sessionAttrs, target_->loadBalance, limits, hostCursor_,
+                                        static_cast<uint64_t>(now.time_since_epoch().count()) >> 10);
+    waitingForHost_ = !chosen;
+    return chosen;
 }
 
 void PoolShard::setOptions(double loginRetrySeconds, bool roundRobin) {
@@ -57,6 +90,7 @@ void PoolShard::cancelWait(PoolWaiter& client) { waiting_.remove(client); }
 
 void PoolShard::serverReady(PooledServer& server) {
     lastLoginError_.reset();
+    if (!lastConnectFailure_.empty()) lastConnectFailure_.clear();
     // Also when it goes straight to a queued client: server_check_delay counts from the last
     // use, so a server in constant use is never checked.
     server.idleSince = Clock::now();
@@ -87,6 +121,14 @@ void PoolShard::serverLoginFailed(PooledServer& server, const Error& error) {
         PoolWaiter* client = waiting_.popFront();
         client->onServerUnavailable(error);
     }
+}
+
+void PoolShard::serverUnreachable(PooledServer& server) {
+    if (server.poolHook.linked()) {
+        static_cast<IntrusiveList<PooledServer, &PooledServer::poolHook>*>(server.poolHook.list)->remove(server);
+        pool_->releaseServerSlot();
+    }
+    launchIfNeeded();  // another host may serve; if none does now, clients wait for one
 }
 
 bool PoolShard::empty() const {

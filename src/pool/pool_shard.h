@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "pool/pool.h"
 #include "pool/pool_stats.h"
@@ -24,6 +25,7 @@ public:
     // straight to a queued client: server_check_delay and server_idle_timeout count from here.
     TimePoint idleSince{};
     uint64_t generation = 0;  // the shard's target generation it was opened for
+    size_t hostIndex = 0;     // which host of the target's list it is connected to
 };
 
 // The part of a client connection that can wait for a server.
@@ -61,8 +63,39 @@ public:
     const std::shared_ptr<Pool>& sharedPool() const { return pool_; }
     const PoolTarget& target() const { return *target_; }
     void refreshTarget();
-    // A server opened for an older target (the database entry changed on reload) is not reused.
-    bool isCurrent(const PooledServer& server) const { return server.generation == generation_; }
+    // A server opened for an older target (the database entry changed on reload), or on a host
+    // that no longer serves the pool (a multi-host failover), is not reused.
+    bool isCurrentGeneration(const PooledServer& server) const { return server.generation == generation_; }
+    bool isCurrent(const PooledServer& server) {
+        if (server.generation != generation_) return false;
+        if (!target_->multiHost()) return true;
+        refreshHosts();
+        return server.hostIndex < hostUsable_.size() && hostUsable_[server.hostIndex];
+    }
+    // Multi-host: the host a new server connection should go to (DESIGN §9), or nullopt when
+    // none qualifies now; clients then wait until one does (hostsChanged()).
+    std::optional<size_t> chooseHost();
+    // True while clients wait because no host qualifies (no primary for a read-write entry…).
+    bool waitingForHost() const { return waitingForHost_; }
+    // Why the last server connection could not be made, for the error of a client whose wait
+    // ends (query_wait_timeout); cleared by a successful login.
+    void noteConnectFailure(std::string why) { lastConnectFailure_ = std::move(why); }
+    const std::string& lastConnectFailure() const { return lastConnectFailure_; }
+    // Host roles or health changed: re-decide which servers may stay, then serve waiting clients.
+    // The servers that must go (idle ones on a host that no longer serves the pool) are given to
+    // `closeIdle`.
+    template <class Fn>
+    void hostsChanged(Fn&& closeIdle) {
+        if (!target_->multiHost()) return;
+        hostsVersion_ = 0;  // force a refresh
+        refreshHosts();
+        std::vector<PooledServer*> gone;
+        idle_.forEach([&](PooledServer& server) {
+            if (!isCurrent(server)) gone.push_back(&server);
+        });
+        for (PooledServer* server : gone) closeIdle(*server);
+        launchIfNeeded();
+    }
     void setOptions(double loginRetrySeconds, bool roundRobin);
 
     // PAUSE: clients queue and no server is handed out or opened until resume().
@@ -82,6 +115,10 @@ public:
     void serverReady(PooledServer& server);                            // to the next waiter, or idle
     void serverGone(PooledServer& server);                             // closing; frees its slot
     void serverLoginFailed(PooledServer& server, const Error& error);  // the failure reaches waiters
+    // A connection that could not be made or was refused at login for a reason that says
+    // nothing about the pool's settings (host down, starting up, wrong role): waiting clients
+    // stay queued and another host (or a later retry) serves them.
+    void serverUnreachable(PooledServer& server);
 
     // Idle servers, oldest first (for timeouts and checks).
     template <class Fn>
@@ -113,6 +150,7 @@ private:
     void launchIfNeeded(int limit = -1);
     bool launchOne(int limit);
     bool loginRetryPending() const;
+    void refreshHosts();
 
     std::shared_ptr<Pool> pool_;
     std::shared_ptr<const PoolTarget> target_;
@@ -123,6 +161,13 @@ private:
     bool roundRobin_;
     bool paused_ = false;
     std::optional<Error> lastLoginError_;
+    // Multi-host: which hosts may keep servers, as of the hosts' summed versions.
+    std::vector<char> hostUsable_;
+    uint64_t hostsVersion_ = 0;
+    TimePoint hostsCheckedAt_{};
+    uint64_t hostCursor_ = 0;
+    bool waitingForHost_ = false;
+    std::string lastConnectFailure_;
     TimePoint lastLoginFailure_{};
 
     IntrusiveList<PoolWaiter, &PoolWaiter::waitHook> waiting_;

@@ -3,20 +3,27 @@
 namespace sluice::pool {
 
 bool sameServer(const PoolTarget& a, const PoolTarget& b) {
-    return a.host == b.host && a.port == b.port && a.dbname == b.dbname && a.serverUser == b.serverUser &&
+    return a.hosts == b.hosts && a.sessionAttrs == b.sessionAttrs && a.dbname == b.dbname && a.serverUser == b.serverUser &&
            a.serverPassword == b.serverPassword && a.connectQuery == b.connectQuery &&
            a.startupParameters == b.startupParameters;
 }
 
 std::shared_ptr<const PoolTarget> resolvePoolTarget(const config::Config& config, const config::DatabaseEntry& entry,
                                                     const std::string& databaseName, const std::string& clientUser,
-                                                    const std::string& authFileSecret) {
+                                                    const std::string& authFileSecret,
+                                                    discovery::HostRegistry& hosts) {
     const auto& settings = config.settings;
     auto target = std::make_shared<PoolTarget>();
     target->database = databaseName;
-    target->host = entry.host;
-    if (target->host.empty()) target->host = settings.unix_socket_dir;  // PgBouncer connects over the unix socket dir
-    target->port = entry.port;
+    target->hosts = entry.hosts;
+    if (target->hosts.empty()) target->hosts.push_back(config::HostAddress{"", entry.port});
+    for (auto& address : target->hosts)
+        if (address.host.empty()) address.host = settings.unix_socket_dir;
+    target->sessionAttrs = discovery::parseSessionAttrs(entry.targetSessionAttrs);
+    target->loadBalance = discovery::parseLoadBalance(entry.loadBalanceHosts);
+    target->hostStates = hosts.hostsFor(target->hosts, target->multiHost());
+    target->maxStandbyLag = settings.max_standby_lag;
+    target->primaryWaitTimeout = settings.primary_wait_timeout;
     target->dbname = entry.dbname.empty() ? databaseName : entry.dbname;
     target->forcedUser = !entry.user.empty();
     target->serverUser = target->forcedUser ? entry.user : clientUser;

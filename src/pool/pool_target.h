@@ -9,14 +9,22 @@
 #include <vector>
 
 #include "config/config.h"
+#include "discovery/host_choice.h"
+#include "discovery/host_registry.h"
 #include "pool/pool_mode.h"
 
 namespace sluice::pool {
 
 struct PoolTarget {
     std::string database;       // name clients connect to
-    std::string host;           // empty or starting with '/': unix socket directory
-    int port = 5432;
+    // The entry's hosts in order (an empty host replaced by unix_socket_dir: PgBouncer connects
+    // over the unix socket dir), and which of them a server may use.
+    std::vector<config::HostAddress> hosts;
+    discovery::SessionAttrs sessionAttrs = discovery::SessionAttrs::Any;
+    discovery::LoadBalance loadBalance = discovery::LoadBalance::RoundRobin;
+    discovery::HostList hostStates;  // one per host, shared process-wide (discovery/host_registry.h)
+    double maxStandbyLag = 0;        // seconds; 0 = no limit
+    double primaryWaitTimeout = 0;   // how long clients wait while no host qualifies; 0 = queryWaitTimeout
     std::string dbname;         // database on the server
     std::string serverUser;
     std::string serverPassword; // plain, md5 hash, or empty
@@ -41,6 +49,9 @@ struct PoolTarget {
     double transactionTimeout = 0;
     double clientIdleTimeout = 0;
     bool forcedUser = false;  // the database entry names the user; every client shares its pool
+
+    // Whether the hosts' roles matter: several hosts, or target_session_attrs other than any.
+    bool multiHost() const { return hosts.size() > 1 || sessionAttrs != discovery::SessionAttrs::Any; }
 };
 
 // Whether servers opened for `a` can serve `b` (same place, same login, same session setup).
@@ -48,8 +59,10 @@ bool sameServer(const PoolTarget& a, const PoolTarget& b);
 
 // Resolves the target for `clientUser` connecting to database `name` (an entry, or the "*" fallback).
 // The password for the server comes from the entry, else from the auth_file secret given.
+// The hosts' states come from `hosts`, shared with every other entry that lists them.
 std::shared_ptr<const PoolTarget> resolvePoolTarget(const config::Config& config, const config::DatabaseEntry& entry,
                                                     const std::string& databaseName, const std::string& clientUser,
-                                                    const std::string& authFileSecret);
+                                                    const std::string& authFileSecret,
+                                                    discovery::HostRegistry& hosts);
 
 }  // namespace sluice::pool

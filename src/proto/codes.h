@@ -119,6 +119,7 @@ constexpr std::string_view kConnectionFailure = "08006";
 constexpr std::string_view kProtocolViolation = "08P01";
 constexpr std::string_view kFeatureNotSupported = "0A000";
 constexpr std::string_view kInvalidParameterValue = "22023";
+constexpr std::string_view kInFailedTransaction = "25P02";
 constexpr std::string_view kIdleInTransactionSessionTimeout = "25P03";
 constexpr std::string_view kTransactionTimeout = "25P04";
 constexpr std::string_view kInvalidAuthorizationSpecification = "28000";

@@ -121,6 +121,24 @@ TEST(ConfigDatabase, HostListsAndSocketDirectories) {
     EXPECT_EQ(parseDatabaseEntry("a", "host=2001:db8::1")->host, "2001:db8::1");
 }
 
+TEST(ConfigDatabase, HostAndPortListsPairAsInLibpq) {
+    using sluice::config::HostAddress;
+    auto one = parseDatabaseEntry("a", "host=h1,h2 port=6000");
+    ASSERT_TRUE(one);
+    EXPECT_EQ(one->hosts, (std::vector<HostAddress>{{"h1", 6000}, {"h2", 6000}}));
+    auto each = parseDatabaseEntry("a", "host='h1, /tmp/sock ,h3' port=1,2,3");
+    ASSERT_TRUE(each);
+    EXPECT_EQ(each->hosts, (std::vector<HostAddress>{{"h1", 1}, {"/tmp/sock", 2}, {"h3", 3}}));
+    EXPECT_EQ(each->port, 1);
+    auto plain = parseDatabaseEntry("a", "dbname=x");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->hosts, (std::vector<HostAddress>{{"", 5432}}));
+    auto attrs = parseDatabaseEntry("a", "host=a,b target_session_attrs=Prefer-Standby load_balance_hosts=random");
+    ASSERT_TRUE(attrs);
+    EXPECT_EQ(attrs->targetSessionAttrs, "prefer-standby");
+    EXPECT_EQ(attrs->loadBalanceHosts, "random");
+}
+
 TEST(ConfigDatabase, UnknownKeyNamesTheAllowedOnes) {
     auto entry = parseDatabaseEntry("db", "host=x sslmode=require");
     ASSERT_FALSE(entry);
@@ -142,8 +160,12 @@ TEST(ConfigDatabase, BadValuesAreRejected) {
         {"max_db_connections=99999999999", "invalid value '99999999999' for 'max_db_connections'"},
         {"pool_mode=sometimes", "invalid value 'sometimes' for 'pool_mode': expected one of session, transaction"},
         {"server_lifetime=1h", "invalid value '1h' for 'server_lifetime'"},
-        {"load_balance_hosts=random", "invalid value 'random' for 'load_balance_hosts': expected one of round-robin"},
-        {"target_session_attrs=prefer-standby", "invalid value 'prefer-standby' for 'target_session_attrs'"},
+        {"load_balance_hosts=sometimes", "invalid value 'sometimes' for 'load_balance_hosts': expected one of round-robin"},
+        {"target_session_attrs=writable", "invalid value 'writable' for 'target_session_attrs': expected one of any, "
+                                          "read-write, read-only, primary, standby, prefer-standby"},
+        {"host=a,b,c port=1,2", "host lists 3 hosts but port lists 2 ports"},
+        {"host=a,,c", "empty host name in host list"},
+        {"port=5432,x", "invalid value '5432,x' for 'port'"},
         {"host='unterminated", "syntax error in connection string: unterminated quoted value"},
         {"user=", "syntax error in connection string: empty value for 'user'"},
     };
@@ -208,7 +230,8 @@ TEST(ConfigDatabase, LoaderReportsBadEntriesWithFileLineAndName) {
     auto config = parseConfigString("[pgbouncer]\n[databases]\nfoo = host=x port=abc\n", "dbs.ini");
     ASSERT_FALSE(config);
     EXPECT_EQ(config.error().message,
-              "dbs.ini:3: database 'foo': invalid value 'abc' for 'port': expected a port between 1 and 65535");
+              "dbs.ini:3: database 'foo': invalid value 'abc' for 'port': expected a port between 1 and 65535, or a "
+              "comma-separated list of them");
 
     auto reserved = parseConfigString("[pgbouncer]\n[databases]\npgbouncer = host=x\n", "dbs.ini");
     ASSERT_FALSE(reserved);

@@ -1,0 +1,53 @@
+#include "discovery/host_registry.h"
+
+namespace sluice::discovery {
+
+HostList HostRegistry::hostsFor(const std::vector<config::HostAddress>& addresses, bool probed) {
+    std::lock_guard lock(mutex_);
+    HostList list;
+    for (const auto& address : addresses) {
+        auto& slot = hosts_[address];
+        if (!slot) slot = std::make_shared<HostState>(address);
+        if (probed) probed_[address] = true;
+        list.push_back(slot);
+    }
+    if (probed) clusters_.try_emplace(addresses, 0);
+    return list;
+}
+
+HostList HostRegistry::probedHosts() const {
+    std::lock_guard lock(mutex_);
+    HostList list;
+    for (const auto& [address, state] : hosts_)
+        if (probed_.count(address)) list.push_back(state);
+    return list;
+}
+
+HostList HostRegistry::allHosts() const {
+    std::lock_guard lock(mutex_);
+    HostList list;
+    for (const auto& [address, state] : hosts_) list.push_back(state);
+    return list;
+}
+
+HostList HostRegistry::refreshFencing() {
+    std::lock_guard lock(mutex_);
+    std::map<config::HostAddress, bool> fence;
+    for (auto& [addresses, highest] : clusters_) {
+        for (const auto& address : addresses) {
+            HostView view = hosts_[address]->view();
+            if (view.role == Role::Primary && view.health == Health::Up) highest = std::max(highest, view.timeline);
+        }
+        for (const auto& address : addresses) {
+            HostView view = hosts_[address]->view();
+            bool& fenced = fence[address];
+            fenced = fenced || (view.role == Role::Primary && view.timeline > 0 && view.timeline < highest);
+        }
+    }
+    HostList changed;
+    for (const auto& [address, fenced] : fence)
+        if (hosts_[address]->setFenced(fenced)) changed.push_back(hosts_[address]);
+    return changed;
+}
+
+}  // namespace sluice::discovery
