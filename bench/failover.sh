@@ -362,6 +362,8 @@ run_drill() {
         fi
         stop_process "$sluice_pid" INT sluice
         sluice_pid=""
+        # What Sluice last said about its hosts: the first clue when it did not follow.
+        note sluice_last_host_lines "$(grep -E 'WARNING|ERROR|FATAL| host ' "$d/sluice/sluice.log" 2>/dev/null | tail -n 2 | oneline)"
     fi
 
     # Every acknowledged commit must be on the new primary.
@@ -460,6 +462,7 @@ EOF
 pg_version=$("$(_pgt_bindir)/postgres" --version 2>/dev/null | awk '{print $3}')
 sluice_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || sluice_rev="$sluice_rev+uncommitted src changes"
+[[ -n "${SLUICE_BINARY:-}" ]] && sluice_rev="$SLUICE_BINARY"
 say "Failover drill: $clients writers ($([[ $tx == 1 ]] && echo "BEGIN/INSERT/COMMIT" || echo "autocommit INSERT")), kill after $before s, promote $promote_after s later, $after s more; targets: ${targets[*]}"
 echo "    PostgreSQL $pg_version: primary + 1 streaming standby, synchronous_standby_names = '*',"
 echo "    synchronous_commit = on (fsync = off: a process crash is drilled, not a power cut)."
@@ -545,6 +548,8 @@ for r in records:
         notes.append(f"- **{name}: error**: {r['reason']}")
     if r.get("sluice_warnings"):
         notes.append(f"- {name}: Sluice warned: {r['sluice_warnings']}")
+    if r.get("status") == "error" and r.get("sluice_last_host_lines"):
+        notes.append(f"- {name}: Sluice's last lines about hosts: {r['sluice_last_host_lines']}")
     if r.get("sluice_died"):
         notes.append(f"- {name}: {r['sluice_died']}")
     fe = w(r, "first_error")
