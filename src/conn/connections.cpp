@@ -58,11 +58,12 @@ void Connections::setSnapshot(Snapshot snapshot) {
     }
 }
 
-net::Socket::TcpOptions Connections::tcpOptions() const {
-    const auto& s = settings();
+net::Socket::TcpOptions tcpOptionsFrom(const config::Settings& s) {
     return {s.tcp_keepalive, static_cast<int>(s.tcp_keepidle), static_cast<int>(s.tcp_keepintvl),
             static_cast<int>(s.tcp_keepcnt), static_cast<int>(s.tcp_user_timeout)};
 }
+
+net::Socket::TcpOptions Connections::tcpOptions() const { return tcpOptionsFrom(settings()); }
 
 void Connections::acceptClient(uv_stream_t* listener, bool isUnix) {
     auto client = std::make_unique<ClientConn>(*this, nextId());

@@ -41,6 +41,9 @@ struct Snapshot {
     std::shared_ptr<const auth::IdentMaps> identMaps;  // auth_ident_file, when set
 };
 
+// tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt and tcp_user_timeout as socket options.
+net::Socket::TcpOptions tcpOptionsFrom(const config::Settings& settings);
+
 // Counters shared by all workers (limits that span the process).
 struct ProcessCounters {
     std::atomic<int64_t> clients{0};

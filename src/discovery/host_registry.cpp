@@ -30,6 +30,17 @@ HostList HostRegistry::allHosts() const {
     return list;
 }
 
+std::vector<HostList> HostRegistry::clusters() const {
+    std::lock_guard lock(mutex_);
+    std::vector<HostList> list;
+    for (const auto& [addresses, highest] : clusters_) {
+        HostList hosts;
+        for (const auto& address : addresses) hosts.push_back(hosts_.at(address));
+        list.push_back(std::move(hosts));
+    }
+    return list;
+}
+
 HostList HostRegistry::refreshFencing() {
     std::lock_guard lock(mutex_);
     std::map<config::HostAddress, bool> fence;

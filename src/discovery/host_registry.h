@@ -25,6 +25,8 @@ public:
     // Hosts the prober should watch.
     HostList probedHosts() const;
     HostList allHosts() const;
+    // Each probed host list (a cluster: the hosts of one multi-host entry), in order.
+    std::vector<HostList> clusters() const;
 
     // Something that may change a host's role was seen (a connection lost, a login refused):
     // the prober looks at once instead of at its next interval. Any thread.

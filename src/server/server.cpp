@@ -192,6 +192,17 @@ int Server::run() {
         http_ = std::move(opened.value());
         SLOG_INFO("listening on {} (/metrics, /health, /ready)", http_->description());
     }
+    // Multi-host databases: the prober watches their hosts from this loop; a worker that sees a
+    // connection die asks it to look at once.
+    prober_ = std::make_unique<discovery::HostProber>(
+        &loop_, pools_.hosts(), [this](const discovery::HostState& host) { return probeLogin(host); },
+        [this] { onEveryWorker([](conn::Connections& connections) { connections.hostsChanged(); }); });
+    prober_->configure(probeSettings());
+    pools_.hosts().onProbeWanted([this] {
+        postToControl([this] {
+            if (prober_) prober_->probeNow();
+        });
+    });
     const int workerCount = std::max<int>(1, static_cast<int>(settings.workers));
     for (int i = 0; i < workerCount; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
@@ -214,6 +225,7 @@ int Server::run() {
     uv_timer_init(&loop_, &statsTimer_);
     statsTimer_.data = this;
     restartStatsTimer();
+    prober_->start();
 
     uv_run(&loop_, UV_RUN_DEFAULT);
 
@@ -283,6 +295,7 @@ Status Server::reload() {
 void Server::publish(conn::Snapshot snapshot) {
     snapshot_ = std::move(snapshot);
     applyLogging(snapshot_.config->settings);
+    if (prober_) prober_->configure(probeSettings());
     for (auto& worker : workers_) {
         conn::Snapshot copy = snapshot_;
         worker->post([copy](conn::Connections& connections) { connections.setSnapshot(copy); });
@@ -391,6 +404,7 @@ void Server::beginShutdown(Shutdown mode) {
         }
     }
     if (mode == Shutdown::Immediate) {
+        if (prober_) prober_->stop();
         for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&statsTimer_), nullptr);
@@ -486,6 +500,31 @@ void Server::serveMetrics(metrics::HttpEndpoint::Respond respond) {
                  metrics::prometheusText({{"pools", &pools}, {"stats", &stats}, {"databases", &databases}}, facts),
                  {}});
     });
+}
+
+discovery::ProbeSettings Server::probeSettings() const {
+    const config::Settings& s = snapshot_.config->settings;
+    discovery::ProbeSettings settings;
+    settings.interval = s.host_probe_interval > 0 ? s.host_probe_interval : 1;
+    settings.timeout = s.host_probe_timeout > 0 ? s.host_probe_timeout : 3;
+    settings.sslmode = s.server_tls_sslmode;
+    settings.tls = snapshot_.serverTls;
+    settings.tcp = conn::tcpOptionsFrom(s);
+    return settings;
+}
+
+std::optional<discovery::ProbeLogin> Server::probeLogin(const discovery::HostState& host) {
+    std::optional<discovery::ProbeLogin> login;
+    pools_.forEach([&](pool::Pool& pool) {
+        if (login) return;
+        auto target = pool.target();
+        for (const auto& state : target->hostStates) {
+            if (state.get() != &host) continue;
+            login = discovery::ProbeLogin{{target->serverUser, target->serverPassword, pool.scramKeys()}, target->dbname};
+            return;
+        }
+    });
+    return login;
 }
 
 bool Server::writePidfile() {

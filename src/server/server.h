@@ -13,6 +13,7 @@
 #include "admin/console.h"
 #include "admin/control.h"
 #include "conn/connections.h"
+#include "discovery/host_prober.h"
 #include "metrics/http_endpoint.h"
 #include "pool/pool_registry.h"
 #include "server/worker.h"
@@ -59,6 +60,10 @@ private:
     // Runs `task` on the control thread (from any thread).
     void postToControl(std::function<void()> task);
     void restartStatsTimer();
+    // The prober's view of the current settings.
+    discovery::ProbeSettings probeSettings() const;
+    // The login a probe of `host` uses: that of a pool whose database lists the host.
+    std::optional<discovery::ProbeLogin> probeLogin(const discovery::HostState& host);
     // /metrics, /health and /ready of the HTTP endpoint.
     void serveHttp(std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond);
     void serveReady(metrics::HttpEndpoint::Respond respond);
@@ -86,6 +91,7 @@ private:
     bool controlClosed_ = false;
     admin::Console console_{*this};
     std::unique_ptr<metrics::HttpEndpoint> http_;
+    std::unique_ptr<discovery::HostProber> prober_;
     TimePoint startedAt_ = Clock::now();
     uint64_t reloads_ = 0;
     uint64_t reloadFailures_ = 0;
