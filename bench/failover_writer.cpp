@@ -248,6 +248,8 @@ QueryResult runQuery(PGconn* conn, const char* sql, int64_t deadlineMono) {
                 result.sqlstate = state ? state : "";
                 result.message = oneLine(primary ? primary : PQresultErrorMessage(res));
                 if (result.message.empty()) result.message = oneLine(PQerrorMessage(conn));
+                if (const char* detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL))
+                    result.message += " (DETAIL: " + oneLine(detail) + ")";
             }
             PQclear(res);
             // A connection that broke mid-result can keep PQisBusy false with nothing more to
