@@ -104,26 +104,6 @@ int waitStatus(pid_t pid) {
     return -1;
 }
 
-// Runs a PostgreSQL program as pgIdentity() with stdout+stderr appended to outputPath;
-// returns its exit status.
-int runPgProgram(const std::vector<std::string>& args, const std::string& cwd, const std::string& outputPath) {
-    const RunIdentity& id = pgIdentity();
-    std::vector<char*> argv = argvOf(args);
-    pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        childBecome(id);
-        if (chdir(cwd.c_str()) != 0) childFail("chdir");
-        int out = open(outputPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-        int in = open("/dev/null", O_RDONLY);
-        if (out < 0 || in < 0) childFail("open output");
-        childRedirect(in, out);
-        execv(argv[0], argv.data());
-        childFail("execv");
-    }
-    return waitStatus(pid);
-}
-
 std::string findBindir() {
     if (const char* env = std::getenv("PG_BINDIR"); env != nullptr && *env != '\0') return env;
     // Debian keeps the server programs off PATH, one directory per major version: newest wins.
@@ -158,6 +138,26 @@ std::string sqlLiteral(const std::string& text) {
 
 }  // namespace
 
+// Runs a PostgreSQL program as pgIdentity() with stdout+stderr appended to outputPath;
+// returns its exit status.
+int runPgProgram(const std::vector<std::string>& args, const std::string& cwd, const std::string& outputPath) {
+    const RunIdentity& id = pgIdentity();
+    std::vector<char*> argv = argvOf(args);
+    pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        childBecome(id);
+        if (chdir(cwd.c_str()) != 0) childFail("chdir");
+        int out = open(outputPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        int in = open("/dev/null", O_RDONLY);
+        if (out < 0 || in < 0) childFail("open output");
+        childRedirect(in, out);
+        execv(argv[0], argv.data());
+        childFail("execv");
+    }
+    return waitStatus(pid);
+}
+
 std::string lastLines(const std::string& text, std::size_t maxLines) {
     std::size_t lines = 0;
     std::size_t pos = text.size();
@@ -186,8 +186,8 @@ int freePort() {
     return ntohs(addr.sin_port);
 }
 
-std::string makeTempDir(const std::string& prefix) {
-    std::string pattern = "/tmp/" + prefix + ".XXXXXX";
+std::string makeTempDir(const std::string& prefix, const std::string& parent) {
+    std::string pattern = parent + "/" + prefix + ".XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) {
         throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
     }
@@ -228,7 +228,7 @@ void PgServer::start(const PgServerOptions& options) {
     bindir_ = findBindir();
     const RunIdentity& id = pgIdentity();
 
-    baseDir_ = makeTempDir("sluice-pg");
+    baseDir_ = makeTempDir("sluice-pg", options_.tempParent);
     dataDir_ = baseDir_ + "/data";
     logPath_ = baseDir_ + "/postgres.log";
     if (id.switchUser && chown(baseDir_.c_str(), id.uid, id.gid) != 0) {
@@ -252,23 +252,65 @@ void PgServer::start(const PgServerOptions& options) {
         << "local all all trust\n"
         << "host all all 127.0.0.1/32 " << options_.tcpAuth << "\n"
         << "host all all ::1/128 " << options_.tcpAuth << "\n";
+    for (const auto& line : options_.extraHba) hba << line << "\n";
     hba.close();
-    if (!options_.tlsCertFile.empty()) {
-        for (const auto& [from, to] : {std::pair{options_.tlsCertFile, std::string("server.crt")},
-                                       std::pair{options_.tlsKeyFile, std::string("server.key")}}) {
-            const std::string target = dataDir_ + "/" + to;
-            writeTextFile(target, readTextFile(from));
-            chmod(target.c_str(), 0600);
-            if (id.switchUser && chown(target.c_str(), id.uid, id.gid) != 0)
-                throw std::runtime_error("chown " + target + ": " + std::strerror(errno));
-        }
-        options_.extraConf.push_back("ssl = on");
-    }
+    installTlsFiles();
     std::ofstream conf(dataDir_ + "/postgresql.conf", std::ios::app);
     conf << "\ninclude 'sluice_test.conf'\n";
     conf.close();
     if (!hba || !conf) throw std::runtime_error("cannot write the configuration in " + dataDir_);
 
+    launchOnFreePort();
+    createRoles();
+}
+
+void PgServer::startStandby(const PgServer& primary, const PgServerOptions& options) {
+    if (!baseDir_.empty()) throw std::logic_error("PgServer::startStandby called on a started server");
+    if (!primary.isRunning()) throw std::logic_error("PgServer::startStandby: the primary is not running");
+    options_ = options;
+    bindir_ = primary.bindir();
+    const RunIdentity& id = pgIdentity();
+
+    baseDir_ = makeTempDir("sluice-pg", options_.tempParent);
+    dataDir_ = baseDir_ + "/data";
+    logPath_ = baseDir_ + "/postgres.log";
+    if (id.switchUser && chown(baseDir_.c_str(), id.uid, id.gid) != 0) {
+        throw std::runtime_error("chown " + baseDir_ + ": " + std::strerror(errno));
+    }
+    chmod(baseDir_.c_str(), 0700);
+
+    // The copy brings the primary's pg_hba.conf, postgresql.conf (which includes
+    // sluice_test.conf, rewritten below with this server's port and socket) and
+    // postgresql.auto.conf, to which -R appends primary_conninfo; -R also writes standby.signal.
+    const std::string backupLog = baseDir_ + "/pg_basebackup.log";
+    int rc = runPgProgram({bindir_ + "/pg_basebackup", "-D", dataDir_, "-R", "-X", "stream", "-c", "fast",
+                           "--no-sync", "-h", primary.socketDir(), "-p", std::to_string(primary.port()), "-U",
+                           kSuperuser},
+                          baseDir_, backupLog);
+    if (rc != 0) {
+        std::string log = readTextFile(backupLog);
+        std::fprintf(stderr, "PgServer: pg_basebackup failed (exit %d):\n%s\n", rc, log.c_str());
+        throw std::runtime_error("pg_basebackup failed (exit " + std::to_string(rc) + "):\n" + lastLines(log, 30));
+    }
+    installTlsFiles();
+    launchOnFreePort();
+}
+
+void PgServer::installTlsFiles() {
+    if (options_.tlsCertFile.empty()) return;
+    const RunIdentity& id = pgIdentity();
+    for (const auto& [from, to] : {std::pair{options_.tlsCertFile, std::string("server.crt")},
+                                   std::pair{options_.tlsKeyFile, std::string("server.key")}}) {
+        const std::string target = dataDir_ + "/" + to;
+        writeTextFile(target, readTextFile(from));
+        chmod(target.c_str(), 0600);
+        if (id.switchUser && chown(target.c_str(), id.uid, id.gid) != 0)
+            throw std::runtime_error("chown " + target + ": " + std::strerror(errno));
+    }
+    options_.extraConf.push_back("ssl = on");
+}
+
+void PgServer::launchOnFreePort() {
     // A port chosen by freePort() can be taken by someone else before the server binds it.
     std::string failure;
     for (int attempt = 0; attempt < 3 && !running_; ++attempt) {
@@ -285,7 +327,6 @@ void PgServer::start(const PgServerOptions& options) {
         throw std::runtime_error("PostgreSQL did not start:\n" + failure);
     }
     startWatchdog();
-    createRoles();
 }
 
 void PgServer::writeConf() const {
@@ -319,10 +360,14 @@ bool PgServer::launch(std::string& failure) {
     return false;
 }
 
-void PgServer::stop() {
+void PgServer::stop() { stopWithMode("fast"); }
+
+void PgServer::stopImmediate() { stopWithMode("immediate"); }
+
+void PgServer::stopWithMode(const char* mode) {
     if (!running_) return;
     running_ = false;
-    int rc = runPgProgram({bindir_ + "/pg_ctl", "-D", dataDir_, "-m", "fast", "-w", "-t", "30", "stop"}, baseDir_,
+    int rc = runPgProgram({bindir_ + "/pg_ctl", "-D", dataDir_, "-m", mode, "-w", "-t", "30", "stop"}, baseDir_,
                           baseDir_ + "/pg_ctl.log");
     if (rc == 0) return;
     // Never leave a server behind: SIGQUIT is PostgreSQL's immediate shutdown.
@@ -365,6 +410,10 @@ void PgServer::startWatchdog() {
         "/bin/sh",
         "-c",
         "trap '' INT TERM HUP QUIT; read _ignored; "
+        // A test may have frozen the server (SIGSTOP to the postmaster and its children, see
+        // PgCluster): stopped processes would never act on pg_ctl's signal.
+        "pm=$(head -n 1 \"$2/postmaster.pid\" 2>/dev/null); "
+        "case \"$pm\" in ''|*[!0-9]*) ;; *) pkill -CONT -P \"$pm\" 2>/dev/null; kill -CONT \"$pm\" 2>/dev/null;; esac; "
         "\"$1/pg_ctl\" -D \"$2\" -m immediate -w -t 20 stop >/dev/null 2>&1; rm -rf \"$3\"",
         "pg-watchdog",
         bindir_,
@@ -442,6 +491,14 @@ int PgServer::backendCount(const std::string& db, const std::string& user) const
 }
 
 std::string PgServer::logContents() const { return logPath_.empty() ? "" : readTextFile(logPath_); }
+
+pid_t PgServer::postmasterPid() const {
+    if (dataDir_.empty()) return -1;
+    std::ifstream pidFile(dataDir_ + "/postmaster.pid");
+    long pid = 0;
+    if (!(pidFile >> pid) || pid <= 0) return -1;
+    return static_cast<pid_t>(pid);
+}
 
 PgServer& sharedPg() {
     static PgServer server;

@@ -24,10 +24,13 @@ namespace sluice::itest {
 struct PgServerOptions {
     std::string tcpAuth = "scram-sha-256";  // pg_hba method for 127.0.0.1: trust | password | md5 | scram-sha-256
     std::vector<std::string> extraConf;     // extra postgresql.conf lines, e.g. "log_connections = on"
+    std::vector<std::string> extraHba;      // extra pg_hba.conf lines, after the fixture's own
     int maxConnections = 100;
     // When set: ssl = on with this certificate and key (copied into the data directory and
     // given to the server's user, as PostgreSQL demands).
     std::string tlsCertFile, tlsKeyFile;
+    // Where the server's temp dir (data, socket, logs) is made.
+    std::string tempParent = "/tmp";
 };
 
 class PgServer {
@@ -46,9 +49,18 @@ public:
     // initdb, start, create the roles above. Throws std::runtime_error (with the server's log)
     // on failure. Call once per object.
     void start(const PgServerOptions& options = {});
+    // Instead of start(): a streaming standby of `primary` (pg_basebackup -R over its unix
+    // socket, which needs a "local replication ..." line in the primary's pg_hba.conf) in a
+    // new temp dir, on its own port; roles, databases and pg_hba.conf come with the copy
+    // (options.extraHba is not used). Returns once pg_ctl reports it accepting connections
+    // (hot standby), not necessarily streaming yet.
+    void startStandby(const PgServer& primary, const PgServerOptions& options = {});
     // Fast shutdown; the data directory is kept, so restart() brings the same server back on
     // the same port (for tests of a pooler whose server goes away).
     void stop();
+    // Immediate shutdown (pg_ctl stop -m immediate): a crash, recovered at the next start.
+    void stopImmediate();
+    // Stops (fast) if running, then starts again; on a stopped server it only starts.
     void restart();
     bool isRunning() const { return running_; }
 
@@ -74,9 +86,14 @@ public:
     int backendCount(const std::string& db, const std::string& user = "") const;
 
     std::string logContents() const;
+    // The postmaster's pid from postmaster.pid; -1 when there is none (stopped).
+    pid_t postmasterPid() const;
 
 private:
     void writeConf() const;
+    void installTlsFiles();
+    void launchOnFreePort();
+    void stopWithMode(const char* mode);
     bool launch(std::string& failure);
     void createRoles();
     void startWatchdog();
@@ -100,13 +117,16 @@ PgServer& sharedPg();
 
 // A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
 int freePort();
-// mkdtemp under /tmp; prefix like "sluice-pg". Throws on failure.
-std::string makeTempDir(const std::string& prefix);
+// mkdtemp under parent (/tmp unless told); prefix like "sluice-pg". Throws on failure.
+std::string makeTempDir(const std::string& prefix, const std::string& parent = "/tmp");
 // Whole file, or "" when it cannot be read.
 std::string readTextFile(const std::string& path);
 // The last n lines of text (all of it when shorter), for failure messages.
 std::string lastLines(const std::string& text, std::size_t n);
 // Writes (truncates) a file; throws on failure.
 void writeTextFile(const std::string& path, const std::string& content);
+// Runs a PostgreSQL program (args[0] a full path) as the user PostgreSQL runs as, in cwd,
+// stdout and stderr appended to outputPath; returns its exit status (128 + signal if killed).
+int runPgProgram(const std::vector<std::string>& args, const std::string& cwd, const std::string& outputPath);
 
 }  // namespace sluice::itest
