@@ -284,7 +284,7 @@ EOF
         drill_fail "a login through Sluice did not reach the primary (pg_is_in_recovery: '${answer:-no answer}'): $(oneline <"$sd/check_login.err")"
         return 1
     fi
-    echo "    Sluice $(sed -n 's/^sluice_version=//p' "$drill_env") on 127.0.0.1:$port (transaction pooling, pool_size $pool_size, host_probe_interval $probe_interval)"
+    echo "    $(sed -n 's/^sluice_version=//p' "$drill_env") on 127.0.0.1:$port (transaction pooling, pool_size $pool_size, host_probe_interval $probe_interval)"
 }
 
 # ---- one drill ------------------------------------------------------------------------
