@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "admin/show_hosts.h"
 #include "proto/builders.h"
 #include "proto/codes.h"
 #include "util/log.h"
@@ -320,6 +321,7 @@ void Console::show(const conn::ConsoleRequest& request, const std::string& what)
     if (name == "dns_hosts") return answerResult(request, showDnsHosts());
     if (name == "dns_zones") return answerResult(request, showDnsZones());
     if (name == "peers") return answerResult(request, showPeers());
+    if (name == "hosts") return answerResult(request, showHosts(hostRows(*snapshot.config, control_.hosts())));
     if (name == "peer_pools") return answerResult(request, showPeerPools());
     if (name == "fds") {
         if (!request.adminUser) return answerError(request, proto::sqlstate::kInsufficientPrivilege, kAdminNeeded);
@@ -346,7 +348,10 @@ void Console::show(const conn::ConsoleRequest& request, const std::string& what)
              return showLists(r, *c.control_.snapshot().config, *c.control_.snapshot().authFile);
          }},
         {"databases",
-         [](Console& c, const Reports& r) { return showDatabases(r, *c.control_.snapshot().config, c.pause_); }},
+         [](Console& c, const Reports& r) {
+             const config::Config& config = *c.control_.snapshot().config;
+             return showDatabases(r, config, c.pause_, hostsInUse(hostRows(config, c.control_.hosts())));
+         }},
         {"users",
          [](Console& c, const Reports& r) {
              return showUsers(r, *c.control_.snapshot().config, *c.control_.snapshot().authFile);

@@ -21,6 +21,8 @@ public:
     virtual ~Control() = default;
 
     virtual const conn::Snapshot& snapshot() const = 0;
+    // The hosts of multi-host databases (SHOW HOSTS).
+    virtual const discovery::HostRegistry& hosts() const = 0;
     // Runs Connections::report() on every worker, then `done` on the control thread.
     virtual void collectReports(std::function<void(std::vector<conn::WorkerReport>)> done) = 0;
     // Runs `task` on every worker's thread.

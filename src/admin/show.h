@@ -3,6 +3,7 @@
 // workers' reports and the configuration, so they are unit-tested without a server.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,7 +36,10 @@ ResultSet showPools(const Reports& reports);
 ResultSet showLists(const Reports& reports, const config::Config& config, const auth::AuthFile& authFile);
 ResultSet showMem(const Reports& reports);
 
-ResultSet showDatabases(const Reports& reports, const config::Config& config, const PauseState& pause);
+// `inUse`: for a multi-host database, the host its servers go to now (SHOW HOSTS); the host and
+// port columns show it instead of the configured list.
+ResultSet showDatabases(const Reports& reports, const config::Config& config, const PauseState& pause,
+                        const std::map<std::string, config::HostAddress>& inUse = {});
 ResultSet showUsers(const Reports& reports, const config::Config& config, const auth::AuthFile& authFile);
 ResultSet showConfig(const config::Settings& settings);
 ResultSet showVersion();

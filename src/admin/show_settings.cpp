@@ -27,7 +27,8 @@ int orDefault(const std::optional<int>& value, int64_t fallback) { return value 
 
 }  // namespace
 
-ResultSet showDatabases(const Reports& reports, const config::Config& config, const PauseState& pause) {
+ResultSet showDatabases(const Reports& reports, const config::Config& config, const PauseState& pause,
+                        const std::map<std::string, config::HostAddress>& inUse) {
     ResultSet set{{"name", ColumnType::Text},
                   {"host", ColumnType::Text},
                   {"port", ColumnType::Int4},
@@ -53,10 +54,11 @@ ResultSet showDatabases(const Reports& reports, const config::Config& config, co
     };
     auto addEntry = [&](const std::string& name, const config::DatabaseEntry& entry) {
         const DatabaseCounts current = countsOf(name);
-        const bool multiHost = entry.host.find(',') != std::string::npos;
+        const bool multiHost = entry.hosts.size() > 1;
+        const auto used = inUse.find(name);
         set.addRow({name,
-                    entry.host.empty() ? Cell(nullptr) : Cell(entry.host),
-                    entry.port,
+                    used != inUse.end() ? Cell(used->second.host) : entry.host.empty() ? Cell(nullptr) : Cell(entry.host),
+                    used != inUse.end() ? used->second.port : entry.port,
                     entry.dbname.empty() ? name : entry.dbname,
                     entry.user.empty() ? Cell(nullptr) : Cell(entry.user),
                     orDefault(entry.poolSize, s.default_pool_size),
@@ -193,6 +195,7 @@ std::string helpText() {
            "\tSHOW PEERS|PEER_POOLS\n"
            "\tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE\n"
            "\tSHOW DNS_HOSTS|DNS_ZONES\n"
+           "\tSHOW HOSTS\n"
            "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS\n"
            "\tSET key = arg\n"
            "\tRELOAD\n"

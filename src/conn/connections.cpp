@@ -2,9 +2,12 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "conn/cancel_forwarder.h"
 #include "conn/client_conn.h"
 #include "conn/server_conn.h"
+#include "proto/codes.h"
 #include "util/log.h"
 
 namespace sluice::conn {
@@ -194,6 +197,16 @@ void Connections::checkTimeouts() {
 }
 
 void Connections::hostsChanged() {
+    // A host the prober found down (it stopped answering: hung, crashed, cut off) keeps no
+    // server: those in use fail their client's request instead of hanging on it, and the
+    // client's next transaction goes to a host that answers.
+    std::vector<ServerConn*> stranded;
+    for (auto& [ptr, server] : servers_)
+        if (server->shard().target().multiHost() && server->host().view().health == discovery::Health::Down)
+            stranded.push_back(ptr);
+    for (ServerConn* server : stranded)
+        server->lost(Error{fmt::format("host {} is down", server->host().describe()),
+                           std::string(proto::sqlstate::kConnectionFailure)});
     for (auto& [key, shard] : shards_)
         shard->hostsChanged([](pool::PooledServer& server) {
             static_cast<ServerConn&>(server).close("host no longer serves this database (role or health changed)");

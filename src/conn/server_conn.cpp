@@ -335,7 +335,7 @@ void ServerConn::checkRole() {
 void ServerConn::roleKnown(discovery::Role role, bool readOnly) {
     host_->reportRole(role, readOnly);
     const auto attrs = shard_.target().sessionAttrs;
-    if (!discovery::roleMatches(attrs, role, readOnly) || !shard_.isCurrent(*this)) {
+    if (!discovery::roleMatches(attrs, role, readOnly) || !shard_.isCurrent(*this) || !shard_.preferredHost(*this)) {
         SLOG_INFO("{} host {} is a {}{}; {} wants target_session_attrs={}: trying another host", describe(),
                   host_->describe(), discovery::roleName(role), readOnly ? " (read-only)" : "",
                   shard_.pool().database(), discovery::sessionAttrsName(attrs));

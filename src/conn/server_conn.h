@@ -36,6 +36,9 @@ public:
     // "connect failed" / "connect timeout"): the host is marked down for server_login_retry,
     // waiting clients stay queued for another host or a later try.
     void connectFailed(std::string_view reason);
+    // The server is gone (a FATAL error, a lost connection, its host down): closed, the host
+    // suspect (the prober looks at once), a linked client told of `error` (ClientConn::serverLost).
+    void lost(const Error& error);
     // The host this server is connected to (DESIGN §9).
     discovery::HostState& host() const { return *host_; }
 
@@ -111,9 +114,6 @@ private:
     void roleKnown(discovery::Role role, bool readOnly);
     // A ParameterStatus from the server; in_hot_standby tells of a promotion.
     void noteParameter(std::string_view name, std::string_view value);
-    // A FATAL error or a lost connection while serving a client: the server is gone, the
-    // host suspect (the prober looks at once).
-    void lost(const Error& error);
     void handleInternalMessage(char type, const uint8_t* body, size_t size);
     void becomeReady();
     void forwardToClient(net::IoBuffer& input);

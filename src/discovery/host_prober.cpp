@@ -327,8 +327,10 @@ void HostProber::HostProbe::answered(Role role, bool readOnly, int64_t timeline,
     const HostView before = host_->view(now);
     const double latency = secondsSince(connection_ ? connection_->busySince() : now, now);
     host_->setProbing(false);
-    if (host_->reportProbe(role, readOnly, timeline, lag, latency)) prober_.hostChanged(*host_, before.role);
-    else if (before.timeline != timeline) prober_.changed_ = true;  // fencing may change
+    const bool fenced = role == Role::Primary && prober_.registry_.fences(*host_, timeline);
+    // A new timeline may fence another host: that counts as a change too.
+    if (host_->reportProbe(role, readOnly, timeline, lag, latency, fenced) || before.timeline != timeline)
+        prober_.hostChanged(*host_, before);
     warnedLogin_ = false;
     const double interval = fast_ ? std::min(kFastInterval, prober_.settings_.interval) : prober_.settings_.interval;
     nextAt_ = now + std::chrono::milliseconds(static_cast<int64_t>(interval * 1000));
@@ -339,7 +341,7 @@ void HostProber::HostProbe::failed(std::string_view reason, bool hostDown) {
     host_->setProbing(false);
     const ProbeSettings& settings = prober_.settings_;
     if (hostDown) {
-        const Role before = host_->view(now).role;
+        const HostView before = host_->view(now);
         // Down until a probe finds it up again: the next ones come every 100 ms.
         if (host_->reportFailure(settings.interval + settings.timeout)) {
             SLOG_WARN("host {} is down: {}", host_->describe(), reason);
@@ -396,28 +398,34 @@ void HostProber::tick() {
         const bool down = host->view(now).health != Health::Up;
         probe->tick(now, fast[host.get()] || down);
     }
-    if (changed_) afterChanges();
+    trackPrimaries();
 }
 
-void HostProber::hostChanged(HostState& host, Role before) {
+void HostProber::hostChanged(HostState& host, const HostView& before) {
     const HostView now = host.view();
-    if (now.role != before && now.role != Role::Unknown) {
+    if (now.role != before.role && now.role != Role::Unknown) {
         ++roleChanges_;
-        SLOG_INFO("host {} is now {} (was {})", host.describe(), roleName(now.role), roleName(before));
+        SLOG_INFO("host {} is now {} (was {})", host.describe(), roleName(now.role), roleName(before.role));
     }
-    changed_ = true;
+    logFencing(host, before.fenced);
+    for (const auto& other : registry_.refreshFencing())
+        if (other.get() != &host) logFencing(*other, !other->view().fenced);
+    trackPrimaries();
+    if (onChange_) onChange_();  // at once: waiting clients get servers on the new primary now
 }
 
-void HostProber::afterChanges() {
-    changed_ = false;
-    for (const auto& host : registry_.refreshFencing()) {
-        if (host->view().fenced)
-            SLOG_WARN("host {} claims to be primary on timeline {}, behind another primary: fenced, no server "
-                      "connection goes there (split brain?)",
-                      host->describe(), host->view().timeline);
-        else
-            SLOG_INFO("host {} is no longer fenced", host->describe());
-    }
+void HostProber::logFencing(const HostState& host, bool wasFenced) {
+    const HostView view = host.view();
+    if (view.fenced == wasFenced) return;
+    if (view.fenced)
+        SLOG_WARN("host {} claims to be primary on timeline {}, behind another primary: fenced, no server "
+                  "connection goes there (split brain?)",
+                  host.describe(), view.timeline);
+    else
+        SLOG_INFO("host {} is no longer fenced", host.describe());
+}
+
+void HostProber::trackPrimaries() {
     // One line per change of a cluster's primary, with the time since its first failure.
     for (const auto& cluster : registry_.clusters()) {
         std::vector<config::HostAddress> key;
@@ -443,7 +451,6 @@ void HostProber::afterChanges() {
             break;
         }
     }
-    if (onChange_) onChange_();
 }
 
 }  // namespace sluice::discovery

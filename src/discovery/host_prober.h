@@ -58,8 +58,11 @@ public:
 private:
     static void onTimer(uv_timer_t* timer);
     void tick();
-    void hostChanged(HostState& host, Role before);
-    void afterChanges();
+    // A probe changed what is known of `host`: log it, refresh fencing, tell the workers.
+    void hostChanged(HostState& host, const HostView& before);
+    void logFencing(const HostState& host, bool wasFenced);
+    // Notices (and logs, and counts) a cluster's primary moving to another host.
+    void trackPrimaries();
 
     uv_loop_t* loop_;
     HostRegistry& registry_;
@@ -68,7 +71,6 @@ private:
     ProbeSettings settings_;
     uv_timer_t timer_{};
     bool running_ = false;
-    bool changed_ = false;
     std::map<HostState*, std::unique_ptr<HostProbe>> probes_;
     // Each cluster's primary as last seen, for the failover log line and counter.
     std::map<std::vector<config::HostAddress>, std::string> primaries_;

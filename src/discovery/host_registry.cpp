@@ -15,6 +15,12 @@ HostList HostRegistry::hostsFor(const std::vector<config::HostAddress>& addresse
     return list;
 }
 
+std::shared_ptr<HostState> HostRegistry::find(const config::HostAddress& address) const {
+    std::lock_guard lock(mutex_);
+    auto it = hosts_.find(address);
+    return it == hosts_.end() ? nullptr : it->second;
+}
+
 HostList HostRegistry::probedHosts() const {
     std::lock_guard lock(mutex_);
     HostList list;
@@ -39,6 +45,22 @@ std::vector<HostList> HostRegistry::clusters() const {
         list.push_back(std::move(hosts));
     }
     return list;
+}
+
+bool HostRegistry::fences(const HostState& host, int64_t timeline) const {
+    if (timeline <= 0) return false;
+    std::lock_guard lock(mutex_);
+    for (const auto& [addresses, highest] : clusters_) {
+        int64_t top = highest;
+        bool member = false;
+        for (const auto& address : addresses) {
+            member |= address == host.address();
+            HostView view = hosts_.at(address)->view();
+            if (view.role == Role::Primary && view.health == Health::Up) top = std::max(top, view.timeline);
+        }
+        if (member && timeline < top) return true;
+    }
+    return false;
 }
 
 HostList HostRegistry::refreshFencing() {

@@ -22,6 +22,9 @@ public:
     // hosts whose role matters (a multi-host entry, or target_session_attrs other than any).
     HostList hostsFor(const std::vector<config::HostAddress>& addresses, bool probed);
 
+    // The state of a host, if an entry listing it has been used.
+    std::shared_ptr<HostState> find(const config::HostAddress& address) const;
+
     // Hosts the prober should watch.
     HostList probedHosts() const;
     HostList allHosts() const;
@@ -40,6 +43,8 @@ public:
     // fenced: no server connection goes there until it is a standby or on that timeline.
     // Returns the hosts whose fencing changed.
     HostList refreshFencing();
+    // Whether a host that answers as primary on `timeline` is to be fenced now (the rule above).
+    bool fences(const HostState& host, int64_t timeline) const;
 
 private:
     mutable std::mutex mutex_;

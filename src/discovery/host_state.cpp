@@ -31,9 +31,17 @@ bool HostState::reportRole(Role role, bool readOnly) {
     return change;
 }
 
-bool HostState::reportProbe(Role role, bool readOnly, int64_t timeline, double lagSeconds, double latencySeconds) {
-    bool change = reportRole(role, readOnly);
+bool HostState::reportProbe(Role role, bool readOnly, int64_t timeline, double lagSeconds, double latencySeconds,
+                            bool fenced) {
     std::lock_guard lock(mutex_);
+    const bool change = role != role_ || readOnly != readOnly_ || !up_ || fenced != fenced_;
+    role_ = role;
+    readOnly_ = readOnly;
+    fenced_ = fenced;
+    up_ = true;
+    downUntil_ = {};
+    failingSince_ = {};
+    if (change) changed();
     timeline_ = timeline;
     lagSeconds_ = lagSeconds;
     lastProbe_ = Clock::now();

@@ -45,8 +45,10 @@ public:
 
     // A server login or a probe learned the host's role. True when it changed.
     bool reportRole(Role role, bool readOnly);
-    // A probe answered: role, timeline and lag as of now.
-    bool reportProbe(Role role, bool readOnly, int64_t timeline, double lagSeconds, double latencySeconds);
+    // A probe answered: role, timeline and lag as of now, and whether that makes it a fenced
+    // primary (set together, so no one sees it as an unfenced primary in between).
+    bool reportProbe(Role role, bool readOnly, int64_t timeline, double lagSeconds, double latencySeconds,
+                     bool fenced = false);
     // A connection to the host failed or was lost. Until `retryAfter` seconds have passed (or a
     // probe finds it up again) no new server connection is sent there. True when it was up.
     bool reportFailure(double retryAfter);

@@ -32,6 +32,7 @@ bool isNumber(admin::ColumnType type) {
 std::string_view labelName(std::string_view show, std::string_view column) {
     // SHOW DATABASES names its entry "name" and the server's database "database".
     if (show == "databases") return column == "name" ? "database" : std::string_view{};
+    if (show == "hosts" && (column == "host" || column == "port")) return column;
     if (column == "database" || column == "user") return column;
     return {};
 }
@@ -49,7 +50,7 @@ std::string prometheusText(const std::vector<ShowSet>& sets, const ProcessFacts&
         for (size_t c = 0; c < set->columnCount(); ++c)
             if (auto label = labelName(show, set->columnName(c)); !label.empty()) labels.emplace_back(label, c);
         for (size_t c = 0; c < set->columnCount(); ++c) {
-            if (!isNumber(set->columnType(c))) continue;
+            if (!isNumber(set->columnType(c)) || !labelName(show, set->columnName(c)).empty()) continue;
             const std::string& column = set->columnName(c);
             // Totals only grow: counters; everything else (current counts, averages) is a gauge.
             const bool counter = column.rfind("total_", 0) == 0;
@@ -89,6 +90,10 @@ std::string prometheusText(const std::vector<ShowSet>& sets, const ProcessFacts&
          std::to_string(process.reloads)},
         {"sluice_config_reload_failures_total", "counter", "configuration reloads that failed",
          std::to_string(process.reloadFailures)},
+        {"sluice_failovers_total", "counter", "times a multi-host database's primary moved to another host",
+         std::to_string(process.failovers)},
+        {"sluice_host_role_changes_total", "counter", "times a probed host changed role",
+         std::to_string(process.roleChanges)},
     };
     for (const auto& figure : figures) {
         family(out, figure.name, figure.type, figure.help);

@@ -1,5 +1,5 @@
 // Prometheus text exposition (version 0.0.4) of the admin console's result sets: every number
-// of SHOW POOLS, STATS and DATABASES becomes a sample of `sluice_<show>_<column>` labelled with
+// of SHOW POOLS, STATS, DATABASES and HOSTS becomes a sample of `sluice_<show>_<column>` labelled with
 // its database (and user), so dashboards need no exporter. Pure code, unit-tested.
 #pragma once
 
@@ -26,6 +26,8 @@ struct ProcessFacts {
     uint64_t reloads = 0;
     uint64_t reloadFailures = 0;
     bool paused = false;
+    uint64_t failovers = 0;    // multi-host: primary moved
+    uint64_t roleChanges = 0;  // multi-host: a host changed role
 };
 
 std::string prometheusText(const std::vector<ShowSet>& sets, const ProcessFacts& process);

@@ -21,6 +21,7 @@ public:
 
     // The hosts of every multi-host database (DESIGN §9).
     discovery::HostRegistry& hosts() { return hosts_; }
+    const discovery::HostRegistry& hosts() const { return hosts_; }
 
     template <class Fn>
     void forEach(Fn&& fn) {

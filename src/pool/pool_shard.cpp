@@ -123,6 +123,19 @@ void PoolShard::serverLoginFailed(PooledServer& server, const Error& error) {
     }
 }
 
+bool PoolShard::preferredHost(const PooledServer& server) const {
+    if (target_->sessionAttrs != discovery::SessionAttrs::PreferStandby) return true;
+    const auto& hosts = target_->hostStates;
+    if (server.hostIndex >= hosts.size() || hosts[server.hostIndex]->view().role != discovery::Role::Primary) return true;
+    for (size_t i = 0; i < hosts.size(); ++i) {
+        if (i == server.hostIndex) continue;
+        const auto view = hosts[i]->view();
+        if (view.health != discovery::Health::Down && !view.fenced && view.role != discovery::Role::Primary)
+            return false;  // a standby, or a host that may be one: try it first
+    }
+    return true;
+}
+
 void PoolShard::serverUnreachable(PooledServer& server) {
     if (server.poolHook.linked()) {
         static_cast<IntrusiveList<PooledServer, &PooledServer::poolHook>*>(server.poolHook.list)->remove(server);

@@ -75,6 +75,8 @@ public:
     // Multi-host: the host a new server connection should go to (DESIGN §9), or nullopt when
     // none qualifies now; clients then wait until one does (hostsChanged()).
     std::optional<size_t> chooseHost();
+    // prefer-standby: a primary found at login is used only when no other host may be a standby.
+    bool preferredHost(const PooledServer& server) const;
     // True while clients wait because no host qualifies (no primary for a read-write entry…).
     bool waitingForHost() const { return waitingForHost_; }
     // Why the last server connection could not be made, for the error of a client whose wait

@@ -2,6 +2,14 @@
 
 namespace sluice::pool {
 
+std::vector<config::HostAddress> resolveHosts(const config::DatabaseEntry& entry, const config::Settings& settings) {
+    std::vector<config::HostAddress> hosts = entry.hosts;
+    if (hosts.empty()) hosts.push_back(config::HostAddress{"", entry.port});
+    for (auto& address : hosts)
+        if (address.host.empty()) address.host = settings.unix_socket_dir;  // PgBouncer connects over the unix socket dir
+    return hosts;
+}
+
 bool sameServer(const PoolTarget& a, const PoolTarget& b) {
     return a.hosts == b.hosts && a.sessionAttrs == b.sessionAttrs && a.dbname == b.dbname && a.serverUser == b.serverUser &&
            a.serverPassword == b.serverPassword && a.connectQuery == b.connectQuery &&
@@ -15,10 +23,7 @@ std::shared_ptr<const PoolTarget> resolvePoolTarget(const config::Config& config
     const auto& settings = config.settings;
     auto target = std::make_shared<PoolTarget>();
     target->database = databaseName;
-    target->hosts = entry.hosts;
-    if (target->hosts.empty()) target->hosts.push_back(config::HostAddress{"", entry.port});
-    for (auto& address : target->hosts)
-        if (address.host.empty()) address.host = settings.unix_socket_dir;
+    target->hosts = resolveHosts(entry, settings);
     target->sessionAttrs = discovery::parseSessionAttrs(entry.targetSessionAttrs);
     target->loadBalance = discovery::parseLoadBalance(entry.loadBalanceHosts);
     target->hostStates = hosts.hostsFor(target->hosts, target->multiHost());

@@ -54,6 +54,9 @@ struct PoolTarget {
     bool multiHost() const { return hosts.size() > 1 || sessionAttrs != discovery::SessionAttrs::Any; }
 };
 
+// The entry's hosts as servers are reached: an empty host is the unix socket directory.
+std::vector<config::HostAddress> resolveHosts(const config::DatabaseEntry& entry, const config::Settings& settings);
+
 // Whether servers opened for `a` can serve `b` (same place, same login, same session setup).
 bool sameServer(const PoolTarget& a, const PoolTarget& b);
 

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "admin/show.h"
+#include "admin/show_hosts.h"
 #include "metrics/prometheus.h"
 #include "util/log.h"
 
@@ -485,7 +486,10 @@ void Server::serveMetrics(metrics::HttpEndpoint::Respond respond) {
     collectReports([this, respond](std::vector<conn::WorkerReport> reports) {
         const admin::ResultSet pools = admin::showPools(reports);
         const admin::ResultSet stats = console_.stats().showStats(reports);
-        const admin::ResultSet databases = admin::showDatabases(reports, *snapshot_.config, console_.pauseState());
+        const auto hostRows = admin::hostRows(*snapshot_.config, pools_.hosts());
+        const admin::ResultSet databases =
+            admin::showDatabases(reports, *snapshot_.config, console_.pauseState(), admin::hostsInUse(hostRows));
+        const admin::ResultSet hosts = admin::showHosts(hostRows);
         metrics::ProcessFacts facts;
         metrics::readProcFacts(facts);
         facts.uptimeSeconds = secondsSince(startedAt_);
@@ -496,8 +500,11 @@ void Server::serveMetrics(metrics::HttpEndpoint::Respond respond) {
         facts.reloads = reloads_;
         facts.reloadFailures = reloadFailures_;
         facts.paused = console_.pauseState().paused || console_.pauseState().suspended;
+        facts.failovers = prober_ ? prober_->failovers() : 0;
+        facts.roleChanges = prober_ ? prober_->roleChanges() : 0;
         respond({200, "text/plain; version=0.0.4; charset=utf-8",
-                 metrics::prometheusText({{"pools", &pools}, {"stats", &stats}, {"databases", &databases}}, facts),
+                 metrics::prometheusText(
+                     {{"pools", &pools}, {"stats", &stats}, {"databases", &databases}, {"hosts", &hosts}}, facts),
                  {}});
     });
 }

@@ -37,6 +37,7 @@ public:
 
     // admin::Control (on the control thread)
     const conn::Snapshot& snapshot() const override { return snapshot_; }
+    const discovery::HostRegistry& hosts() const override { return pools_.hosts(); }
     void collectReports(std::function<void(std::vector<conn::WorkerReport>)> done) override;
     void onEveryWorker(std::function<void(conn::Connections&)> task) override;
     Status reload() override;
