@@ -136,14 +136,6 @@ bool PoolShard::preferredHost(const PooledServer& server) const {
     return true;
 }
 
-void PoolShard::serverUnreachable(PooledServer& server) {
-    if (server.poolHook.linked()) {
-        static_cast<IntrusiveList<PooledServer, &PooledServer::poolHook>*>(server.poolHook.list)->remove(server);
-        pool_->releaseServerSlot();
-    }
-    launchIfNeeded();  // another host may serve; if none does now, clients wait for one
-}
-
 bool PoolShard::empty() const {
     return waiting_.empty() && login_.empty() && idle_.empty() && active_.empty() && used_.empty();
 }

@@ -117,10 +117,6 @@ public:
     void serverReady(PooledServer& server);                            // to the next waiter, or idle
     void serverGone(PooledServer& server);                             // closing; frees its slot
     void serverLoginFailed(PooledServer& server, const Error& error);  // the failure reaches waiters
-    // A connection that could not be made or was refused at login for a reason that says
-    // nothing about the pool's settings (host down, starting up, wrong role): waiting clients
-    // stay queued and another host (or a later retry) serves them.
-    void serverUnreachable(PooledServer& server);
 
     // Idle servers, oldest first (for timeouts and checks).
     template <class Fn>
