@@ -1,5 +1,6 @@
-// PgBouncer 1.25's admin console columns, literally (its doc/usage.md, src/admin.c and
-// src/stats.c): names, order and type OIDs. Shared by the unit tests of the SHOW result sets and
+// PgBouncer 1.25's admin console columns, literally (src/admin.c and src/stats.c at tag
+// pgbouncer_1_25_2; where doc/usage.md says otherwise, e.g. PEER_POOLS' first column, the code
+// wins, since clients see what it sends): names, order and type OIDs. Shared by the unit tests of the SHOW result sets and
 // the integration tests of the console, so that both check against one list.
 #pragma once
 
@@ -63,7 +64,6 @@ inline const Columns kStatsColumns = {
     {"total_client_parse_count", kNumeric},
     {"total_server_parse_count", kNumeric},
     {"total_bind_count", kNumeric},
-    {"total_client_connect_count", kNumeric},
     {"avg_server_assignment_count", kNumeric},
     {"avg_xact_count", kNumeric},
     {"avg_query_count", kNumeric},
@@ -74,22 +74,19 @@ inline const Columns kStatsColumns = {
     {"avg_wait_time", kNumeric},
     {"avg_client_parse_count", kNumeric},
     {"avg_server_parse_count", kNumeric},
-    {"avg_bind_count", kNumeric},
-    {"avg_client_connect_count", kNumeric}};
+    {"avg_bind_count", kNumeric}};
 
 inline const Columns kStatsTotalsColumns = {
     {"database", kText},           {"server_assignment_count", kNumeric}, {"xact_count", kNumeric},
     {"query_count", kNumeric},     {"bytes_received", kNumeric},          {"bytes_sent", kNumeric},
     {"xact_time", kNumeric},       {"query_time", kNumeric},              {"wait_time", kNumeric},
-    {"client_parse_count", kNumeric}, {"server_parse_count", kNumeric},   {"bind_count", kNumeric},
-    {"client_connect_count", kNumeric}};
+    {"client_parse_count", kNumeric}, {"server_parse_count", kNumeric},   {"bind_count", kNumeric}};
 
 inline const Columns kStatsAveragesColumns = {
     {"database", kText},           {"server_assignment_count", kNumeric}, {"xact_count", kNumeric},
     {"query_count", kNumeric},     {"bytes_received", kNumeric},          {"bytes_sent", kNumeric},
     {"xact_time", kNumeric},       {"query_time", kNumeric},              {"wait_time", kNumeric},
-    {"avg_client_parse_count", kNumeric}, {"avg_server_parse_count", kNumeric}, {"avg_bind_count", kNumeric},
-    {"client_connect_count", kNumeric}};
+    {"avg_client_parse_count", kNumeric}, {"avg_server_parse_count", kNumeric}, {"avg_bind_count", kNumeric}};
 
 inline const Columns kTotalsColumns = {{"name", kText}, {"value", kNumeric}};
 inline const Columns kListsColumns = {{"list", kText}, {"items", kInt4}};
@@ -105,7 +102,7 @@ inline const Columns kFdsColumns = {
 inline const Columns kDnsHostsColumns = {{"hostname", kText}, {"ttl", kInt8}, {"addrs", kText}};
 inline const Columns kDnsZonesColumns = {{"zonename", kText}, {"serial", kInt8}, {"count", kInt4}};
 inline const Columns kPeersColumns = {{"peer_id", kInt4}, {"host", kText}, {"port", kInt4}, {"pool_size", kInt4}};
-inline const Columns kPeerPoolsColumns = {{"database", kText}, {"cl_active_cancel_req", kInt4},
+inline const Columns kPeerPoolsColumns = {{"peer_id", kInt4}, {"cl_active_cancel_req", kInt4},
                                    {"cl_waiting_cancel_req", kInt4}, {"sv_active_cancel", kInt4},
                                    {"sv_login", kInt4}};
 

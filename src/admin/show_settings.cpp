@@ -182,7 +182,8 @@ ResultSet showPeers() {
 }
 
 ResultSet showPeerPools() {
-    return ResultSet{{"database", ColumnType::Text},
+    // PgBouncer's docs call the first column "database"; what it sends is the peer's id.
+    return ResultSet{{"peer_id", ColumnType::Int4},
                      {"cl_active_cancel_req", ColumnType::Int4},
                      {"cl_waiting_cancel_req", ColumnType::Int4},
                      {"sv_active_cancel", ColumnType::Int4},

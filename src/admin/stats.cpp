@@ -64,38 +64,54 @@ Averages StatsHistory::overallAverages() const {
     return averagesBetween(sum(older_), sum(newer_), secondsSince(olderAt_, newerAt_));
 }
 
-ResultSet StatsHistory::showStats(const Reports& reports) const {
-    ResultSet set{{"database", ColumnType::Text},
-                  {"total_server_assignment_count", ColumnType::Numeric},
-                  {"total_xact_count", ColumnType::Numeric},
-                  {"total_query_count", ColumnType::Numeric},
-                  {"total_received", ColumnType::Numeric},
-                  {"total_sent", ColumnType::Numeric},
-                  {"total_xact_time", ColumnType::Numeric},
-                  {"total_query_time", ColumnType::Numeric},
-                  {"total_wait_time", ColumnType::Numeric},
-                  {"total_client_parse_count", ColumnType::Numeric},
-                  {"total_server_parse_count", ColumnType::Numeric},
-                  {"total_bind_count", ColumnType::Numeric},
-                  {"total_client_connect_count", ColumnType::Numeric},
-                  {"avg_server_assignment_count", ColumnType::Numeric},
-                  {"avg_xact_count", ColumnType::Numeric},
-                  {"avg_query_count", ColumnType::Numeric},
-                  {"avg_recv", ColumnType::Numeric},
-                  {"avg_sent", ColumnType::Numeric},
-                  {"avg_xact_time", ColumnType::Numeric},
-                  {"avg_query_time", ColumnType::Numeric},
-                  {"avg_wait_time", ColumnType::Numeric},
-                  {"avg_client_parse_count", ColumnType::Numeric},
-                  {"avg_server_parse_count", ColumnType::Numeric},
-                  {"avg_bind_count", ColumnType::Numeric},
-                  {"avg_client_connect_count", ColumnType::Numeric}};
+ResultSet StatsHistory::showStats(const Reports& reports) const { return statsSet(reports, false); }
+
+ResultSet StatsHistory::metricsStats(const Reports& reports) const { return statsSet(reports, true); }
+
+ResultSet StatsHistory::statsSet(const Reports& reports, bool withLogins) const {
+    // PgBouncer 1.25.2's columns, in its order; client logins (counted only after 1.25) go last,
+    // and only where no PgBouncer client reads the columns by position.
+    ResultSet::Columns columns = {{"database", ColumnType::Text},
+                                  {"total_server_assignment_count", ColumnType::Numeric},
+                                  {"total_xact_count", ColumnType::Numeric},
+                                  {"total_query_count", ColumnType::Numeric},
+                                  {"total_received", ColumnType::Numeric},
+                                  {"total_sent", ColumnType::Numeric},
+                                  {"total_xact_time", ColumnType::Numeric},
+                                  {"total_query_time", ColumnType::Numeric},
+                                  {"total_wait_time", ColumnType::Numeric},
+                                  {"total_client_parse_count", ColumnType::Numeric},
+                                  {"total_server_parse_count", ColumnType::Numeric},
+                                  {"total_bind_count", ColumnType::Numeric},
+                                  {"avg_server_assignment_count", ColumnType::Numeric},
+                                  {"avg_xact_count", ColumnType::Numeric},
+                                  {"avg_query_count", ColumnType::Numeric},
+                                  {"avg_recv", ColumnType::Numeric},
+                                  {"avg_sent", ColumnType::Numeric},
+                                  {"avg_xact_time", ColumnType::Numeric},
+                                  {"avg_query_time", ColumnType::Numeric},
+                                  {"avg_wait_time", ColumnType::Numeric},
+                                  {"avg_client_parse_count", ColumnType::Numeric},
+                                  {"avg_server_parse_count", ColumnType::Numeric},
+                                  {"avg_bind_count", ColumnType::Numeric}};
+    if (withLogins) {
+        columns.emplace_back("total_client_connect_count", ColumnType::Numeric);
+        columns.emplace_back("avg_client_connect_count", ColumnType::Numeric);
+    }
+    ResultSet set(columns);
     for (const auto& [database, t] : totalsByDatabase(reports)) {
         const Averages a = averagesOf(database);
-        set.addRow({database, t.serverAssignments, t.transactions, t.queries, t.bytesReceived, t.bytesSent,
-                    t.transactionMicros, t.queryMicros, t.waitMicros, 0, 0, 0, t.clientLogins, a.serverAssignments,
-                    a.transactions, a.queries, a.bytesReceived, a.bytesSent, a.transactionMicros, a.queryMicros,
-                    a.waitMicros, 0, 0, 0, a.clientLogins});
+        std::vector<Cell> row = {database,       t.serverAssignments, t.transactions,      t.queries,
+                                 t.bytesReceived, t.bytesSent,        t.transactionMicros, t.queryMicros,
+                                 t.waitMicros,    0,                  0,                   0,
+                                 a.serverAssignments, a.transactions, a.queries,           a.bytesReceived,
+                                 a.bytesSent,     a.transactionMicros, a.queryMicros,      a.waitMicros,
+                                 0,               0,                  0};
+        if (withLogins) {
+            row.emplace_back(t.clientLogins);
+            row.emplace_back(a.clientLogins);
+        }
+        set.addRow(row);
     }
     return set;
 }
@@ -106,11 +122,10 @@ ResultSet StatsHistory::showStatsTotals(const Reports& reports) const {
                   {"bytes_received", ColumnType::Numeric},  {"bytes_sent", ColumnType::Numeric},
                   {"xact_time", ColumnType::Numeric},       {"query_time", ColumnType::Numeric},
                   {"wait_time", ColumnType::Numeric},       {"client_parse_count", ColumnType::Numeric},
-                  {"server_parse_count", ColumnType::Numeric}, {"bind_count", ColumnType::Numeric},
-                  {"client_connect_count", ColumnType::Numeric}};
+                  {"server_parse_count", ColumnType::Numeric}, {"bind_count", ColumnType::Numeric}};
     for (const auto& [database, t] : totalsByDatabase(reports))
         set.addRow({database, t.serverAssignments, t.transactions, t.queries, t.bytesReceived, t.bytesSent,
-                    t.transactionMicros, t.queryMicros, t.waitMicros, 0, 0, 0, t.clientLogins});
+                    t.transactionMicros, t.queryMicros, t.waitMicros, 0, 0, 0});
     return set;
 }
 
@@ -120,12 +135,11 @@ ResultSet StatsHistory::showStatsAverages(const Reports& reports) const {
                   {"bytes_received", ColumnType::Numeric},  {"bytes_sent", ColumnType::Numeric},
                   {"xact_time", ColumnType::Numeric},       {"query_time", ColumnType::Numeric},
                   {"wait_time", ColumnType::Numeric},       {"avg_client_parse_count", ColumnType::Numeric},
-                  {"avg_server_parse_count", ColumnType::Numeric}, {"avg_bind_count", ColumnType::Numeric},
-                  {"client_connect_count", ColumnType::Numeric}};
+                  {"avg_server_parse_count", ColumnType::Numeric}, {"avg_bind_count", ColumnType::Numeric}};
     for (const auto& [database, t] : totalsByDatabase(reports)) {
         const Averages a = averagesOf(database);
         set.addRow({database, a.serverAssignments, a.transactions, a.queries, a.bytesReceived, a.bytesSent,
-                    a.transactionMicros, a.queryMicros, a.waitMicros, 0, 0, 0, a.clientLogins});
+                    a.transactionMicros, a.queryMicros, a.waitMicros, 0, 0, 0});
     }
     return set;
 }
@@ -146,7 +160,6 @@ ResultSet StatsHistory::showTotals(const Reports& reports) const {
         {"total_client_parse_count", 0},
         {"total_server_parse_count", 0},
         {"total_bind_count", 0},
-        {"total_client_connect_count", t.clientLogins},
         {"avg_server_assignment_count", a.serverAssignments},
         {"avg_xact_count", a.transactions},
         {"avg_query_count", a.queries},
@@ -158,7 +171,6 @@ ResultSet StatsHistory::showTotals(const Reports& reports) const {
         {"avg_client_parse_count", 0},
         {"avg_server_parse_count", 0},
         {"avg_bind_count", 0},
-        {"avg_client_connect_count", a.clientLogins},
     };
     for (const auto& [name, value] : rows) set.addRow({name, value});
     return set;

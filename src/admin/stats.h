@@ -30,6 +30,9 @@ public:
     void record(const Reports& reports, TimePoint now = Clock::now());
 
     ResultSet showStats(const Reports& reports) const;
+    // SHOW STATS and, after its columns, the client logins Sluice counts too (total and per
+    // second), which PgBouncer 1.25 does not show: for /metrics, never for the console.
+    ResultSet metricsStats(const Reports& reports) const;
     ResultSet showStatsTotals(const Reports& reports) const;
     ResultSet showStatsAverages(const Reports& reports) const;
     ResultSet showTotals(const Reports& reports) const;
@@ -37,6 +40,7 @@ public:
     std::string logLine() const;
 
 private:
+    ResultSet statsSet(const Reports& reports, bool withLogins) const;
     Averages averagesOf(const std::string& database) const;
     Averages overallAverages() const;
 

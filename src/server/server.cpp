@@ -485,7 +485,7 @@ void Server::serveReady(metrics::HttpEndpoint::Respond respond) {
 void Server::serveMetrics(metrics::HttpEndpoint::Respond respond) {
     collectReports([this, respond](std::vector<conn::WorkerReport> reports) {
         const admin::ResultSet pools = admin::showPools(reports);
-        const admin::ResultSet stats = console_.stats().showStats(reports);
+        const admin::ResultSet stats = console_.stats().metricsStats(reports);
         const auto hostRows = admin::hostRows(*snapshot_.config, pools_.hosts());
         const admin::ResultSet databases =
             admin::showDatabases(reports, *snapshot_.config, console_.pauseState(), admin::hostsInUse(hostRows));

@@ -215,11 +215,11 @@ const std::vector<std::string> kTotalsRows = {
     "total_server_assignment_count", "total_xact_count",         "total_query_count",
     "total_received",                "total_sent",               "total_xact_time",
     "total_query_time",              "total_wait_time",          "total_client_parse_count",
-    "total_server_parse_count",      "total_bind_count",         "total_client_connect_count",
-    "avg_server_assignment_count",   "avg_xact_count",           "avg_query_count",
-    "avg_recv",                      "avg_sent",                 "avg_xact_time",
-    "avg_query_time",                "avg_wait_time",            "avg_client_parse_count",
-    "avg_server_parse_count",        "avg_bind_count",           "avg_client_connect_count"};
+    "total_server_parse_count",      "total_bind_count",         "avg_server_assignment_count",
+    "avg_xact_count",                "avg_query_count",          "avg_recv",
+    "avg_sent",                      "avg_xact_time",            "avg_query_time",
+    "avg_wait_time",                 "avg_client_parse_count",   "avg_server_parse_count",
+    "avg_bind_count"};
 
 const std::vector<std::string> kListsRows = {"databases",    "users",         "peers",        "pools",
                                              "peer_pools",   "free_clients",  "used_clients", "login_clients",
@@ -781,7 +781,9 @@ TEST(AdminStats, TotalsAreSummedOverWorkersAndUsersPerDatabase) {
     EXPECT_EQ(shown.lookup("database", "app", "total_xact_time"), "66600");
     EXPECT_EQ(shown.lookup("database", "app", "total_query_time"), "77700");
     EXPECT_EQ(shown.lookup("database", "app", "total_wait_time"), "8880");
-    EXPECT_EQ(shown.lookup("database", "app", "total_client_connect_count"), "6");
+    EXPECT_EQ(shown.indexOf("total_client_connect_count"), -1) << "PgBouncer 1.25 has no logins column";
+    EXPECT_EQ(wire(history.metricsStats(reports)).lookup("database", "app", "total_client_connect_count"), "6")
+        << "logins are for /metrics";
     EXPECT_EQ(shown.lookup("database", "app", "avg_query_count"), "0") << "no stats_period yet";
     EXPECT_EQ(shown.lookup("database", "postgres", "total_query_count"), "5");
 
@@ -792,13 +794,11 @@ TEST(AdminStats, TotalsAreSummedOverWorkersAndUsersPerDatabase) {
     EXPECT_EQ(totalsShown.lookup("database", "app", "bytes_received"), "4440");
     EXPECT_EQ(totalsShown.lookup("database", "app", "bytes_sent"), "5550");
     EXPECT_EQ(totalsShown.lookup("database", "app", "wait_time"), "8880");
-    EXPECT_EQ(totalsShown.lookup("database", "app", "client_connect_count"), "6");
 
     Decoded all = wire(history.showTotals(reports));
     EXPECT_EQ(all.lookup("name", "total_query_count", "value"), "338") << "every database together";
     EXPECT_EQ(all.lookup("name", "total_xact_count", "value"), "227");
     EXPECT_EQ(all.lookup("name", "total_received", "value"), "4445");
-    EXPECT_EQ(all.lookup("name", "total_client_connect_count", "value"), "11");
 }
 
 // Reports with one pool of `database` on each of two workers, `scale` times a base load.
@@ -832,7 +832,6 @@ TEST(AdminStats, AveragesOverAPeriodFromTwoSamples) {
     EXPECT_EQ(averages.lookup("database", "app", "xact_time"), "100") << "per transaction";
     EXPECT_EQ(averages.lookup("database", "app", "query_time"), "100") << "per query";
     EXPECT_EQ(averages.lookup("database", "app", "wait_time"), "50") << "per assignment";
-    EXPECT_EQ(averages.lookup("database", "app", "client_connect_count"), "4");
 
     Decoded shown = wire(history.showStats(now));
     EXPECT_EQ(shown.lookup("database", "app", "avg_server_assignment_count"), "20");
@@ -843,7 +842,7 @@ TEST(AdminStats, AveragesOverAPeriodFromTwoSamples) {
     EXPECT_EQ(shown.lookup("database", "app", "avg_xact_time"), "100");
     EXPECT_EQ(shown.lookup("database", "app", "avg_query_time"), "100");
     EXPECT_EQ(shown.lookup("database", "app", "avg_wait_time"), "50");
-    EXPECT_EQ(shown.lookup("database", "app", "avg_client_connect_count"), "4");
+    EXPECT_EQ(wire(history.metricsStats(now)).lookup("database", "app", "avg_client_connect_count"), "4");
     EXPECT_EQ(shown.lookup("database", "app", "total_query_count"), "240") << "totals are of now";
 
     Decoded all = wire(history.showTotals(now));
