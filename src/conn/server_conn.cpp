@@ -123,12 +123,9 @@ void ServerConn::onSocketConnected(int status) {
     if (settings.log_connections)
         SLOG_INFO("{} new connection to server (from {})", describe(), socket_.localAddress());
     socket_.startReading(static_cast<size_t>(settings.pkt_buf));
-    if (connections_.serverTls() && !socket_.isUnix()) {
-        // server_tls_sslmode other than disable: ask for TLS first, as libpq does.
+    // server_tls_sslmode other than disable: ask for TLS first, as libpq does.
+    if (requestTls(socket_, connections_.serverTls() != nullptr)) {
         state_ = State::TlsRequest;
-        std::string out;
-        proto::appendSslRequest(out);
-        socket_.write(out);
         return;
     }
     state_ = State::Login;
@@ -567,6 +564,9 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
                 }
                 return;
             }
+            // A write refused as read-only on a read-write pool's server: the host may have
+            // been demoted; the prober looks at once (the error itself goes to the client).
+            if (fields.sqlstate == "25006" && shard_.target().multiHost()) connections_.hosts().requestProbe();
         } else {
             std::string_view name, value;
             if (proto::parseParameterStatus(body, header->bodySize(), name, value)) {

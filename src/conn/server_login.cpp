@@ -76,6 +76,14 @@ Status ServerAuthenticator::answer(const uint8_t* body, size_t size, std::string
                  std::string(proto::sqlstate::kInvalidPassword)};
 }
 
+bool requestTls(net::Socket& socket, bool tlsConfigured) {
+    if (!tlsConfigured || socket.isUnix()) return false;  // as libpq: no TLS over unix sockets
+    std::string out;
+    proto::appendSslRequest(out);
+    socket.write(out);
+    return true;
+}
+
 TlsAnswer interpretTlsAnswer(char answer, std::string_view sslmode) {
     if (answer == 'S') return TlsAnswer::StartTls;
     const bool required = sslmode == "require" || sslmode == "verify-ca" || sslmode == "verify-full";

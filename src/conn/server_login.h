@@ -9,6 +9,7 @@
 #include <string>
 
 #include "auth/scram.h"
+#include "net/socket.h"
 #include "pool/pool.h"
 #include "util/result.h"
 
@@ -34,6 +35,11 @@ private:
     ServerCredentials credentials_;
     std::unique_ptr<auth::ScramClient> scram_;
 };
+
+// The first bytes of a login on a freshly connected socket: an SSLRequest when server TLS is
+// configured and the socket is TCP (true: wait for the answer), else nothing (false: send
+// the startup packet).
+bool requestTls(net::Socket& socket, bool tlsConfigured);
 
 // What the server's one-byte answer to an SSLRequest means under server_tls_sslmode.
 enum class TlsAnswer { StartTls, GoOnPlain, Refuse };

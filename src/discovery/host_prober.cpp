@@ -167,11 +167,8 @@ void HostProber::Connection::onSocketConnected(int status) {
     }
     socket_.applyTcpOptions(settings_.tcp);
     socket_.startReading(4096);
-    if (settings_.tls && !socket_.isUnix()) {
+    if (conn::requestTls(socket_, settings_.tls != nullptr)) {
         state_ = State::TlsRequest;
-        std::string out;
-        proto::appendSslRequest(out);
-        socket_.write(out);
         return;
     }
     state_ = State::Login;
@@ -339,6 +336,7 @@ void HostProber::HostProbe::answered(Role role, bool readOnly, int64_t timeline,
 void HostProber::HostProbe::failed(std::string_view reason, bool hostDown) {
     const TimePoint now = Clock::now();
     host_->setProbing(false);
+    if (!prober_.running_) return;  // shutting down: nothing to learn from the closed probe
     const ProbeSettings& settings = prober_.settings_;
     if (hostDown) {
         const HostView before = host_->view(now);
@@ -369,7 +367,7 @@ void HostProber::start() {
 
 void HostProber::stop() {
     if (!running_) return;
-    running_ = false;
+    running_ = false;  // before the probes close: their failures are not the hosts' (failed())
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
     for (auto& [host, probe] : probes_) probe->stop();
 }

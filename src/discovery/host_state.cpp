@@ -19,21 +19,7 @@ std::string HostState::describe() const {
     return fmt::format("{}:{}", address_.host, address_.port);
 }
 
-bool HostState::reportRole(Role role, bool readOnly) {
-    std::lock_guard lock(mutex_);
-    const bool change = role != role_ || readOnly != readOnly_ || !up_;
-    role_ = role;
-    readOnly_ = readOnly;
-    up_ = true;
-    downUntil_ = {};
-    failingSince_ = {};
-    if (change) changed();
-    return change;
-}
-
-bool HostState::reportProbe(Role role, bool readOnly, int64_t timeline, double lagSeconds, double latencySeconds,
-                            bool fenced) {
-    std::lock_guard lock(mutex_);
+bool HostState::markUp(Role role, bool readOnly, bool fenced) {
     const bool change = role != role_ || readOnly != readOnly_ || !up_ || fenced != fenced_;
     role_ = role;
     readOnly_ = readOnly;
@@ -42,6 +28,18 @@ bool HostState::reportProbe(Role role, bool readOnly, int64_t timeline, double l
     downUntil_ = {};
     failingSince_ = {};
     if (change) changed();
+    return change;
+}
+
+bool HostState::reportRole(Role role, bool readOnly) {
+    std::lock_guard lock(mutex_);
+    return markUp(role, readOnly, fenced_);  // a login says nothing of timelines: fencing stays
+}
+
+bool HostState::reportProbe(Role role, bool readOnly, int64_t timeline, double lagSeconds, double latencySeconds,
+                            bool fenced) {
+    std::lock_guard lock(mutex_);
+    const bool change = markUp(role, readOnly, fenced);
     timeline_ = timeline;
     lagSeconds_ = lagSeconds;
     lastProbe_ = Clock::now();

@@ -67,6 +67,8 @@ public:
 
 private:
     void changed() { version_.fetch_add(1, std::memory_order_acq_rel); }
+    // Under mutex_: the host answered with this role. True when anything changed.
+    bool markUp(Role role, bool readOnly, bool fenced);
 
     const config::HostAddress address_;
     mutable std::mutex mutex_;
