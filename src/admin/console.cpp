@@ -37,6 +37,10 @@ bool isConsoleName(std::string_view name) { return name == kConsoleDatabase || n
 
 constexpr std::string_view kAdminNeeded = "admin access needed";
 
+// PgBouncer refuses console commands with 08P01 (only a failed RELOAD has its own, F0000);
+// scripts that drive PgBouncer's console check for it.
+constexpr std::string_view kRefused = proto::sqlstate::kProtocolViolation;
+
 // PgBouncer's log line for each console command, which operators grep for.
 void logIssued(std::string_view verb, const std::string& argument) {
     if (argument.empty()) SLOG_INFO("{} command issued", verb);
@@ -115,15 +119,18 @@ void Console::runVerb(const conn::ConsoleRequest& request, const Command& comman
     if (verb == "reload") {
         if (!arg.empty()) return answerError(request, proto::sqlstate::kSyntaxError, "RELOAD takes no argument");
         logIssued("RELOAD", "");
-        if (auto status = control_.reload(); !status)
-            return answerError(request, "F0000", "RELOAD failed: " + status.error().message);
+        if (auto status = control_.reload(); !status) {
+            SLOG_ERROR("RELOAD failed, keeping the current configuration: {}", status.error().message);
+            return answerError(request, "F0000", "RELOAD failed, see logs for additional details",
+                               status.error().message);
+        }
         return answerTag(request, "RELOAD");
     }
     if (verb == "disable" || verb == "enable") {
         const bool disable = verb == "disable";
         if (arg.empty()) return answerError(request, proto::sqlstate::kSyntaxError, "a database is required");
         if (auto problem = checkDatabase(arg, disable ? "disable" : "enable"); !problem.empty())
-            return answerError(request, proto::sqlstate::kInvalidCatalogName, problem);
+            return answerError(request, kRefused, problem);
         logIssued(disable ? "DISABLE" : "ENABLE", arg);
         if (disable) pause_.disabledDatabases.insert(arg);
         else pause_.disabledDatabases.erase(arg);
@@ -133,7 +140,7 @@ void Console::runVerb(const conn::ConsoleRequest& request, const Command& comman
     if (verb == "reconnect") {
         if (!arg.empty())
             if (auto problem = checkDatabase(arg, "reconnect"); !problem.empty())
-                return answerError(request, proto::sqlstate::kInvalidCatalogName, problem);
+                return answerError(request, kRefused, problem);
         logIssued("RECONNECT", arg);
         control_.onEveryWorker([arg](conn::Connections& c) { c.reconnect(arg); });
         return answerTag(request, "RECONNECT");
@@ -183,7 +190,7 @@ void Console::pause(const conn::ConsoleRequest& request, const std::string& data
         return answerError(request, proto::sqlstate::kObjectNotInPrerequisiteState, "already suspended/paused");
     if (!database.empty()) {
         if (auto problem = checkDatabase(database, "pause"); !problem.empty())
-            return answerError(request, proto::sqlstate::kInvalidCatalogName, problem);
+            return answerError(request, kRefused, problem);
         pause_.pausedDatabases.insert(database);
     } else {
         pause_.paused = true;
@@ -201,8 +208,7 @@ void Console::pause(const conn::ConsoleRequest& request, const std::string& data
 
 void Console::resume(const conn::ConsoleRequest& request, const std::string& database) {
     if (database.empty()) {
-        if (control_.shuttingDown())
-            return answerError(request, proto::sqlstate::kObjectNotInPrerequisiteState, "pooler is shutting down");
+        if (control_.shuttingDown()) return answerError(request, kRefused, "pooler is shutting down");
         if (!pause_.paused && !pause_.suspended && pause_.pausedDatabases.empty())
             return answerError(request, proto::sqlstate::kObjectNotInPrerequisiteState,
                                "pooler is not paused/suspended");
@@ -224,7 +230,7 @@ void Console::kill(const conn::ConsoleRequest& request, const std::string& datab
         return answerError(request, proto::sqlstate::kObjectNotInPrerequisiteState, "already suspended/paused");
     if (!database.empty()) {
         if (auto problem = checkDatabase(database, "kill"); !problem.empty())
-            return answerError(request, proto::sqlstate::kInvalidCatalogName, problem);
+            return answerError(request, kRefused, problem);
         pause_.pausedDatabases.insert(database);
     } else {
         pause_.paused = true;
@@ -239,14 +245,14 @@ void Console::killClient(const conn::ConsoleRequest& request, const std::string&
     uint64_t id = 0;
     auto [end, ec] = std::from_chars(argument.data(), argument.data() + argument.size(), id);
     if (argument.empty() || ec != std::errc() || end != argument.data() + argument.size())
-        return answerError(request, proto::sqlstate::kInvalidParameterValue,
+        return answerError(request, kRefused, "invalid client pointer supplied",
                            "KILL_CLIENT needs the id of a client (the id column of SHOW CLIENTS)");
     withReports([this, request, id](const Reports& reports) {
         bool found = false;
         for (const auto& report : reports)
             for (const auto* rows : {&report.clients, &report.loginClients})
                 for (const auto& row : *rows) found |= row.id == id;
-        if (!found) return answerError(request, proto::sqlstate::kUndefinedObject, "client not found");
+        if (!found) return answerError(request, kRefused, "client not found");
         logIssued("KILL_CLIENT", std::to_string(id));
         control_.onEveryWorker([id](conn::Connections& c) { c.killClient(id); });
         answerTag(request, "KILL_CLIENT");
@@ -256,7 +262,7 @@ void Console::killClient(const conn::ConsoleRequest& request, const std::string&
 void Console::waitClose(const conn::ConsoleRequest& request, const std::string& database) {
     if (!database.empty())
         if (auto problem = checkDatabase(database, "wait in"); !problem.empty())
-            return answerError(request, proto::sqlstate::kInvalidCatalogName, problem);
+            return answerError(request, kRefused, problem);
     logIssued("WAIT_CLOSE", database);
     waits_.push_back({request, "WAIT_CLOSE", [database](const Reports& reports) {
                           for (const auto& report : reports)
@@ -380,10 +386,11 @@ void Console::answerTag(const conn::ConsoleRequest& request, std::string_view ta
     answer(request, out);
 }
 
-void Console::answerError(const conn::ConsoleRequest& request, std::string_view sqlstate, std::string_view message) {
+void Console::answerError(const conn::ConsoleRequest& request, std::string_view sqlstate, std::string_view message,
+                          std::string_view detail) {
     SLOG_WARN("admin console ({}): {}", request.user, message);
     std::string out;
-    proto::appendErrorResponse(out, "ERROR", sqlstate, message);
+    proto::appendErrorResponse(out, "ERROR", sqlstate, message, detail);
     proto::appendReadyForQuery(out, 'I');
     answer(request, out);
 }

@@ -52,7 +52,8 @@ private:
 
     void answer(const conn::ConsoleRequest& request, const std::string& bytes, bool closeAfter = false);
     void answerTag(const conn::ConsoleRequest& request, std::string_view tag);
-    void answerError(const conn::ConsoleRequest& request, std::string_view sqlstate, std::string_view message);
+    void answerError(const conn::ConsoleRequest& request, std::string_view sqlstate, std::string_view message,
+                     std::string_view detail = {});
     void answerResult(const conn::ConsoleRequest& request, const ResultSet& result);
     void withReports(std::function<void(const Reports&)> then);
 

@@ -654,7 +654,7 @@ TEST_F(AdminConsole, ReloadAppliesTheFileAndABrokenFileKeepsTheOldConfiguration)
     QueryResult broken = console.exec("RELOAD", 5s);
     EXPECT_FALSE(broken.ok) << "RELOAD of a broken file must fail";
     EXPECT_EQ(broken.sqlstate, "F0000") << broken.describe();
-    EXPECT_NE(broken.error.find("default_pool_size"), std::string::npos) << broken.describe();
+    EXPECT_NE(broken.detail.find("default_pool_size"), std::string::npos) << broken.describe();
     EXPECT_EQ(cell(run(console, "SHOW CONFIG"), "key", "default_pool_size", "value"), "7") << "the old config stays";
     EXPECT_EQ(app.exec("SELECT 11", 5s).value(), "11") << "and keeps serving";
     QueryResult extra = console.exec("RELOAD now", 5s);
@@ -839,6 +839,37 @@ TEST_F(AdminConsole, BadInputGetsAnErrorAndTheSessionSurvivesWhereItCan) {
     PqConn again = admin();
     ASSERT_TRUE(again.isOk()) << again.error();
     EXPECT_TRUE(again.exec("SHOW POOLS", 5s).ok);
+}
+
+// What scripts written for PgBouncer's console check: its SQLSTATEs and texts; Sluice's reason
+// for a failed RELOAD goes to the log and to DETAIL.
+TEST_F(AdminConsole, RefusalsCarryPgBouncersSqlstatesAndTexts) {
+    ASSERT_TRUE(start());
+    PqConn console = admin();
+    PqConn app = client();
+    ASSERT_TRUE(console.isOk() && app.isOk()) << log();
+    auto expectRefusal = [&](const std::string& sql, const std::string& sqlstate, const std::string& message) {
+        QueryResult result = console.exec(sql, 5s);
+        EXPECT_FALSE(result.ok) << sql;
+        EXPECT_EQ(result.sqlstate, sqlstate) << sql << ": " << result.describe();
+        EXPECT_EQ(result.error, message) << sql;
+        return result;
+    };
+    expectRefusal("KILL no_such_db_here", "08P01", "no such database: no_such_db_here");
+    expectRefusal("KILL_CLIENT 999999", "08P01", "client not found");
+    expectRefusal("KILL_CLIENT abc", "08P01", "invalid client pointer supplied");
+
+    sluice_.writeFile("pooler.ini", replaceDir(ini("default_pool_size = lots\n"), sluice_.dir()));
+    QueryResult reload = expectRefusal("RELOAD", "F0000", "RELOAD failed, see logs for additional details");
+    EXPECT_NE(reload.detail.find("pooler.ini:"), std::string::npos) << "file:line in DETAIL: " << reload.detail;
+    EXPECT_NE(reload.detail.find("default_pool_size"), std::string::npos) << reload.detail;
+    EXPECT_TRUE(eventually([&] { return sluice_.log().find(reload.detail) != std::string::npos; }))
+        << "the reason is logged too\n" << log();
+
+    // During a shutdown that waits for clients, the console still answers, but cannot resume.
+    EXPECT_EQ(run(console, "SHUTDOWN WAIT_FOR_CLIENTS").commandTag, "SHUTDOWN");
+    expectRefusal("RESUME", "08P01", "pooler is shutting down");
+    EXPECT_TRUE(console.exec("SHOW VERSION", 5s).ok) << "the console is still usable";
 }
 
 }  // namespace

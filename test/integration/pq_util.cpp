@@ -163,11 +163,12 @@ bool PqConn::send(const std::string& sql) {
 QueryResult PqConn::collect(std::chrono::milliseconds timeout) {
     QueryResult out;
     bool failed = false;
-    auto fail = [&](std::string sqlstate, std::string message) {
+    auto fail = [&](std::string sqlstate, std::string message, std::string detail = {}) {
         if (failed) return;  // the first error is the cause; later ones are consequences
         failed = true;
         out.sqlstate = std::move(sqlstate);
         out.error = std::move(message);
+        out.detail = std::move(detail);
     };
     if (!conn_) {
         fail("", "not connected");
@@ -248,8 +249,9 @@ QueryResult PqConn::collect(std::chrono::milliseconds timeout) {
             default: {
                 const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
                 const char* primary = PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY);
-                fail(state ? state : "",
-                     primary ? primary : trimTrailingNewlines(PQresultErrorMessage(result.get())));
+                const char* detail = PQresultErrorField(result.get(), PG_DIAG_MESSAGE_DETAIL);
+                fail(state ? state : "", primary ? primary : trimTrailingNewlines(PQresultErrorMessage(result.get())),
+                     detail ? detail : "");
                 break;
             }
         }

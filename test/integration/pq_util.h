@@ -27,6 +27,7 @@ struct QueryResult {
     bool ok = false;
     std::string sqlstate;    // e.g. "42P01"; empty on success or when the error came from libpq itself
     std::string error;       // primary message, without the "ERROR:" prefix
+    std::string detail;      // the error's DETAIL, "" when it had none
     std::string commandTag;  // e.g. "SELECT 1", "INSERT 0 3" (last statement)
     std::vector<std::string> columns;
     std::vector<std::vector<std::string>> rows;  // text format; NULL is "" (see isNull)
