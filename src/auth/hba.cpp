@@ -16,12 +16,23 @@ namespace sluice::auth {
 
 namespace {
 
+bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+// Whether the first character after the blanks at `from` is an unquoted list comma.
+bool commaFollows(std::string_view line, size_t from) {
+    while (from < line.size() && isBlank(line[from])) ++from;
+    return from < line.size() && line[from] == ',';
+}
+
 // Splits a line into tokens: whitespace-separated, "quoted" with "" inside, # starts a comment.
-// A comma-separated list stays one token (split later), as in pg_hba.conf.
+// A comma-separated list stays one token (split later), as in pg_hba.conf. Blanks next to its
+// commas do not end it ("a, b" and "a , b"), as PgBouncer reads the file; PostgreSQL reads
+// "a, b" the same way and refuses "a , b".
 Result<std::vector<std::string>> tokenize(std::string_view line) {
     std::vector<std::string> tokens;
     std::string current;
     bool inToken = false, quoted = false;
+    bool afterComma = false;  // the last character taken was an unquoted list comma
     for (size_t i = 0; i < line.size(); ++i) {
         char c = line[i];
         if (quoted) {
@@ -38,13 +49,15 @@ Result<std::vector<std::string>> tokenize(std::string_view line) {
             continue;
         }
         if (c == '#') break;
-        if (c == ' ' || c == '\t' || c == '\r') {
+        if (isBlank(c)) {
+            if (inToken && (afterComma || commaFollows(line, i))) continue;  // the list goes on
             if (inToken) tokens.push_back(std::move(current));
             current.clear();
             inToken = false;
             continue;
         }
         inToken = true;
+        afterComma = c == ',';
         if (c == '"') quoted = true;
         else current += c;
     }

@@ -3,6 +3,9 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <string>
+#include <utility>
+
 #include <gtest/gtest.h>
 
 #include "pg_server.h"
@@ -59,6 +62,23 @@ TEST(Hba, RulesAllowAndRejectAsWritten) {
     PqConn impostor(conninfo({{"host", sluice.dir()}, {"port", std::to_string(port)}, {"user", "app"},
                               {"dbname", "pgbouncer"}}));
     EXPECT_FALSE(impostor.isOk()) << "local trust lets app in, but app is no console user";
+}
+
+// "user1,user2 , user3": blanks around a list's commas do not end the list (PgBouncer reads it
+// so; a file written for it must mean the same here).
+TEST(Hba, BlanksAroundCommasInAUserList) {
+    SluiceProcess sluice;
+    sluice.writeFile("hba.conf", "host  all  nobody1,app , sluice_test  127.0.0.1/32  md5\n");
+    const int port = freePort();
+    ASSERT_TRUE(sluice.start(basicIni(sharedPg(), port, "auth_type = hba\nauth_hba_file = @DIR@/hba.conf\n")))
+        << sluice.log();
+    const std::pair<std::string, std::string> logins[] = {{"app", "apppass"}, {"sluice_test", "secret"}};
+    for (const auto& [user, password] : logins) {
+        PqConn conn(conninfo({{"host", "127.0.0.1"}, {"port", std::to_string(port)}, {"user", user},
+                              {"password", password}, {"dbname", "app"}, {"sslmode", "disable"}}));
+        ASSERT_TRUE(conn.isOk()) << user << ": " << conn.error() << "\n" << sluice.log();
+        EXPECT_EQ(conn.exec("SELECT current_user").value(), user);
+    }
 }
 
 TEST(Hba, ABrokenRuleFileIsAnErrorWithFileAndLine) {

@@ -58,6 +58,21 @@ TEST(AuthHba, FirstMatchingRuleWins) {
     EXPECT_EQ(rules->match(tcp("::ffff:10.9.9.9", "app", "app")).method, "scram-sha-256") << "v4-mapped";
 }
 
+TEST(AuthHba, BlanksAroundListCommasKeepTheList) {
+    auto rules = HbaRules::parse(
+        "host  app, other      user1,user2 , user3  127.0.0.1/32  md5\n"
+        "host  all             \"Odd, One\" ,bob     ::1/128       password\n",
+        "hba.conf");
+    ASSERT_TRUE(rules) << rules.error().message;
+    EXPECT_EQ(rules->size(), 2u);
+    for (const char* user : {"user1", "user2", "user3"}) {
+        EXPECT_EQ(rules->match(tcp("127.0.0.1", "app", user)).method, "md5") << user;
+        EXPECT_EQ(rules->match(tcp("127.0.0.1", "other", user)).method, "md5") << user;
+    }
+    EXPECT_EQ(rules->match(tcp("127.0.0.1", "app", "user4")).method, "reject");
+    EXPECT_EQ(rules->match(tcp("::1", "app", "bob")).method, "password");
+}
+
 TEST(AuthHba, NoRuleMeansReject) {
     auto rules = HbaRules::parse("host all all 127.0.0.1/32 trust\n", "hba.conf");
     ASSERT_TRUE(rules);
