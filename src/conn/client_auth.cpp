@@ -42,10 +42,15 @@ void ClientConn::lookUpSecret() {
         database = authDbname;
         if (auto it = config.databases.find(authDbname); it != config.databases.end()) entry = &it->second;
         else if (!config.fallbackDatabase) {
-            closeWithError(proto::sqlstate::kInvalidCatalogName,
-                           fmt::format("auth_dbname {} is not a configured database", authDbname));
+            configError(fmt::format("authentication database \"{}\" is not configured", authDbname));
             return;
         }
+    }
+    // The login's own database is checked only after authentication, but the lookup needs this one now.
+    if (connections_.isDisabled(database)) {
+        closeWithError(proto::sqlstate::kProtocolViolation,
+                       fmt::format("authentication database \"{}\" is disabled", database));
+        return;
     }
     const std::string& authUser = !entry->authUser.empty()            ? entry->authUser
                                   : !databaseEntry_->authUser.empty() ? databaseEntry_->authUser
@@ -77,7 +82,12 @@ void ClientConn::runSecretLookup(ServerConn& server) {
                            "authentication query failed: " + error->message);
             return;
         }
-        // No row, or a NULL secret (expired, no password): the login fails like a wrong password.
+        // No row: PgBouncer's "no such user". A NULL secret (expired, no password): the login
+        // fails like a wrong password.
+        if (rows.empty()) {
+            closeWithError(proto::sqlstate::kProtocolViolation, "no such user");
+            return;
+        }
         if (rows.size() == 1 && rows[0].size() >= 2 && rows[0][1]) {
             login_->secret = *rows[0][1];
             login_->hasSecret = true;
@@ -129,6 +139,11 @@ void ClientConn::startAuthentication() {
     }
     std::string out;
     if (method == "any") {
+        // PgBouncer's rule: the user name is ignored, so the database must name the server user.
+        if (!console_ && (!databaseEntry_ || databaseEntry_->user.empty())) {
+            configError("auth_type=any requires forced user (user= in the database's entry)");
+            return;
+        }
         authenticated();
         return;
     }
@@ -148,7 +163,8 @@ void ClientConn::startAuthentication() {
     if (method == "trust") {
         // PgBouncer's rule: no password is asked, but the user must be in auth_file.
         if (!login_->hasSecret) {
-            closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification, fmt::format("no such user: {}", user_));
+            SLOG_INFO("{} no such user: {}", describe(), user_);
+            closeWithError(proto::sqlstate::kProtocolViolation, "\"trust\" authentication failed");
             return;
         }
         authenticated();
@@ -254,8 +270,7 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
         }
         // -PLUS means binding (flag p); plain SCRAM-SHA-256 must not claim to bind.
         if (plus != (!initial.data.empty() && initial.data[0] == 'p')) {
-            closeWithError(proto::sqlstate::kProtocolViolation,
-                           "SCRAM channel binding flag does not match the selected mechanism");
+            authenticationFailed("SCRAM channel binding flag does not match the selected mechanism");
             return;
         }
         // Derived (or parsed) once per stored secret and kept by the worker; an unknown user
@@ -268,7 +283,7 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
         login_->scram = std::make_unique<auth::ScramServer>(secret);
         if (!endPoint.empty()) login_->scram->offerChannelBinding(endPoint);
         if (!login_->scram->handleClientFirst(initial.data, reply, error)) {
-            closeWithError(proto::sqlstate::kProtocolViolation, "malformed SCRAM message: " + error);
+            authenticationFailed("malformed SCRAM message: " + error);
             return;
         }
         std::string out;
@@ -292,13 +307,38 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
     authenticated();
 }
 
-void ClientConn::authenticationFailed() {
+void ClientConn::authenticationFailed(std::string_view detail) {
+    // PgBouncer's texts and SQLSTATE; the same for a wrong password and an unknown user, so that
+    // neither tells a stranger which users exist.
+    const std::string_view message =
+        login_->saslStarted ? "SASL authentication failed" : "password authentication failed";
     if (connections_.settings().log_pooler_errors || connections_.settings().log_connections)
-        SLOG_WARN("{} password authentication failed", describe());
-    closeWithError(proto::sqlstate::kInvalidPassword, fmt::format("password authentication failed for user \"{}\"", user_));
+        SLOG_WARN("{} {} for user \"{}\"{}{}", describe(), message, user_, detail.empty() ? "" : ": ", detail);
+    closeWithError(proto::sqlstate::kProtocolViolation, message, detail);
+}
+
+void ClientConn::configError(std::string_view reason) {
+    SLOG_ERROR("{} {}", describe(), reason);
+    closeWithError(proto::sqlstate::kProtocolViolation, "bouncer config error", reason);
+}
+
+bool ClientConn::refusedDatabase() {
+    if (console_) return false;
+    if (!databaseEntry_) {
+        closeWithError(proto::sqlstate::kProtocolViolation, fmt::format("no such database: {}", database_));
+        return true;
+    }
+    if (connections_.isDisabled(database_)) {
+        closeWithError(proto::sqlstate::kProtocolViolation, fmt::format("database \"{}\" is disabled", database_));
+        return true;
+    }
+    return false;
 }
 
 void ClientConn::authenticated() {
+    // As PgBouncer: the database is looked at only once the client has proven who it is, so a
+    // stranger learns nothing about database names.
+    if (refusedDatabase()) return;
     std::optional<pool::ScramPassthrough> passthrough = std::move(login_->passthrough);
     login_.reset();  // what only the login needed
     do {

@@ -233,15 +233,7 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
     if (settings.log_connections)
         SLOG_INFO("{} login attempt: db={} user={} tls={} replication=no", describe(), database_, user_,
                   socket_.isTls() ? socket_.tls()->describe() : "no");
-    if (!databaseEntry_ && !console_) {
-        closeWithError(proto::sqlstate::kInvalidCatalogName, fmt::format("no such database: {}", database_));
-        return;
-    }
-    if (!console_ && connections_.isDisabled(database_)) {
-        closeWithError(proto::sqlstate::kCannotConnectNow,
-                       fmt::format("database does not allow connections: {}", database_));
-        return;
-    }
+    // An unknown or disabled database is refused after authentication (authenticated()).
     if (auto it = connections_.authFile().find(user_); it != connections_.authFile().end()) {
         login_->secret = it->second;
         login_->hasSecret = true;

@@ -116,7 +116,13 @@ private:
     bool handleAuthMessage(net::IoBuffer& input);
     void verifyPassword(std::string_view password);
     void handleSaslMessage(const uint8_t* body, size_t size);
-    void authenticationFailed();
+    // Refused as PgBouncer refuses; `detail` adds Sluice's reason where it tells nothing more
+    // about who exists.
+    void authenticationFailed(std::string_view detail = {});
+    // A configuration that cannot serve this login ("bouncer config error"); the reason is logged.
+    void configError(std::string_view reason);
+    // The client has authenticated: closes it (true) when its database is unknown or disabled.
+    bool refusedDatabase();
     void authenticated();
     void sendWelcome(const pool::ServerParams& serverParams);
     void handleIdle(net::IoBuffer& input);

@@ -41,7 +41,7 @@ TEST(Hba, RulesAllowAndRejectAsWritten) {
     ASSERT_TRUE(md5.isOk()) << md5.error() << "\n" << sluice.log();
     EXPECT_EQ(md5.exec("SELECT current_user").value(), "sluice_test");
     PqConn wrong = tcp("sluice_test", "nope", "disable");
-    EXPECT_EQ(wrong.sqlstate(), "28P01") << wrong.error();
+    EXPECT_EQ(wrong.sqlstate(), "08P01") << wrong.error();
 
     PqConn plain = tcp("app", "apppass", "disable");
     EXPECT_FALSE(plain.isOk());

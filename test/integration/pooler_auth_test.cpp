@@ -75,7 +75,7 @@ std::string caseName(const ::testing::TestParamInfo<AuthCase>& info) {
 
 class PoolerAuth : public ::testing::TestWithParam<AuthCase> {};
 
-TEST_P(PoolerAuth, RightPasswordWorksWrongPasswordAndUnknownUserGet28P01) {
+TEST_P(PoolerAuth, RightPasswordWorksWrongPasswordAndUnknownUserAreRefusedAlike) {
     const AuthCase& c = GetParam();
     SluiceProcess sluice;
     sluice.writeFile("userlist.txt", appUserlistLine(c.secret) + "\"sluice_test\" \"secret\"\n");
@@ -90,7 +90,7 @@ TEST_P(PoolerAuth, RightPasswordWorksWrongPasswordAndUnknownUserGet28P01) {
 
     PqConn wrong(sluice.conninfo("app", "not-the-password", "app"));
     EXPECT_FALSE(wrong.isOk());
-    EXPECT_EQ(wrong.sqlstate(), "28P01") << wrong.error();
+    EXPECT_EQ(wrong.sqlstate(), "08P01") << wrong.error();
     EXPECT_EQ(wrong.error().find("apppass"), std::string::npos) << "a refusal must not show the secret";
 
     PqConn empty(sluice.conninfo("app", "", "app"));  // libpq then has no password to send
@@ -98,14 +98,17 @@ TEST_P(PoolerAuth, RightPasswordWorksWrongPasswordAndUnknownUserGet28P01) {
 
     PqConn ghost(sluice.conninfo("ghost_user_sluice", "apppass", "app"));
     EXPECT_FALSE(ghost.isOk());
-    EXPECT_EQ(ghost.sqlstate(), "28P01") << ghost.error();
-    // An unknown user must not be told apart from a wrong password.
+    EXPECT_EQ(ghost.sqlstate(), "08P01") << ghost.error();
+    // An unknown user must not be told apart from a wrong password. (With md5, a user whose
+    // secret is SCRAM's is asked for SCRAM and an unknown one for md5, as PgBouncer does: there
+    // the exchange differs already, and each refusal names its own.)
     auto fatalPart = [](const std::string& text) {
         auto pos = text.find("FATAL");
         return pos == std::string::npos ? text : text.substr(pos);
     };
-    EXPECT_EQ(withoutUserName(fatalPart(ghost.error()), "ghost_user_sluice"),
-              withoutUserName(fatalPart(wrong.error()), "app"));
+    if (!(c.authType == "md5" && c.secret == Secret::Scram))
+        EXPECT_EQ(withoutUserName(fatalPart(ghost.error()), "ghost_user_sluice"),
+                  withoutUserName(fatalPart(wrong.error()), "app"));
 
     // Refusals leave Sluice serving.
     PqConn again(sluice.conninfo("app", "apppass", "app"));
@@ -135,7 +138,67 @@ TEST(PoolerAuthTrust, TrustLetsAnyPasswordInButOnlyForUsersInTheAuthFile) {
     if (outsider.isOk()) {
         EXPECT_NE(outsider.exec("SELECT current_user").value(), "sluice_test");
     } else {
-        EXPECT_EQ(outsider.sqlstate().substr(0, 2), "28") << outsider.error();
+        EXPECT_EQ(outsider.sqlstate(), "08P01") << outsider.error();
+        EXPECT_NE(outsider.error().find("\"trust\" authentication failed"), std::string::npos) << outsider.error();
+    }
+}
+
+// The primary message of a refused login ("FATAL:  <this>"), without libpq's framing and DETAIL.
+std::string fatalMessage(const PqConn& conn) {
+    const std::string& text = conn.error();
+    const auto start = text.find("FATAL:  ");
+    if (start == std::string::npos) return text;
+    const auto end = text.find('\n', start);
+    return text.substr(start + 8, end == std::string::npos ? std::string::npos : end - start - 8);
+}
+
+// PgBouncer 1.25's refusals, word for word and all FATAL 08P01, in its order: the client proves
+// who it is before the database is looked up, so a stranger learns nothing about database names.
+TEST(PoolerAuthRefusals, PgBouncersTextsAndOrder) {
+    auto expectRefused = [](SluiceProcess& sluice, const std::string& user, const std::string& password,
+                            const std::string& database, const std::string& message) {
+        PqConn conn(sluice.conninfo(user, password, database));
+        EXPECT_FALSE(conn.isOk()) << user << "@" << database;
+        EXPECT_EQ(conn.sqlstate(), "08P01") << user << "@" << database << ": " << conn.error();
+        EXPECT_EQ(fatalMessage(conn), message) << user << "@" << database << ": " << conn.error();
+    };
+    const std::string databases = trustedDatabases() + "forced = host=" + sharedPg().socketDir() +
+                                  " port=" + std::to_string(sharedPg().port()) + " dbname=app user=app\n";
+    for (const std::string authType : {"md5", "plain"}) {
+        SCOPED_TRACE(authType);
+        SluiceProcess sluice;
+        sluice.writeFile("userlist.txt", appUserlistLine(Secret::Plain));
+        ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(), "auth_type = " + authType + "\n", databases)));
+        expectRefused(sluice, "app", "wrong", "app", "password authentication failed");
+        expectRefused(sluice, "ghost_user_sluice", "apppass", "app", "password authentication failed");
+        expectRefused(sluice, "app", "wrong", "no_such_db_sluice", "password authentication failed");
+        expectRefused(sluice, "app", "apppass", "no_such_db_sluice", "no such database: no_such_db_sluice");
+    }
+    {
+        SluiceProcess sluice;
+        sluice.writeFile("userlist.txt", appUserlistLine(Secret::Scram));
+        ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(), "auth_type = scram-sha-256\n", databases)));
+        expectRefused(sluice, "app", "wrong", "app", "SASL authentication failed");
+        expectRefused(sluice, "ghost_user_sluice", "apppass", "no_such_db_sluice", "SASL authentication failed");
+        expectRefused(sluice, "app", "apppass", "no_such_db_sluice", "no such database: no_such_db_sluice");
+    }
+    {
+        SluiceProcess sluice;
+        sluice.writeFile("userlist.txt", appUserlistLine(Secret::Plain));
+        ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(), "auth_type = trust\n", databases)));
+        expectRefused(sluice, "ghost_user_sluice", "", "app", "\"trust\" authentication failed");
+        expectRefused(sluice, "ghost_user_sluice", "", "no_such_db_sluice", "\"trust\" authentication failed");
+        expectRefused(sluice, "app", "", "no_such_db_sluice", "no such database: no_such_db_sluice");
+    }
+    {
+        // auth_type = any ignores the user name: only a database with a forced user can serve it.
+        SluiceProcess sluice;
+        ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(), "auth_type = any\n", databases)));
+        expectRefused(sluice, "whoever", "", "app", "bouncer config error");
+        EXPECT_NE(sluice.log().find("auth_type=any requires forced user"), std::string::npos) << sluice.log();
+        PqConn forced(sluice.conninfo("whoever", "", "forced"));
+        ASSERT_TRUE(forced.isOk()) << forced.error() << "\n" << lastLines(sluice.log(), 10);
+        EXPECT_EQ(forced.exec("SELECT current_user").value(), "app");
     }
 }
 
@@ -148,7 +211,7 @@ TEST(PoolerAuthFile, APasswordWithADoubledQuote) {
     PqConn quoted(sluice.conninfo("app", "ap\"p", "app"));
     EXPECT_TRUE(quoted.isOk()) << quoted.error() << "\n" << lastLines(sluice.log(), 10);
     PqConn old(sluice.conninfo("app", "apppass", "app"));
-    EXPECT_EQ(old.sqlstate(), "28P01") << old.error();
+    EXPECT_EQ(old.sqlstate(), "08P01") << old.error();
 }
 
 // SCRAM against a plain password: the derived secret is kept per worker, and a changed password
@@ -172,7 +235,7 @@ TEST(PoolerAuthFile, ScramAgainstAPlainPasswordFollowsAChangedPassword) {
         rotated = PqConn(sluice.conninfo("app", "second-pw", "app")).isOk();
     EXPECT_TRUE(rotated) << lastLines(sluice.log(), 10);
     PqConn stale(sluice.conninfo("app", "first-pw", "app"));
-    EXPECT_EQ(stale.sqlstate(), "28P01") << "the old password still works after the reload: " << stale.error();
+    EXPECT_EQ(stale.sqlstate(), "08P01") << "the old password still works after the reload: " << stale.error();
 }
 
 }  // namespace

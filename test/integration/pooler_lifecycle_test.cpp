@@ -239,7 +239,7 @@ TEST(PoolerReload, SighupReloadsTheAuthFile) {
     }
     EXPECT_TRUE(rotated) << lastLines(sluice.log(), 20);
     PqConn old(sluice.conninfo("app", "apppass", "app"));
-    EXPECT_EQ(old.sqlstate(), "28P01") << old.error();
+    EXPECT_EQ(old.sqlstate(), "08P01") << old.error();
 }
 
 TEST(PoolerShutdown, SigtermWithNoClientsExitsZeroQuickly) {

@@ -87,7 +87,7 @@ TEST_F(PoolerSession, QueriesOverTheUnixSocket) {
     // The password is still checked on the unix socket with auth_type=md5.
     PqConn wrong(unixConninfo(sluice_, "app", "wrong", "app"));
     EXPECT_FALSE(wrong.isOk());
-    EXPECT_EQ(wrong.sqlstate(), "28P01") << wrong.error();
+    EXPECT_EQ(wrong.sqlstate(), "08P01") << wrong.error();
 }
 
 TEST_F(PoolerSession, SequentialClientsShareOneBackendAndStateIsReset) {
@@ -119,11 +119,11 @@ TEST_F(PoolerSession, SequentialClientsShareOneBackendAndStateIsReset) {
     EXPECT_EQ(second.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").value(), "0");
 }
 
-TEST_F(PoolerSession, UnknownDatabaseIsRefusedWith3D000) {
+TEST_F(PoolerSession, UnknownDatabaseIsRefusedAsPgBouncerRefusesIt) {
     startSluice();
     PqConn conn(sluice_.conninfo("app", "apppass", "no_such_db_sluice"));
     EXPECT_FALSE(conn.isOk());
-    EXPECT_EQ(conn.sqlstate(), "3D000") << conn.error();
+    EXPECT_EQ(conn.sqlstate(), "08P01") << conn.error();
     EXPECT_NE(conn.error().find("no_such_db_sluice"), std::string::npos) << conn.error();
     PqConn good(appConninfo());
     EXPECT_TRUE(good.isOk()) << good.error();

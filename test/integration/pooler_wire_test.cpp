@@ -242,7 +242,7 @@ TEST_F(PoolerWire, FailedLoginsGetAnErrorAndAClosedConnection) {
         ASSERT_TRUE(error.has_value()) << user;
         ASSERT_EQ(error->type, 'E');
         auto fields = errorFields(error->body);
-        EXPECT_EQ(fields['C'], "28P01") << user << ": " << fields['M'];
+        EXPECT_EQ(fields['C'], "08P01") << user << ": " << fields['M'];
         EXPECT_EQ(fields['S'], "FATAL");
         (user == "app" ? wrongMessage : ghostMessage) = fields['M'];
         EXPECT_TRUE(client.waitClosed(5s)) << user;
@@ -263,8 +263,18 @@ TEST_F(PoolerWire, FailedLoginsGetAnErrorAndAClosedConnection) {
         EXPECT_EQ(errorFields(error->body)['C'], "08P01");
         EXPECT_TRUE(client.waitClosed(5s));
     }
-    // Unknown database: refused before any authentication.
-    expectRefusal(sluice_.port(), startupPacket({{"user", "app"}, {"database", "no_such_db_sluice"}}), "3D000");
+    // Unknown database: authentication comes first, so a wrong password cannot probe database names.
+    {
+        RawClient client(sluice_.port());
+        ASSERT_TRUE(client.send(startupPacket({{"user", "app"}, {"database", "no_such_db_sluice"}})));
+        auto challenge = client.readMessage();
+        ASSERT_TRUE(challenge && challenge->type == 'R') << "the unknown database was refused before authentication";
+        ASSERT_TRUE(client.send(garbage));
+        auto error = client.readUntil('E');
+        ASSERT_TRUE(error.has_value());
+        EXPECT_EQ(errorFields(error->body)['M'], "password authentication failed");
+        EXPECT_TRUE(client.waitClosed(5s));
+    }
     EXPECT_EQ(normalClientProblem(), "") << lastLines(sluice_.log(), 20);
 }
 

@@ -22,7 +22,7 @@ TEST(ScramPassthrough, ServerLoginUsesTheKeysTheClientProved) {
 
     PqConn wrong(sluice.conninfo("app", "not-the-password", "app"));
     EXPECT_FALSE(wrong.isOk());
-    EXPECT_EQ(wrong.sqlstate(), "28P01") << wrong.error();
+    EXPECT_EQ(wrong.sqlstate(), "08P01") << wrong.error();
 
     PqConn client(sluice.conninfo("app", "apppass", "app"));
     ASSERT_TRUE(client.isOk()) << client.error() << "\n" << sluice.log();

@@ -216,7 +216,7 @@ TEST_F(Tls, ScramWithChannelBindingOverTls) {
     PqConn wrongPassword = PqConn(conninfo({{"host", "127.0.0.1"}, {"port", std::to_string(port_)}, {"user", "app"},
                                             {"password", "nope"}, {"dbname", "app"}, {"sslmode", "require"},
                                             {"channel_binding", "require"}}));
-    EXPECT_EQ(wrongPassword.sqlstate(), "28P01") << wrongPassword.error();
+    EXPECT_EQ(wrongPassword.sqlstate(), "08P01") << wrongPassword.error();
 }
 
 }  // namespace
