@@ -457,7 +457,7 @@ void ClientConn::onServerUnavailable(const Error& error) {
                        "authentication query failed: " + error.message);
         return;
     }
-    closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate, error.message);
+    closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate, error.message, error.detail);
 }
 
 ParameterChanges ClientConn::parameterChanges(const pool::ServerParams& serverParams) const {

@@ -266,16 +266,19 @@ void ServerConn::handleAuthRequest(const uint8_t* body, size_t size) {
     }
     std::string out;
     if (auto status = authenticator_->answer(body, size, out); !status) {
-        loginFailed(status.error());
+        // The pooler's own reason reaches clients as PgBouncer words it: "server login failed: …".
+        const Error& why = status.error();
+        loginFailed(why, Error{"server login failed: " + why.message, why.sqlstate, why.detail});
         return;
     }
     if (!out.empty()) socket_.write(out);
 }
 
-void ServerConn::loginFailed(const Error& error) {
+void ServerConn::loginFailed(const Error& error, const Error& told) {
     if (state_ == State::Closing) return;
-    SLOG_WARN("{} server login failed: {}", describe(), error.message);
-    shard_.serverLoginFailed(*this, error);
+    SLOG_WARN("{} server login failed: {}{}{}", describe(), error.message, error.detail.empty() ? "" : ": ",
+              error.detail);
+    shard_.serverLoginFailed(*this, told);
     close("server login failed: " + error.message);
 }
 

@@ -105,7 +105,9 @@ private:
     void handleTlsAnswer(net::IoBuffer& input);
     void handleLoginMessage(char type, const uint8_t* body, size_t size);
     void handleAuthRequest(const uint8_t* body, size_t size);
-    void loginFailed(const Error& error);
+    void loginFailed(const Error& error) { loginFailed(error, error); }
+    // `error` for the log, `told` for the clients that waited for this login.
+    void loginFailed(const Error& error, const Error& told);
     void loginDone();
     void runConnectQuery();
     // Multi-host: whether the host's role (learned at login) fits the pool; if not, the

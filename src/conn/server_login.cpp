@@ -69,11 +69,12 @@ Status ServerAuthenticator::answer(const uint8_t* body, size_t size, std::string
             return Error{fmt::format("server asked for an unsupported authentication method ({})", request.code),
                          std::string(proto::sqlstate::kFeatureNotSupported)};
     }
-    return Error{fmt::format("server login for user \"{}\" needs a password that the pooler does not have in "
-                             "a usable form (set it in the database entry or auth_file, or store the server's "
-                             "SCRAM secret in auth_file for pass-through)",
-                             credentials_.user),
-                 std::string(proto::sqlstate::kInvalidPassword)};
+    // PgBouncer's words and SQLSTATE; what to do about it in DETAIL.
+    return Error{"wrong password type", std::string(proto::sqlstate::kProtocolViolation),
+                 fmt::format("the server asks user \"{}\" for a password the pooler does not have in a usable form "
+                             "(set it in the database entry or auth_file, or store the server's SCRAM secret in "
+                             "auth_file for pass-through)",
+                             credentials_.user)};
 }
 
 bool requestTls(net::Socket& socket, bool tlsConfigured) {

@@ -8,9 +8,11 @@
 namespace sluice {
 
 struct Error {
-    Error(std::string message, std::string sqlstate = {}) : message(std::move(message)), sqlstate(std::move(sqlstate)) {}
+    Error(std::string message, std::string sqlstate = {}, std::string detail = {})
+        : message(std::move(message)), sqlstate(std::move(sqlstate)), detail(std::move(detail)) {}
     std::string message;
     std::string sqlstate;  // empty when the error never reaches a PostgreSQL client
+    std::string detail;    // more precision for the ErrorResponse's DETAIL, when there is any
 };
 
 template <class T>

@@ -200,6 +200,19 @@ TEST(PoolerAuthRefusals, PgBouncersTextsAndOrder) {
         ASSERT_TRUE(forced.isOk()) << forced.error() << "\n" << lastLines(sluice.log(), 10);
         EXPECT_EQ(forced.exec("SELECT current_user").value(), "app");
     }
+    {
+        // PostgreSQL asks the pooler for SCRAM over TCP, and all it has for app is an md5 hash.
+        SluiceProcess sluice;
+        sluice.writeFile("userlist.txt", appUserlistLine(Secret::Md5));
+        PgServer& pg = sharedPg();
+        ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "auth_type = md5\n",
+                                          "app = host=" + pg.host() + " port=" + std::to_string(pg.port()) +
+                                              " dbname=app\n")));
+        expectRefused(sluice, "app", "apppass", "app", "server login failed: wrong password type");
+        PqConn again(sluice.conninfo("app", "apppass", "app"));
+        EXPECT_NE(again.error().find("DETAIL:  the server asks user \"app\" for a password"), std::string::npos)
+            << "what to do about it: " << again.error();
+    }
 }
 
 TEST(PoolerAuthFile, APasswordWithADoubledQuote) {
