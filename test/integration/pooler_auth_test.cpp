@@ -106,9 +106,10 @@ TEST_P(PoolerAuth, RightPasswordWorksWrongPasswordAndUnknownUserAreRefusedAlike)
         auto pos = text.find("FATAL");
         return pos == std::string::npos ? text : text.substr(pos);
     };
-    if (!(c.authType == "md5" && c.secret == Secret::Scram))
+    if (!(c.authType == "md5" && c.secret == Secret::Scram)) {
         EXPECT_EQ(withoutUserName(fatalPart(ghost.error()), "ghost_user_sluice"),
                   withoutUserName(fatalPart(wrong.error()), "app"));
+    }
 
     // Refusals leave Sluice serving.
     PqConn again(sluice.conninfo("app", "apppass", "app"));
