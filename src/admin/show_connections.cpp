@@ -55,7 +55,7 @@ void addSocketRow(ResultSet& set, const conn::ConnectionRow& row, bool debug, bo
         row.remotePid,
         row.tls,
         row.applicationName,
-        0,
+        row.preparedStatements,
         row.id,
     };
     if (debug) {

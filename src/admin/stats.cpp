@@ -29,6 +29,9 @@ Averages averagesBetween(const pool::PoolStats& older, const pool::PoolStats& ne
     avg.bytesReceived = rate(minus(newer.bytesReceived, older.bytesReceived));
     avg.bytesSent = rate(minus(newer.bytesSent, older.bytesSent));
     avg.clientLogins = rate(minus(newer.clientLogins, older.clientLogins));
+    avg.clientParses = rate(minus(newer.clientParses, older.clientParses));
+    avg.serverParses = rate(minus(newer.serverParses, older.serverParses));
+    avg.binds = rate(minus(newer.binds, older.binds));
     if (transactions) avg.transactionMicros = minus(newer.transactionMicros, older.transactionMicros) / transactions;
     if (queries) avg.queryMicros = minus(newer.queryMicros, older.queryMicros) / queries;
     if (assignments) avg.waitMicros = minus(newer.waitMicros, older.waitMicros) / assignments;
@@ -103,10 +106,10 @@ ResultSet StatsHistory::statsSet(const Reports& reports, bool withLogins) const 
         const Averages a = averagesOf(database);
         std::vector<Cell> row = {database,       t.serverAssignments, t.transactions,      t.queries,
                                  t.bytesReceived, t.bytesSent,        t.transactionMicros, t.queryMicros,
-                                 t.waitMicros,    0,                  0,                   0,
+                                 t.waitMicros,    t.clientParses,     t.serverParses,      t.binds,
                                  a.serverAssignments, a.transactions, a.queries,           a.bytesReceived,
                                  a.bytesSent,     a.transactionMicros, a.queryMicros,      a.waitMicros,
-                                 0,               0,                  0};
+                                 a.clientParses,  a.serverParses,     a.binds};
         if (withLogins) {
             row.emplace_back(t.clientLogins);
             row.emplace_back(a.clientLogins);
@@ -125,7 +128,7 @@ ResultSet StatsHistory::showStatsTotals(const Reports& reports) const {
                   {"server_parse_count", ColumnType::Numeric}, {"bind_count", ColumnType::Numeric}};
     for (const auto& [database, t] : totalsByDatabase(reports))
         set.addRow({database, t.serverAssignments, t.transactions, t.queries, t.bytesReceived, t.bytesSent,
-                    t.transactionMicros, t.queryMicros, t.waitMicros, 0, 0, 0});
+                    t.transactionMicros, t.queryMicros, t.waitMicros, t.clientParses, t.serverParses, t.binds});
     return set;
 }
 
@@ -139,7 +142,7 @@ ResultSet StatsHistory::showStatsAverages(const Reports& reports) const {
     for (const auto& [database, t] : totalsByDatabase(reports)) {
         const Averages a = averagesOf(database);
         set.addRow({database, a.serverAssignments, a.transactions, a.queries, a.bytesReceived, a.bytesSent,
-                    a.transactionMicros, a.queryMicros, a.waitMicros, 0, 0, 0});
+                    a.transactionMicros, a.queryMicros, a.waitMicros, a.clientParses, a.serverParses, a.binds});
     }
     return set;
 }
@@ -157,9 +160,9 @@ ResultSet StatsHistory::showTotals(const Reports& reports) const {
         {"total_xact_time", t.transactionMicros},
         {"total_query_time", t.queryMicros},
         {"total_wait_time", t.waitMicros},
-        {"total_client_parse_count", 0},
-        {"total_server_parse_count", 0},
-        {"total_bind_count", 0},
+        {"total_client_parse_count", t.clientParses},
+        {"total_server_parse_count", t.serverParses},
+        {"total_bind_count", t.binds},
         {"avg_server_assignment_count", a.serverAssignments},
         {"avg_xact_count", a.transactions},
         {"avg_query_count", a.queries},
@@ -168,9 +171,9 @@ ResultSet StatsHistory::showTotals(const Reports& reports) const {
         {"avg_xact_time", a.transactionMicros},
         {"avg_query_time", a.queryMicros},
         {"avg_wait_time", a.waitMicros},
-        {"avg_client_parse_count", 0},
-        {"avg_server_parse_count", 0},
-        {"avg_bind_count", 0},
+        {"avg_client_parse_count", a.clientParses},
+        {"avg_server_parse_count", a.serverParses},
+        {"avg_bind_count", a.binds},
     };
     for (const auto& [name, value] : rows) set.addRow({name, value});
     return set;
@@ -179,9 +182,9 @@ ResultSet StatsHistory::showTotals(const Reports& reports) const {
 std::string StatsHistory::logLine() const {
     const Averages a = overallAverages();
     return fmt::format(
-        "stats: {} xacts/s, {} queries/s, 0 client parses/s, 0 server parses/s, 0 binds/s, in {} B/s, out {} B/s, "
+        "stats: {} xacts/s, {} queries/s, {} client parses/s, {} server parses/s, {} binds/s, in {} B/s, out {} B/s, "
         "xact {} us, query {} us, wait {} us",
-        a.transactions, a.queries, a.bytesReceived, a.bytesSent, a.transactionMicros, a.queryMicros, a.waitMicros);
+        a.transactions, a.queries, a.clientParses, a.serverParses, a.binds, a.bytesReceived, a.bytesSent, a.transactionMicros, a.queryMicros, a.waitMicros);
 }
 
 }  // namespace sluice::admin

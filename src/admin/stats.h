@@ -17,6 +17,7 @@ namespace sluice::admin {
 struct Averages {
     uint64_t serverAssignments = 0, transactions = 0, queries = 0, bytesReceived = 0, bytesSent = 0;
     uint64_t transactionMicros = 0, queryMicros = 0, waitMicros = 0, clientLogins = 0;
+    uint64_t clientParses = 0, serverParses = 0, binds = 0;
 };
 
 Averages averagesBetween(const pool::PoolStats& older, const pool::PoolStats& newer, double seconds);

@@ -156,7 +156,7 @@ std::vector<SettingDef> buildTable() {
                 "server connections allowed per database (0 = unlimited)"),
         integer("max_packet_size", &S::max_packet_size, "2147483647", 0, kUintMax, "bytes", kReload, kSupported,
                 "largest protocol message let through"),
-        integer("max_prepared_statements", &S::max_prepared_statements, "200", 0, kIntMax, "", kReload, kIgnored,
+        integer("max_prepared_statements", &S::max_prepared_statements, "200", 0, kIntMax, "", kReload, kSupported,
                 "prepared statements tracked per server connection in transaction mode (0 = off)"),
         seconds("max_standby_lag", &S::max_standby_lag, "0", kReload, kSupported,
                 "Sluice only: standbys replaying further behind than this serve no reads (0 = no limit)"),

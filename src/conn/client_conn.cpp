@@ -299,8 +299,24 @@ void ClientConn::handleIdle(net::IoBuffer& input) {
         handleIdle(input);
         return;
     }
+    if (header->type == proto::msg::kParse && answersPreparesItself()) {
+        std::string answer;
+        const size_t answered = answerParsesLocally(input.data(), input.size(), connections_.statementCatalog(),
+                                                    preparedStatements(), answer, shard_->stats.clientParses);
+        if (answered > 0) {
+            input.consume(answered);
+            socket_.write(answer);
+            if (!input.empty()) handleIdle(input);
+            return;
+        }
+    }
     state_ = State::Waiting;
     requestServer();
+}
+
+bool ClientConn::answersPreparesItself() const {
+    return connections_.settings().max_prepared_statements > 0 && shard_ &&
+           shard_->target().mode != pool::PoolMode::Session;
 }
 
 void ClientConn::requestServer() {
@@ -577,7 +593,9 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
     const uint8_t* data = input.data();
     const size_t size = input.size();
     const uint32_t maxPacket = static_cast<uint32_t>(connections_.settings().max_packet_size);
+    PreparedRelay* relay = server_->preparedRelay();
     size_t pos = 0;
+    size_t sent = 0;  // what is before this went to the server
     bool terminate = false;
     while (pos < size) {
         if (streamRemaining_ > 0) {
@@ -589,7 +607,7 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
         auto header = proto::peekHeader(data + pos, size - pos);
         if (!header) break;
         if (!proto::headerIsValid(*header, maxPacket)) {
-            server_->sendFromClient(data, pos);
+            server_->sendFromClient(data + sent, pos - sent);
             input.consume(pos);
             closeWithError(proto::sqlstate::kProtocolViolation,
                            header->length < 4 ? "invalid message length" : "message too large (max_packet_size)");
@@ -600,20 +618,45 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
             break;
         }
         if (header->type == proto::msg::kQuery && connections_.settings().disable_pqexec) {
-            server_->sendFromClient(data, pos);
+            server_->sendFromClient(data + sent, pos - sent);
             input.consume(pos);
             closeWithError(proto::sqlstate::kProtocolViolation, "PQexec disallowed");
             return;
         }
+        if (relay && PreparedRelay::rewrites(header->type)) {
+            // Parse, Bind, Describe, Close: whole (max_packet_size bounds them), renamed.
+            if (size - pos < header->totalSize()) break;
+            server_->sendFromClient(data + sent, pos - sent);
+            std::string rewritten;
+            if (!relay->fromClient(header->type, data + pos + proto::kHeaderSize, header->bodySize(),
+                                   preparedStatements(), rewritten)) {
+                input.consume(pos);
+                closeWithError(proto::sqlstate::kProtocolViolation,
+                               fmt::format("invalid message format ('{}' message)", header->type));
+                return;
+            }
+            server_->sendFromClient(reinterpret_cast<const uint8_t*>(rewritten.data()), rewritten.size());
+            countRequest(header->type);
+            pos += header->totalSize();
+            sent = pos;
+            continue;
+        }
+        if (relay) relay->forwarded(header->type);
         countRequest(header->type);
         streamRemaining_ = header->totalSize();
     }
-    server_->sendFromClient(data, pos);
+    server_->sendFromClient(data + sent, pos - sent);
     shard_->stats.bytesReceived += pos;
     input.consume(pos);
     if (terminate) {
         close("client close request");
         return;
+    }
+    if (relay && !server_->midMessage()) {
+        // Answers the pooler owes with nothing of the server's before them (Parse + Flush).
+        std::string due;
+        relay->takeDue(due);
+        if (!due.empty()) sendFromServer(reinterpret_cast<const uint8_t*>(due.data()), due.size());
     }
     if (server_->socket().queuedBytes() > kHighWater) socket_.stopReading();
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "conn/prepared_statements.h"
 #include "conn/tracked_params.h"
 #include "net/socket.h"
 #include "auth/secret.h"
@@ -72,6 +73,11 @@ public:
     const std::string& database() const { return database_; }
     const std::string& user() const { return user_; }
     pool::PoolShard* shard() const { return shard_; }
+    // Its named prepared statements (transaction pooling), made on first use.
+    ClientStatements& preparedStatements() {
+        if (!statements_) statements_ = std::make_unique<ClientStatements>();
+        return *statements_;
+    }
 
     // Called by the worker's sweep: closes the client if one of its timeouts has passed.
     void checkTimeouts(uint64_t nowUs);
@@ -126,6 +132,8 @@ private:
     void authenticated();
     void sendWelcome(const pool::ServerParams& serverParams);
     void handleIdle(net::IoBuffer& input);
+    // Prepared statements are the pooler's (max_prepared_statements, transaction pooling).
+    bool answersPreparesItself() const;
     void enterConsole();
     void handleConsole(net::IoBuffer& input);
     void requestServer();
@@ -178,6 +186,7 @@ private:
     std::shared_ptr<bool> alive_;              // made for a lookup: its answer may outlive us
     pool::PoolShard* shard_ = nullptr;
     ServerConn* server_ = nullptr;
+    std::unique_ptr<ClientStatements> statements_;  // null until it prepares one: idle clients stay small
     pool::ServerParams wanted_;   // parameters the client chose (startup packet, SET)
     pool::ServerParams startup_;  // those of the startup packet, as the server spells them: what RESET restores
     int32_t cancelPid_ = 0;

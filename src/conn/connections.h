@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "conn/client_conn.h"
 #include "conn/console_gateway.h"
+#include "conn/prepared_statements.h"
 #include "conn/worker_report.h"
 #include "net/socket.h"
 #include "pool/pool_registry.h"
@@ -66,6 +67,8 @@ public:
     void setSnapshot(Snapshot snapshot);
     // The SCRAM secrets logins check against, made once per stored secret (no PBKDF2 per login).
     auth::ScramSecretCache& scramSecrets() { return scramSecrets_; }
+    // Prepared statements by content, shared by this worker's clients and servers (DESIGN §10).
+    StatementCatalog& statementCatalog() { return statements_; }
 
     // A new client on a listening socket.
     void acceptClient(uv_stream_t* listener, bool isUnix);
@@ -154,6 +157,7 @@ private:
     ProcessCounters& counters_;
     Snapshot snapshot_;
     auth::ScramSecretCache scramSecrets_;
+    StatementCatalog statements_{[this] { return nextId(); }};
     bool acceptingLogins_ = true;
     bool paused_ = false;
     bool suspended_ = false;

@@ -441,6 +441,16 @@ void ServerConn::link(ClientConn& client) {
     client_ = &client;
     state_ = State::Active;
     streamRemaining_ = 0;
+    const int64_t capacity = connections_.settings().max_prepared_statements;
+    if (capacity <= 0 || shard_.target().mode == pool::PoolMode::Session) {
+        relay_.reset();
+    } else if (!relay_) {
+        relay_ = std::make_unique<PreparedRelay>(connections_.statementCatalog(), statements_,
+                                                 static_cast<size_t>(capacity), shard_.stats);
+    } else {
+        relay_->setCapacity(static_cast<size_t>(capacity));
+        relay_->reset();
+    }
 }
 
 void ServerConn::unlink() {
@@ -480,6 +490,7 @@ void ServerConn::releaseFromClient(bool runReset) {
     }
     const std::string& resetQuery = connections_.settings().server_reset_query;
     if (runReset && !resetQuery.empty()) {
+        statements_.clear();  // DISCARD ALL (the default) takes every prepared statement
         shard_.serverBusy(*this);
         runQuery(resetQuery, [this](const std::optional<Error>& error) {
             if (error) {
@@ -508,13 +519,39 @@ void ServerConn::sendFromClient(const uint8_t* data, size_t size) {
     socket_.write(data, size);
 }
 
+// Whether a message from the server is read whole before it goes on; the rest streams through.
+// With prepared statements every message that may end a request is (small ones), so that the
+// pooler's own answers never land inside a message.
+bool ServerConn::readsWhole(char type) const {
+    switch (type) {
+        case proto::msg::kReadyForQuery:
+        case proto::msg::kParameterStatus:
+        case proto::msg::kErrorResponse: return true;
+        case proto::msg::kCommandComplete:
+        case proto::msg::kRowDescription:
+        case proto::msg::kNoticeResponse:
+        case proto::msg::kNotificationResponse:
+        case proto::msg::kParseComplete:
+        case proto::msg::kCloseComplete: return relay_ != nullptr;
+        default: return false;
+    }
+}
+
 // Passes the server's messages to the linked client straight from the read buffer. Only
-// ReadyForQuery and ParameterStatus are read whole; a ReadyForQuery ends the pass, so the client
-// can decide on the release point before anything after it is forwarded.
+// ReadyForQuery, ParameterStatus and errors are read whole (and, with prepared statements,
+// what readsWhole says); a ReadyForQuery ends the pass, so the client can decide on the release
+// point before anything after it is forwarded.
 void ServerConn::forwardToClient(net::IoBuffer& input) {
     const uint8_t* data = input.data();
     const size_t size = input.size();
+    ClientConn* client = client_;
     size_t pos = 0;
+    size_t sent = 0;  // what is before this went to the client
+    auto passOn = [&](size_t upTo) {
+        if (upTo > sent) client->sendFromServer(data + sent, upTo - sent);
+        sent = std::max(sent, upTo);
+    };
+    std::string answers;  // the pooler's own (prepared statements), put in before a message
     std::optional<char> readyStatus;
     size_t readyAt = 0;
     while (pos < size && !readyStatus) {
@@ -531,13 +568,28 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
             return;
         }
         const char type = header->type;
-        if (type != proto::msg::kReadyForQuery && type != proto::msg::kParameterStatus &&
-            type != proto::msg::kErrorResponse) {
+        const bool whole = readsWhole(type);
+        if (whole && size - pos < header->totalSize()) break;  // read the rest of it first
+        const uint8_t* body = data + pos + proto::kHeaderSize;
+        if (relay_) {
+            answers.clear();
+            const auto verdict = relay_->fromServer(type, whole ? body : nullptr, whole ? header->bodySize() : 0,
+                                                    client->preparedStatements(), answers);
+            if (!answers.empty()) {
+                passOn(pos);
+                client->sendFromServer(reinterpret_cast<const uint8_t*>(answers.data()), answers.size());
+            }
+            if (verdict == PreparedRelay::Verdict::Swallow) {  // the answer to the pooler's own Parse or Close
+                passOn(pos);
+                pos += header->totalSize();
+                sent = pos;
+                continue;
+            }
+        }
+        if (!whole) {
             streamRemaining_ = header->totalSize();  // passes through, in pieces if it is large
             continue;
         }
-        if (size - pos < header->totalSize()) break;  // read the rest of it first
-        const uint8_t* body = data + pos + proto::kHeaderSize;
         if (type == proto::msg::kReadyForQuery) {
             char status = 'I';
             proto::parseReadyForQuery(body, header->bodySize(), status);
@@ -557,7 +609,7 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
                 // client's own request (a protocol violation…): it gets it, and the session ends.
                 const bool serverGoingAway = fields.sqlstate.starts_with("57P");
                 if (!serverGoingAway) pos += header->totalSize();
-                client_->sendFromServer(data, pos);
+                passOn(pos);
                 input.consume(pos);
                 if (serverGoingAway) {
                     lost(errorFromFields(fields));
@@ -570,7 +622,7 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
             // A write refused as read-only on a read-write pool's server: the host may have
             // been demoted; the prober looks at once (the error itself goes to the client).
             if (fields.sqlstate == "25006" && shard_.target().multiHost()) connections_.hosts().requestProbe();
-        } else {
+        } else if (type == proto::msg::kParameterStatus) {
             std::string_view name, value;
             if (proto::parseParameterStatus(body, header->bodySize(), name, value)) {
                 noteParameter(name, value);
@@ -579,22 +631,31 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
         }
         pos += header->totalSize();
     }
-    ClientConn* client = client_;
+    // Statement pooling refuses the transaction: the client gets the pooler's error instead of
+    // this ReadyForQuery, so it never believes its BEGIN succeeded (as PgBouncer).
+    const bool refused = readyStatus && *readyStatus != 'I' && shard_.target().mode == pool::PoolMode::Statement;
+    const bool holdReady = readyStatus && (refused || !restore_.empty());  // the ReadyForQuery may not go yet
+    if (relay_ && streamRemaining_ == 0 && !holdReady) {
+        // The pooler's answers due after the last message (a Parse after the Sync…).
+        answers.clear();
+        relay_->takeDue(answers);
+        if (!answers.empty()) {
+            passOn(pos);
+            client->sendFromServer(reinterpret_cast<const uint8_t*>(answers.data()), answers.size());
+        }
+    }
     if (readyStatus && !restore_.empty()) {
         // Only when nothing else of the client's is queued behind this answer on the server, and
         // the transaction is not failed (a SET would fail there too).
         if (*readyStatus != 'E' && client->awaitsOnlyOneReady()) {
-            client->sendFromServer(data, readyAt);
+            passOn(readyAt);
             input.consume(pos);
             restoreClientParameters(*readyStatus);
             return;
         }
         restore_.clear();
     }
-    // Statement pooling refuses the transaction: the client gets the pooler's error instead of
-    // this ReadyForQuery, so it never believes its BEGIN succeeded (as PgBouncer).
-    const bool refused = readyStatus && *readyStatus != 'I' && shard_.target().mode == pool::PoolMode::Statement;
-    client->sendFromServer(data, refused ? readyAt : pos);
+    passOn(refused ? readyAt : pos);
     input.consume(pos);
     if (client->socket().queuedBytes() > kHighWater) socket_.stopReading();
     // May unlink us (transaction/statement mode) or close us; the caller re-checks our state.
@@ -742,6 +803,7 @@ void ServerConn::describeRow(ConnectionRow& row) const {
     row.remotePid = backendPid_;
     if (client_)
         if (const std::string* name = params_.find("application_name")) row.applicationName = *name;
+    row.preparedStatements = static_cast<int>(statements_.size());
     row.queuedOutput = socket_.queuedBytes();
     row.bufferedInput = socket_.bufferedInput();
     if (socket_.isTls()) row.tls = socket_.tls()->describe();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "auth/scram.h"
+#include "conn/prepared_statements.h"
 #include "discovery/host_state.h"
 #include "net/socket.h"
 #include "pool/pool_shard.h"
@@ -62,6 +63,11 @@ public:
     void resumeReading();
 
     State state() const { return state_; }
+    // Prepared statements in transaction pooling: null when max_prepared_statements is 0 or in
+    // session pooling (the statements then live on the server as they would directly).
+    PreparedRelay* preparedRelay() { return relay_.get(); }
+    // Part of a message was passed to the client and the rest is still to come.
+    bool midMessage() const { return streamRemaining_ > 0; }
     const pool::ServerParams& params() const { return params_; }
     void rememberParameter(std::string_view name, std::string_view value) { params_.set(name, value); }
     // Whether the server still has exactly the parameters last made to match `wanted` (nothing
@@ -119,6 +125,7 @@ private:
     void handleInternalMessage(char type, const uint8_t* body, size_t size);
     void becomeReady();
     void forwardToClient(net::IoBuffer& input);
+    bool readsWhole(char type) const;
     bool processWholeMessages(net::IoBuffer& input);
     // After a RESET, sets the client's startup values again, then passes on the ReadyForQuery.
     void restoreClientParameters(char readyStatus);
@@ -151,6 +158,8 @@ private:
     bool collectRows_ = false;
     Rows rows_;
     std::vector<std::string> restore_;  // parameters a RESET took from the linked client
+    ServerStatements statements_;        // what the pooler prepared here (prepared_statements.h)
+    std::unique_ptr<PreparedRelay> relay_;
 };
 
 }  // namespace sluice::conn

@@ -30,6 +30,7 @@ struct ConnectionRow {
     uintptr_t link = 0;
     int remotePid = 0;
     std::string applicationName;
+    int preparedStatements = 0;  // a server's: statements the pooler prepared on it
     std::string tls;  // "TLSv1.3/TLS_AES_256_GCM_SHA384", or empty
     uint64_t linkId = 0;
     size_t queuedOutput = 0;  // bytes written but not yet sent (SHOW ACTIVE_SOCKETS)

@@ -16,6 +16,10 @@ struct PoolStats {
     uint64_t queryMicros = 0;        // from a request to its ReadyForQuery
     uint64_t waitMicros = 0;         // clients waiting for a server
     uint64_t clientLogins = 0;
+    // Prepared statements in transaction pooling (max_prepared_statements).
+    uint64_t clientParses = 0;  // named Parse messages from clients
+    uint64_t serverParses = 0;  // Parse messages the pooler sent to servers
+    uint64_t binds = 0;         // Bind messages from clients
 
     PoolStats& operator+=(const PoolStats& other) {
         serverAssignments += other.serverAssignments;
@@ -27,6 +31,9 @@ struct PoolStats {
         queryMicros += other.queryMicros;
         waitMicros += other.waitMicros;
         clientLogins += other.clientLogins;
+        clientParses += other.clientParses;
+        serverParses += other.serverParses;
+        binds += other.binds;
         return *this;
     }
 };

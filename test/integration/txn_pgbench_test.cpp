@@ -136,6 +136,27 @@ TEST_P(TxnPgbench, TwoHundredClientsOnAPoolOfTen) {
     EXPECT_GE(servers.max(), 1) << "no server connection was ever seen: the sampling is broken";
     EXPECT_LE(servers.max(), kPoolSize) << "PostgreSQL saw more backends than default_pool_size" << context;
     EXPECT_TRUE(sluice.isRunning()) << context;
+    if (c.protocol == "prepared") {
+        // Every client prepares its statements once; each server once per statement it holds.
+        PqConn admin(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+        auto stats = admin.exec("SHOW STATS");
+        ASSERT_TRUE(stats.ok) << stats.describe();
+        long long clientParses = -1, serverParses = -1, binds = -1;
+        for (size_t r = 0; r < stats.rows.size(); ++r) {
+            if (stats.value(r, 0) != "app") continue;
+            for (size_t col = 0; col < stats.columns.size(); ++col) {
+                if (stats.columns[col] == "total_client_parse_count") clientParses = std::stoll(stats.value(r, col));
+                if (stats.columns[col] == "total_server_parse_count") serverParses = std::stoll(stats.value(r, col));
+                if (stats.columns[col] == "total_bind_count") binds = std::stoll(stats.value(r, col));
+            }
+        }
+        const long long statements = c.selectOnly ? 1 : 7;  // pgbench's tpcb-like script has 7
+        EXPECT_GE(clientParses, kClients) << context;
+        EXPECT_GE(binds, processed) << context;
+        EXPECT_GE(serverParses, 1);
+        EXPECT_LE(serverParses, kPoolSize * statements) << "the servers prepared more than once per statement"
+                                                         << context;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(, TxnPgbench,
@@ -144,7 +165,10 @@ INSTANTIATE_TEST_SUITE_P(, TxnPgbench,
                                            Case{"transaction", "extended", false},
                                            // tpcb-like uses BEGIN, which statement pooling refuses.
                                            Case{"statement", "simple", true}, Case{"statement", "extended", true},
-                                           Case{"transaction", "extended", false, true}),
+                                           Case{"transaction", "extended", false, true},
+                                           // Named prepared statements (max_prepared_statements, default 200).
+                                           Case{"transaction", "prepared", true}, Case{"transaction", "prepared", false},
+                                           Case{"statement", "prepared", true}),
                          caseName);
 
 }  // namespace

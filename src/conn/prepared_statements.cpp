@@ -1,0 +1,294 @@
+#include "conn/prepared_statements.h"
+
+#include "proto/builders.h"
+#include "proto/codes.h"
+#include "proto/extended.h"
+#include "proto/header.h"
+
+namespace sluice::conn {
+
+namespace {
+
+void appendRaw(std::string& out, char type, const uint8_t* body, size_t size) {
+    proto::MessageBuilder(out, type).addBytes(body, size);
+}
+
+bool isExtended(char request) {
+    return request == proto::msg::kParse || request == proto::msg::kBind || request == proto::msg::kDescribe ||
+           request == proto::msg::kExecute || request == proto::msg::kClose;
+}
+
+// A CommandComplete after which the server holds no prepared statement at all.
+bool forgetsEveryStatement(const uint8_t* body, size_t size) {
+    const std::string_view tag(reinterpret_cast<const char*>(body), size);
+    return tag.starts_with("DISCARD ALL") || tag.starts_with("DEALLOCATE ALL");
+}
+
+}  // namespace
+
+StatementCatalog::StatementCatalog(std::function<uint64_t()> nextId)
+    : nextId_(std::move(nextId)), byContent_(std::make_shared<Map>()) {}
+
+std::string StatementCatalog::keyOf(std::string_view query, std::string_view paramTypes) {
+    std::string key;
+    key.reserve(query.size() + 1 + paramTypes.size());
+    key.append(query).push_back('\0');
+    key.append(paramTypes);
+    return key;
+}
+
+StatementRef StatementCatalog::find(std::string_view query, std::string_view paramTypes) const {
+    auto it = byContent_->find(keyOf(query, paramTypes));
+    return it == byContent_->end() ? nullptr : it->second.lock();
+}
+
+StatementRef StatementCatalog::intern(std::string_view query, std::string_view paramTypes) {
+    std::string key = keyOf(query, paramTypes);
+    auto& slot = (*byContent_)[key];
+    if (StatementRef existing = slot.lock()) return existing;
+    auto* statement = new Statement;
+    statement->id = nextId_();
+    statement->serverName = "sluice_" + std::to_string(statement->id);
+    statement->query = std::string(query);
+    statement->paramTypes = std::string(paramTypes);
+    // The last holder takes the entry out of the catalog (which it keeps alive till then).
+    StatementRef ref(statement, [map = byContent_, key](const Statement* gone) {
+        auto it = map->find(key);
+        if (it != map->end() && it->second.expired()) map->erase(it);
+        delete gone;
+    });
+    slot = ref;
+    return ref;
+}
+
+size_t answerParsesLocally(const uint8_t* data, size_t size, const StatementCatalog& catalog,
+                           ClientStatements& client, std::string& toClient, uint64_t& parses) {
+    std::vector<std::pair<std::string_view, StatementRef>> named;
+    size_t pos = 0;
+    while (true) {
+        auto header = proto::peekHeader(data + pos, size - pos);
+        if (!header || size - pos < header->totalSize()) return 0;
+        const uint8_t* body = data + pos + proto::kHeaderSize;
+        pos += header->totalSize();
+        if (header->type == proto::msg::kSync) break;
+        proto::ParseMessage parse;
+        if (header->type != proto::msg::kParse || !proto::parseParse(body, header->bodySize(), parse) ||
+            parse.name.empty())
+            return 0;
+        StatementRef statement = catalog.find(parse.query, parse.paramTypes);
+        if (!statement || !statement->verified) return 0;
+        named.emplace_back(parse.name, std::move(statement));
+    }
+    if (named.empty()) return 0;
+    for (auto& [name, statement] : named) {
+        client.insert_or_assign(std::string(name), std::move(statement));
+        proto::appendParseComplete(toClient);
+        ++parses;
+    }
+    proto::appendReadyForQuery(toClient, 'I');
+    return pos;
+}
+
+void ServerStatements::touch(const Statement& statement) {
+    auto it = index_.find(statement.id);
+    if (it != index_.end()) lru_.splice(lru_.end(), lru_, it->second);
+}
+
+StatementRef ServerStatements::add(StatementRef statement, size_t capacity) {
+    const uint64_t id = statement->id;
+    index_[id] = lru_.insert(lru_.end(), std::move(statement));
+    if (capacity == 0 || index_.size() <= capacity) return nullptr;
+    StatementRef evicted = std::move(lru_.front());
+    lru_.pop_front();
+    index_.erase(evicted->id);
+    return evicted;
+}
+
+void ServerStatements::remove(const Statement& statement) {
+    auto it = index_.find(statement.id);
+    if (it == index_.end()) return;
+    lru_.erase(it->second);
+    index_.erase(it);
+}
+
+void ServerStatements::clear() {
+    lru_.clear();
+    index_.clear();
+}
+
+void PreparedRelay::ensureOnServer(const StatementRef& statement, std::string& toServer) {
+    if (server_.contains(*statement)) {
+        server_.touch(*statement);
+        return;
+    }
+    if (StatementRef evicted = server_.add(statement, capacity_)) {
+        proto::appendClose(toServer, 'S', evicted->serverName);
+        expected_.push_back({proto::msg::kClose, Reply::Swallow});
+    }
+    proto::appendParse(toServer, statement->serverName, statement->query, statement->paramTypes);
+    ++counts_.serverParses;
+    Expected parse{proto::msg::kParse, Reply::Swallow};
+    parse.parsed = statement;
+    expected_.push_back(std::move(parse));
+}
+
+bool PreparedRelay::fromClient(char type, const uint8_t* body, size_t size, ClientStatements& client,
+                               std::string& toServer) {
+    switch (type) {
+        case proto::msg::kParse: {
+            proto::ParseMessage parse;
+            if (!proto::parseParse(body, size, parse)) return false;
+            if (parse.name.empty()) break;  // the unnamed statement lives on the server only
+            ++counts_.clientParses;
+            StatementRef statement = catalog_.intern(parse.query, parse.paramTypes);
+            std::string name(parse.name);
+            client.insert_or_assign(name, statement);
+            if (server_.contains(*statement)) {
+                server_.touch(*statement);
+                Expected answer{proto::msg::kParse, Reply::Pooler};
+                answer.clientName = std::move(name);
+                answer.parsed = statement;
+                expected_.push_back(std::move(answer));
+                return true;
+            }
+            ensureOnServer(statement, toServer);
+            // The server's ParseComplete answers the client's Parse.
+            expected_.back().reply = Reply::Server;
+            expected_.back().clientName = std::move(name);
+            return true;
+        }
+        case proto::msg::kBind: {
+            proto::BindNames bind;
+            if (!proto::parseBind(body, size, bind)) return false;
+            ++counts_.binds;
+            // An unknown name goes as it is: the server answers 26000 as PostgreSQL would.
+            auto it = bind.statement.empty() ? client.end() : client.find(std::string(bind.statement));
+            if (it == client.end()) break;
+            ensureOnServer(it->second, toServer);
+            proto::appendBind(toServer, bind.portal, it->second->serverName, bind.rest);
+            expected_.push_back({proto::msg::kBind, Reply::Server});
+            return true;
+        }
+        case proto::msg::kDescribe: {
+            char kind = 0;
+            std::string_view name;
+            if (!proto::parseDescribeOrClose(body, size, kind, name)) return false;
+            auto it = kind != 'S' || name.empty() ? client.end() : client.find(std::string(name));
+            if (it == client.end()) {
+                appendRaw(toServer, type, body, size);
+            } else {
+                ensureOnServer(it->second, toServer);
+                proto::appendDescribe(toServer, 'S', it->second->serverName);
+            }
+            Expected describe{proto::msg::kDescribe, Reply::Server};
+            describe.kind = kind;
+            expected_.push_back(std::move(describe));
+            return true;
+        }
+        case proto::msg::kClose: {
+            char kind = 0;
+            std::string_view name;
+            if (!proto::parseDescribeOrClose(body, size, kind, name)) return false;
+            if (kind != 'S' || name.empty()) break;
+            // The server keeps it (another client may use the same text); closing a name that
+            // does not exist is no error in PostgreSQL either.
+            client.erase(std::string(name));
+            expected_.push_back({proto::msg::kClose, Reply::Pooler});
+            return true;
+        }
+        default: return false;
+    }
+    appendRaw(toServer, type, body, size);
+    expected_.push_back({type, Reply::Server});
+    return true;
+}
+
+void PreparedRelay::forwarded(char type) {
+    switch (type) {
+        case proto::msg::kQuery:
+        case proto::msg::kFunctionCall:
+        case proto::msg::kSync:
+        case proto::msg::kExecute:
+        case proto::msg::kFlush: expected_.push_back({type, Reply::Server}); break;
+        default: break;  // CopyData, CopyDone, CopyFail belong to a request already queued
+    }
+}
+
+void PreparedRelay::takeDue(std::string& toClient) {
+    while (!expected_.empty()) {
+        const Expected& head = expected_.front();
+        if (head.reply == Reply::Pooler) {
+            if (head.request == proto::msg::kParse) proto::appendParseComplete(toClient);
+            else proto::appendCloseComplete(toClient);
+        } else if (head.request != proto::msg::kFlush) {
+            return;  // the server answers this one
+        }
+        expected_.pop_front();
+    }
+}
+
+void PreparedRelay::undo(const Expected& expected, ClientStatements& client) {
+    if (expected.parsed && expected.reply != Reply::Pooler) server_.remove(*expected.parsed);
+    if (!expected.clientName.empty()) {
+        auto it = client.find(expected.clientName);
+        if (it != client.end() && it->second == expected.parsed) client.erase(it);
+    }
+}
+
+void PreparedRelay::skipToSync(ClientStatements& client) {
+    while (!expected_.empty() && expected_.front().request != proto::msg::kSync) {
+        undo(expected_.front(), client);
+        expected_.pop_front();
+    }
+}
+
+PreparedRelay::Verdict PreparedRelay::fromServer(char type, const uint8_t* body, size_t size, ClientStatements& client,
+                                                 std::string& toClient) {
+    // Notices, parameter changes and notifications answer no request.
+    if (type == proto::msg::kNoticeResponse || type == proto::msg::kParameterStatus ||
+        type == proto::msg::kNotificationResponse)
+        return Verdict::Forward;
+    takeDue(toClient);
+    if (expected_.empty()) return Verdict::Forward;
+    Expected& head = expected_.front();
+    if (type == proto::msg::kErrorResponse) {
+        // In a simple query or a function call the error is part of the answer; in an
+        // extended-protocol batch it ends the request and the server skips to the next Sync.
+        if (!isExtended(head.request)) return Verdict::Forward;
+        undo(head, client);
+        expected_.pop_front();
+        skipToSync(client);
+        return Verdict::Forward;
+    }
+    bool answered = false;
+    switch (head.request) {
+        case proto::msg::kParse: answered = type == proto::msg::kParseComplete; break;
+        case proto::msg::kBind: answered = type == proto::msg::kBindComplete; break;
+        case proto::msg::kClose: answered = type == proto::msg::kCloseComplete; break;
+        case proto::msg::kDescribe:
+            if (head.kind == 'S' && type == proto::msg::kParameterDescription) {
+                head.sawParameters = true;
+                break;
+            }
+            answered = type == proto::msg::kRowDescription || type == proto::msg::kNoData;
+            break;
+        case proto::msg::kExecute:
+            answered = type == proto::msg::kCommandComplete || type == proto::msg::kEmptyQueryResponse ||
+                       type == proto::msg::kPortalSuspended;
+            break;
+        default: answered = type == proto::msg::kReadyForQuery; break;  // Sync, Query, FunctionCall
+    }
+    if (type == proto::msg::kCommandComplete && body && forgetsEveryStatement(body, size)) {
+        // DISCARD ALL / DEALLOCATE ALL from the client: the server has none left, and the
+        // client, on a direct connection, none of its own either.
+        server_.clear();
+        client.clear();
+    }
+    if (!answered) return Verdict::Forward;
+    if (head.request == proto::msg::kParse && head.parsed) head.parsed->verified = true;
+    const bool swallow = head.reply == Reply::Swallow;
+    expected_.pop_front();
+    return swallow ? Verdict::Swallow : Verdict::Forward;
+}
+
+}  // namespace sluice::conn

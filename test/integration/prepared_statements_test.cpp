@@ -1,0 +1,187 @@
+// Named prepared statements through Sluice in transaction pooling (max_prepared_statements):
+// many clients with the same names and different texts on fewer servers, pipelines with an
+// error in the middle, Describe, Close and re-Parse, the LRU, DEALLOCATE ALL, bad names.
+#include <gtest/gtest.h>
+
+#include <libpq-fe.h>
+
+#include "sluice_process.h"
+#include "txn_util.h"
+
+namespace sluice::itest {
+namespace {
+
+class PreparedStatements : public ::testing::Test {
+protected:
+    void startSluice(const std::string& extra = "") {
+        ASSERT_TRUE(clearAppBackends());
+        ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), freePort(),
+                                           "pool_mode = transaction\ndefault_pool_size = 2\n" + extra)));
+    }
+    PqConn client() { return PqConn(sluice_.conninfo("app", "apppass", "app")); }
+
+    // PQprepare: "" on success, else "SQLSTATE: message".
+    static std::string prepare(PqConn& conn, const std::string& name, const std::string& sql, int params = 0) {
+        PGresult* result = PQprepare(conn.raw(), name.c_str(), sql.c_str(), params, nullptr);
+        std::string outcome = describe(result, PGRES_COMMAND_OK);
+        PQclear(result);
+        return outcome;
+    }
+    // PQexecPrepared with text parameters: the first value, or "SQLSTATE: message" on error.
+    static std::string execPrepared(PqConn& conn, const std::string& name, const std::vector<std::string>& values) {
+        std::vector<const char*> params;
+        for (const auto& value : values) params.push_back(value.c_str());
+        PGresult* result = PQexecPrepared(conn.raw(), name.c_str(), static_cast<int>(params.size()), params.data(),
+                                          nullptr, nullptr, 0);
+        std::string outcome = describe(result, PGRES_TUPLES_OK);
+        if (outcome.empty()) outcome = PQntuples(result) > 0 ? PQgetvalue(result, 0, 0) : "(no row)";
+        PQclear(result);
+        return outcome;
+    }
+    static std::string describe(PGresult* result, ExecStatusType expected) {
+        if (PQresultStatus(result) == expected) return "";
+        const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+        return std::string(state ? state : "?") + ": " + PQresultErrorMessage(result);
+    }
+    std::string context() { return "\n--- sluice log:\n" + lastLines(sluice_.log(), 15); }
+
+    SluiceProcess sluice_;
+};
+
+TEST_F(PreparedStatements, ClientsWithTheSameNamesAndDifferentTextsEachGetTheirOwn) {
+    startSluice();
+    constexpr int kClients = 6;
+    std::vector<PqConn> clients;
+    for (int i = 0; i < kClients; ++i) {
+        clients.push_back(client());
+        ASSERT_TRUE(clients.back().isOk()) << clients.back().error();
+        ASSERT_EQ(prepare(clients.back(), "s", "SELECT $1::int + " + std::to_string(i * 1000), 1), "") << context();
+        ASSERT_EQ(prepare(clients.back(), "same", "SELECT 'same'::text"), "") << context();
+    }
+    // Round after round, each client on whichever of the two servers is free.
+    for (int round = 0; round < 10; ++round) {
+        for (int i = 0; i < kClients; ++i) {
+            EXPECT_EQ(execPrepared(clients[i], "s", {std::to_string(round)}), std::to_string(i * 1000 + round))
+                << "client " << i << context();
+            EXPECT_EQ(execPrepared(clients[i], "same", {}), "same");
+        }
+    }
+    // Describe of a statement the server it lands on may never have seen.
+    PGresult* described = PQdescribePrepared(clients[3].raw(), "s");
+    EXPECT_EQ(PQresultStatus(described), PGRES_COMMAND_OK) << PQresultErrorMessage(described);
+    EXPECT_EQ(PQnparams(described), 1);
+    EXPECT_EQ(PQftype(described, 0), 23u);  // int4
+    PQclear(described);
+    // Two servers, two distinct texts per client plus the shared one: at most 7 per server.
+    PqConn admin(sluice_.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    auto servers = admin.exec("SHOW SERVERS");
+    ASSERT_TRUE(servers.ok) << servers.describe();
+    for (size_t r = 0; r < servers.rows.size(); ++r) {
+        for (size_t c = 0; c < servers.columns.size(); ++c) {
+            if (servers.columns[c] == "prepared_statements") {
+                EXPECT_LE(std::stoi(servers.value(r, c)), kClients + 1);
+            }
+        }
+    }
+}
+
+TEST_F(PreparedStatements, APipelineWithAnErrorInTheMiddleAnswersAsPostgreSqlDoes) {
+    startSluice();
+    // The same pipeline through Sluice and straight to PostgreSQL: the same results, in order.
+    auto runPipeline = [](PqConn& conn) {
+        std::vector<std::string> results;
+        PGconn* raw = conn.raw();
+        if (PQenterPipelineMode(raw) != 1) return std::vector<std::string>{"no pipeline mode"};
+        PQsendPrepare(raw, "ok", "SELECT 41 + 1", 0, nullptr);
+        PQsendQueryPrepared(raw, "ok", 0, nullptr, nullptr, nullptr, 0);
+        PQsendPrepare(raw, "bad", "SELEC 1", 0, nullptr);
+        PQsendQueryPrepared(raw, "ok", 0, nullptr, nullptr, nullptr, 0);  // skipped: the batch failed
+        PQpipelineSync(raw);
+        PQsendQueryPrepared(raw, "ok", 0, nullptr, nullptr, nullptr, 0);  // "ok" survived: its batch was
+        PQsendQueryPrepared(raw, "bad", 0, nullptr, nullptr, nullptr, 0);  // "bad" never existed
+        PQpipelineSync(raw);
+        int syncs = 0;
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (syncs < 2 && std::chrono::steady_clock::now() < deadline) {
+            PGresult* result = PQgetResult(raw);
+            if (!result) continue;  // end of one query's results
+            const ExecStatusType status = PQresultStatus(result);
+            std::string entry = PQresStatus(status);
+            if (status == PGRES_TUPLES_OK) entry += " " + std::string(PQgetvalue(result, 0, 0));
+            if (const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE)) entry += " " + std::string(state);
+            if (status == PGRES_PIPELINE_SYNC) ++syncs;
+            results.push_back(entry);
+            PQclear(result);
+        }
+        PQexitPipelineMode(raw);
+        return results;
+    };
+    PqConn direct(sharedPg().tcpConninfo("app", "apppass", "app"));
+    PqConn pooled = client();
+    const auto expected = runPipeline(direct);
+    ASSERT_GE(expected.size(), 7u);
+    EXPECT_EQ(runPipeline(pooled), expected) << context();
+}
+
+TEST_F(PreparedStatements, CloseThenParseTheSameNameAgainAndUnknownNames) {
+    startSluice();
+    PqConn conn = client();
+    ASSERT_EQ(prepare(conn, "s", "SELECT 1"), "");
+    ASSERT_EQ(execPrepared(conn, "s", {}), "1");
+    // libpq 15 has no PQclosePrepared: DEALLOCATE ALL forgets the client's statements, as it does
+    // on a direct connection.
+    ASSERT_TRUE(conn.exec("DEALLOCATE ALL").ok) << context();
+    EXPECT_EQ(execPrepared(conn, "s", {}).substr(0, 5), "26000") << "a deallocated statement must be gone";
+    ASSERT_EQ(prepare(conn, "s", "SELECT 2"), "");
+    EXPECT_EQ(execPrepared(conn, "s", {}), "2") << context();
+    // An unknown name: PostgreSQL's own error, with the client's name in it.
+    const std::string unknown = execPrepared(conn, "nope", {});
+    EXPECT_EQ(unknown.substr(0, 5), "26000") << unknown;
+    EXPECT_NE(unknown.find("\"nope\""), std::string::npos) << unknown;
+    // A Parse that fails creates nothing, and the connection goes on.
+    EXPECT_EQ(prepare(conn, "broken", "SELEC 1").substr(0, 5), "42601");
+    EXPECT_EQ(execPrepared(conn, "broken", {}).substr(0, 5), "26000");
+    EXPECT_EQ(execPrepared(conn, "s", {}), "2");
+}
+
+TEST_F(PreparedStatements, TheLeastRecentlyUsedStatementMakesRoomOnAFullServer) {
+    startSluice("max_prepared_statements = 2\ndefault_pool_size = 1\n");
+    PqConn conn = client();
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(prepare(conn, "s" + std::to_string(i), "SELECT " + std::to_string(i)), "");
+    for (int round = 0; round < 2; ++round)
+        for (int i = 0; i < 5; ++i) EXPECT_EQ(execPrepared(conn, "s" + std::to_string(i), {}), std::to_string(i));
+    // On PostgreSQL, the one server holds at most two of the pooler's statements.
+    PqConn direct(sharedPg().socketConninfo("app"));
+    auto held = direct.exec("SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND datname = 'app'");
+    ASSERT_TRUE(held.ok);
+    EXPECT_EQ(held.value(), "1");
+    PqConn admin(sluice_.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    auto servers = admin.exec("SHOW SERVERS");
+    ASSERT_TRUE(servers.ok);
+    for (size_t c = 0; c < servers.columns.size(); ++c) {
+        if (servers.columns[c] == "prepared_statements") {
+            EXPECT_EQ(servers.value(0, c), "2");
+        }
+    }
+}
+
+TEST_F(PreparedStatements, DeallocateAllForgetsOnlyTheClientsOwn) {
+    startSluice("default_pool_size = 1\n");
+    PqConn a = client(), b = client();
+    ASSERT_EQ(prepare(a, "mine", "SELECT 'a'::text"), "");
+    ASSERT_EQ(prepare(b, "mine", "SELECT 'b'::text"), "");
+    ASSERT_TRUE(b.exec("DEALLOCATE ALL").ok);
+    EXPECT_EQ(execPrepared(b, "mine", {}).substr(0, 5), "26000");
+    EXPECT_EQ(execPrepared(a, "mine", {}), "a") << context();
+}
+
+TEST_F(PreparedStatements, OffWithZeroAsInPgBouncer) {
+    startSluice("max_prepared_statements = 0\ndefault_pool_size = 1\n");
+    PqConn a = client(), b = client();
+    ASSERT_EQ(prepare(a, "x", "SELECT 1"), "");
+    // The statement went to the server under the client's own name: the next client sees it.
+    EXPECT_EQ(prepare(b, "x", "SELECT 2").substr(0, 5), "42P05");
+}
+
+}  // namespace
+}  // namespace sluice::itest

@@ -1,0 +1,257 @@
+// Prepared statements in transaction pooling: which messages the server gets, which answers
+// the pooler makes or swallows, and in which order — all without a server.
+#include <gtest/gtest.h>
+
+#include "conn/prepared_statements.h"
+#include "proto/builders.h"
+#include "proto/codes.h"
+#include "proto/extended.h"
+#include "proto/header.h"
+
+namespace {
+
+using namespace sluice;
+using conn::PreparedRelay;
+
+// The types of the messages in `bytes`, e.g. "CPB" for Close, Parse, Bind.
+std::string types(const std::string& bytes) {
+    std::string out;
+    size_t pos = 0;
+    while (pos < bytes.size()) {
+        auto header = proto::peekHeader(reinterpret_cast<const uint8_t*>(bytes.data()) + pos, bytes.size() - pos);
+        if (!header) return out + "?";
+        out += header->type;
+        pos += header->totalSize();
+    }
+    return out;
+}
+
+std::string body(const std::string& message) { return message.substr(proto::kHeaderSize); }
+
+class Relay : public ::testing::Test {
+protected:
+    // A client message through the relay; returns what the server got.
+    std::string send(const std::string& message, conn::ClientStatements& client) {
+        std::string toServer;
+        const char type = message[0];
+        const std::string b = body(message);
+        if (PreparedRelay::rewrites(type)) {
+            EXPECT_TRUE(relay_.fromClient(type, reinterpret_cast<const uint8_t*>(b.data()), b.size(), client, toServer));
+        } else {
+            toServer = message;
+            relay_.forwarded(type);
+        }
+        return toServer;
+    }
+    // A server answer of `type` (no body); returns what the client gets.
+    std::string answer(char type, conn::ClientStatements& client, const std::string& bodyText = "") {
+        std::string toClient;
+        auto verdict = relay_.fromServer(type, reinterpret_cast<const uint8_t*>(bodyText.data()), bodyText.size(),
+                                         client, toClient);
+        std::string seen = types(toClient);
+        if (verdict == PreparedRelay::Verdict::Forward) seen += type;  // stands for the message
+        return seen;
+    }
+    std::string due(conn::ClientStatements& client) {
+        (void)client;
+        std::string out;
+        relay_.takeDue(out);
+        return types(out);
+    }
+
+    static std::string parse(const std::string& name, const std::string& query) {
+        std::string out;
+        proto::appendParse(out, name, query, std::string("\0\0", 2));
+        return out;
+    }
+    static std::string bind(const std::string& statement) {
+        std::string out;
+        proto::appendBind(out, "", statement, std::string("\0\0\0\0\0\0", 6));
+        return out;
+    }
+    static std::string sync() {
+        std::string out;
+        proto::appendSync(out);
+        return out;
+    }
+
+    uint64_t ids_ = 0;
+    conn::StatementCatalog catalog_{[this] { return ++ids_; }};
+    conn::ServerStatements server_;
+    pool::PoolStats stats_;
+    PreparedRelay relay_{catalog_, server_, 2, stats_};
+};
+
+TEST_F(Relay, AParseTheServerLacksIsSentUnderThePoolersNameAndAnsweredByTheServer) {
+    conn::ClientStatements client;
+    std::string toServer = send(parse("s1", "SELECT 1"), client);
+    proto::ParseMessage sent;
+    ASSERT_TRUE(proto::parseParse(reinterpret_cast<const uint8_t*>(toServer.data()) + 5, toServer.size() - 5, sent));
+    EXPECT_EQ(sent.name, "sluice_1");
+    EXPECT_EQ(sent.query, "SELECT 1");
+    send(sync(), client);
+    EXPECT_EQ(answer('1', client), "1");
+    EXPECT_EQ(answer('Z', client), "Z");
+    EXPECT_TRUE(relay_.idle());
+    EXPECT_EQ(server_.size(), 1u);
+}
+
+TEST_F(Relay, AParseTheServerHasIsAnsweredByThePoolerInItsPlace) {
+    conn::ClientStatements first, second;
+    send(parse("a", "SELECT 1"), first);
+    send(sync(), first);
+    answer('1', first);
+    answer('Z', first);
+    // Another client, same text, its own name: nothing goes to the server but the Sync...
+    EXPECT_EQ(send(parse("b", "SELECT 1"), second), "");
+    EXPECT_EQ(types(send(bind("b"), second)), "B");
+    send(sync(), second);
+    // ...and its ParseComplete comes before the server's BindComplete.
+    EXPECT_EQ(answer('2', second), "12");
+    EXPECT_EQ(answer('Z', second), "Z");
+    EXPECT_EQ(stats_.serverParses, 1u);
+    EXPECT_EQ(stats_.clientParses, 2u);
+    EXPECT_EQ(stats_.binds, 1u);
+}
+
+TEST_F(Relay, ABindOnAServerThatLacksTheStatementPreparesItFirstAndSwallowsTheAnswer) {
+    conn::ClientStatements client;
+    send(parse("s", "SELECT 2"), client);
+    send(sync(), client);
+    answer('1', client);
+    answer('Z', client);
+    server_.clear();  // the client's next transaction is on another server
+    EXPECT_EQ(types(send(bind("s"), client)), "PB");
+    send(sync(), client);
+    EXPECT_EQ(answer('1', client), "");  // the pooler's own Parse: not the client's business
+    EXPECT_EQ(answer('2', client), "2");
+    EXPECT_EQ(answer('Z', client), "Z");
+}
+
+TEST_F(Relay, AFullServerClosesItsLeastRecentlyUsedStatement) {
+    conn::ClientStatements client;
+    for (const char* name : {"a", "b", "c"}) send(parse(name, std::string("SELECT '") + name + "'"), client);
+    EXPECT_EQ(server_.size(), 2u);
+    // The third Parse went out behind a Close of the first statement.
+    send(sync(), client);
+    EXPECT_EQ(answer('1', client), "1");
+    EXPECT_EQ(answer('1', client), "1");
+    EXPECT_EQ(answer('3', client), "");  // the pooler's Close
+    EXPECT_EQ(answer('1', client), "1");
+    EXPECT_EQ(answer('Z', client), "Z");
+    EXPECT_EQ(types(send(bind("a"), client)), "CPB");  // "a" comes back, "b" goes
+}
+
+TEST_F(Relay, AnErrorSkipsToSyncAndUndoesWhatTheSkippedParsesWouldHaveMade) {
+    conn::ClientStatements client;
+    send(parse("bad", "SELEC 1"), client);
+    send(parse("never", "SELECT 3"), client);
+    send(sync(), client);
+    EXPECT_EQ(answer('E', client), "E");
+    EXPECT_EQ(answer('Z', client), "Z");
+    EXPECT_TRUE(relay_.idle());
+    EXPECT_EQ(server_.size(), 0u);
+    EXPECT_TRUE(client.empty()) << "PostgreSQL creates no statement in a failed batch";
+    // An unknown statement goes to the server as named, which answers 26000 itself.
+    const std::string toServer = send(bind("bad"), client);
+    proto::BindNames sent;
+    ASSERT_TRUE(proto::parseBind(reinterpret_cast<const uint8_t*>(toServer.data()) + 5, toServer.size() - 5, sent));
+    EXPECT_EQ(sent.statement, "bad");
+}
+
+TEST_F(Relay, PoolerAnswersBehindAnErrorAreNotSent) {
+    conn::ClientStatements client;
+    send(parse("x", "SELECT 4"), client);
+    send(sync(), client);
+    answer('1', client);
+    answer('Z', client);
+    std::string execute;
+    proto::MessageBuilder(execute, 'E').addString("").addInt32(0);
+    send(bind("x"), client);
+    send(execute, client);
+    std::string close;
+    proto::appendClose(close, 'S', "x");
+    EXPECT_EQ(send(close, client), "");
+    send(sync(), client);
+    EXPECT_EQ(answer('2', client), "2");
+    EXPECT_EQ(answer('E', client), "E");    // the Execute failed...
+    EXPECT_EQ(answer('Z', client), "Z");    // ...so the server skipped to Sync, and so do we: no CloseComplete
+}
+
+TEST_F(Relay, PoolerAnswersWithNothingAheadAreDueAtOnce) {
+    conn::ClientStatements client;
+    send(parse("y", "SELECT 5"), client);
+    send(sync(), client);
+    answer('1', client);
+    answer('Z', client);
+    send(parse("z", "SELECT 5"), client);
+    std::string flush;
+    proto::MessageBuilder(flush, 'H');
+    send(flush, client);
+    EXPECT_EQ(due(client), "1");  // Parse + Flush: the client waits for its ParseComplete now
+    EXPECT_TRUE(relay_.idle());
+}
+
+TEST_F(Relay, DiscardAllForgetsTheServersAndTheClientsStatements) {
+    conn::ClientStatements client;
+    send(parse("s", "SELECT 6"), client);
+    send(sync(), client);
+    answer('1', client);
+    answer('Z', client);
+    std::string query;
+    proto::appendQuery(query, "DISCARD ALL");
+    send(query, client);
+    answer('C', client, std::string("DISCARD ALL\0", 12));
+    answer('Z', client);
+    EXPECT_EQ(server_.size(), 0u);
+    EXPECT_TRUE(client.empty());
+}
+
+TEST_F(Relay, AParseOfAStatementAServerAcceptedBeforeNeedsNoServer) {
+    conn::ClientStatements first, second;
+    const std::string prepareAndSync = parse("p", "SELECT 7") + sync();
+    std::string unanswered;
+    uint64_t parses = 0;
+    // Never seen on a server: it must go to one.
+    EXPECT_EQ(conn::answerParsesLocally(reinterpret_cast<const uint8_t*>(prepareAndSync.data()), prepareAndSync.size(),
+                                        catalog_, first, unanswered, parses),
+              0u);
+    send(parse("p", "SELECT 7"), first);
+    send(sync(), first);
+    answer('1', first);
+    answer('Z', first);
+    // Accepted once: another client's Parse + Sync is answered at once, without a server.
+    std::string out;
+    EXPECT_EQ(conn::answerParsesLocally(reinterpret_cast<const uint8_t*>(prepareAndSync.data()), prepareAndSync.size(),
+                                        catalog_, second, out, parses),
+              prepareAndSync.size());
+    EXPECT_EQ(types(out), "1Z");
+    EXPECT_EQ(parses, 1u);
+    ASSERT_TRUE(second.count("p"));
+    // Anything but Parse … Sync (a Describe wants a server), or a half message, goes to a server.
+    std::string describe;
+    proto::appendDescribe(describe, 'S', "p");
+    const std::string withDescribe = parse("p", "SELECT 7") + describe + sync();
+    EXPECT_EQ(conn::answerParsesLocally(reinterpret_cast<const uint8_t*>(withDescribe.data()), withDescribe.size(),
+                                        catalog_, second, out, parses),
+              0u);
+    EXPECT_EQ(conn::answerParsesLocally(reinterpret_cast<const uint8_t*>(prepareAndSync.data()),
+                                        prepareAndSync.size() - 1, catalog_, second, out, parses),
+              0u);
+}
+
+TEST(StatementCatalog, EqualTextsShareOneNameUntilNobodyHoldsThem) {
+    uint64_t ids = 0;
+    conn::StatementCatalog catalog([&] { return ++ids; });
+    auto a = catalog.intern("SELECT 1", std::string("\0\0", 2));
+    auto b = catalog.intern("SELECT 1", std::string("\0\0", 2));
+    auto c = catalog.intern("SELECT 1", std::string("\0\x01\0\0\0\x17", 6));  // one int4 parameter: another statement
+    EXPECT_EQ(a.get(), b.get());
+    EXPECT_NE(a.get(), c.get());
+    EXPECT_EQ(catalog.size(), 2u);
+    a.reset();
+    b.reset();
+    EXPECT_EQ(catalog.size(), 1u);
+}
+
+}  // namespace
