@@ -62,16 +62,24 @@ max_client_conn=$((idle_n + 2000 > 12000 ? idle_n + 2000 : 12000))
 bench_user=bench bench_password=bench-pw bench_db=bench
 
 # Scenarios: name → label, pgbench arguments, whether PostgreSQL runs it directly.
-all_scenarios=(lat1 sel50 sel1000 tpcb50 ext50 logins idle)
+all_scenarios=(lat1 sel50 sel1000 tpcb50 ext50 prep50 logins idle)
 declare -A label=(
     [lat1]="select-only, 1 client" [sel50]="select-only, 50 clients"
     [sel1000]="select-only, 1000 clients" [tpcb50]="tpcb-like, 50 clients"
-    [ext50]="select-only -M extended, 50 cl." [logins]="logins: -C -S, 8 clients"
+    [ext50]="select-only -M extended, 50 cl." [prep50]="select-only -M prepared, 50 cl."
+    [logins]="logins: -C -S, 8 clients"
     [idle]="$idle_n idle clients"
 )
 declare -A pgbench_args=(
     [lat1]="-S -c 1 -j 1" [sel50]="-S -c 50 -j 2" [sel1000]="-S -c 1000 -j 2"
-    [tpcb50]="-c 50 -j 2" [ext50]="-S -M extended -c 50 -j 2" [logins]="-C -S -c 8 -j 2"
+    [tpcb50]="-c 50 -j 2" [ext50]="-S -M extended -c 50 -j 2" [prep50]="-S -M prepared -c 50 -j 2"
+    [logins]="-C -S -c 8 -j 2"
+)
+# Settings a scenario adds to both poolers' ini (a pooler is restarted when they change).
+# Named prepared statements in transaction mode need the pooler to track them per server
+# connection: PgBouncer 1.21+ and Sluice do with max_prepared_statements > 0.
+declare -A scenario_settings=(
+    [prep50]="max_prepared_statements = 200"
 )
 declare -A direct_skip=(
     [sel1000]="1000 backends would measure PostgreSQL's process model, not pooling"
@@ -90,6 +98,22 @@ results=${BENCH_RESULTS:-$bench_dir/results}
 
 [[ -x "$sluice_bin" ]] || { echo "bench: $sluice_bin not found; build it with 'make'" >&2; exit 1; }
 [[ -x "$pgbouncer_bin" ]] || { echo "bench: pgbouncer not found; run 'make deps'" >&2; exit 1; }
+pgbouncer_version=$("$pgbouncer_bin" --version 2>/dev/null | sed -n 1p | awk '{print $2}')
+[[ -n "$pgbouncer_version" ]] || { echo "bench: $pgbouncer_bin --version printed no version" >&2; exit 1; }
+# version_below <version> <major.minor>: true if the version is older.
+version_below() {
+    local IFS=. a b
+    read -r -a a <<<"$1"
+    read -r -a b <<<"$2"
+    ((${a[0]:-0} < ${b[0]:-0} || (${a[0]:-0} == ${b[0]:-0} && ${a[1]:-0} < ${b[1]:-0})))
+}
+# Why PgBouncer cannot run a scenario (empty: it can). 1.18 refuses to start with
+# max_prepared_statements, and without it named statements break in transaction mode.
+pgbouncer_cannot() {
+    if [[ $1 == prep50 ]] && version_below "$pgbouncer_version" 1.21; then
+        echo "PgBouncer $pgbouncer_version has no max_prepared_statements (1.21+), so -M prepared cannot run through it in transaction mode; PGBOUNCER_BINARY picks another (bench/build_pgbouncer.sh builds 1.25.2)"
+    fi
+}
 for tool in pgbench psql python3; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool not found; run 'make deps'" >&2; exit 1; }
 done
@@ -106,6 +130,9 @@ raw=$work/raw
 mkdir -p "$raw"
 pgdir=$work/pg
 declare -A pooler_pid=() pooler_port=() pooler_bin=([pgbouncer]=$pgbouncer_bin [sluice]=$sluice_bin)
+# The current scenario's extra ini settings, and what each running pooler was started with.
+declare -A pooler_settings=()
+wanted_settings=""
 BG_PID="" idle_pid=""
 
 cleanup() {
@@ -221,6 +248,9 @@ EOF
     if [[ $name == sluice && -n "${SLUICE_WORKERS:-}" ]]; then
         echo "workers = $SLUICE_WORKERS"
     fi
+    if [[ -n "$wanted_settings" ]]; then
+        echo "$wanted_settings"
+    fi
 }
 
 start_pooler() {
@@ -239,6 +269,7 @@ start_pooler() {
     fi
     pooler_pid[$name]=$pid
     pooler_port[$name]=$port
+    pooler_settings[$name]=$wanted_settings
 }
 
 stop_pooler() {
@@ -279,6 +310,8 @@ records=$work/records.jsonl
 record() { python3 "$bench_dir/record.py" "$@" >>"$records"; }
 skip() { record skip --scenario "$1" --label "${label[$1]}" --target "$2" --reason "$3"; }
 
+pgbouncer_rev=$pgbouncer_version
+[[ $pgbouncer_bin != /usr/sbin/pgbouncer ]] && pgbouncer_rev="$pgbouncer_version ($pgbouncer_bin)"
 sluice_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$repo" diff --quiet HEAD -- src 2>/dev/null || sluice_rev="$sluice_rev+uncommitted src changes"
 python3 - "$work/meta.json" <<EOF
@@ -292,7 +325,7 @@ json.dump({
     "max_client_conn": $max_client_conn, "open_files_limit": $fd_limit,
     "sluice_workers": "${SLUICE_WORKERS:-default (1)}",
     "postgresql": "$("$PG_BINDIR/postgres" --version | awk '{print $3}')",
-    "pgbouncer": "$("$pgbouncer_bin" --version | head -n 1 | awk '{print $2}')",
+    "pgbouncer": "$pgbouncer_rev",
     "sluice": "$("$sluice_bin" --version | awk '{print $2}') ($sluice_rev)",
     "durability": "fsync=off, synchronous_commit=off, full_page_writes=off",
     "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
@@ -355,7 +388,8 @@ build_idle_tool() {
 # one login warms the pool; then RSS before, N clients log in and sit idle, RSS after, and
 # the pooler's CPU over idle_seconds while they sit there.
 run_idle() {
-    local t=$1 out=$raw/idle.$t note="" rc=0
+    local t=$1
+    local out=$raw/idle.$t note="" rc=0
     if [[ -z "$idle_tool" ]]; then
         skip idle "$t" "bench_idle_clients could not be built"
         return
@@ -404,6 +438,8 @@ echo "    Both poolers: transaction mode, default_pool_size=$pool_size, TCP 127.
 echo "    max_client_conn=$max_client_conn, open files limit $fd_limit."
 echo "    Client login: $client_auth."
 echo "    Server login: $server_login."
+[[ " ${targets[*]} " == *" pgbouncer "* ]] && echo "    PgBouncer $pgbouncer_version: $pgbouncer_bin"
+[[ " ${targets[*]} " == *" sluice "* ]] && echo "    Sluice $("$sluice_bin" --version | awk '{print $2}'): ${SLUICE_BINARY:-$repo/build/sluice} ($sluice_rev)"
 for t in "${targets[@]}"; do
     if ! check_target "$t"; then
         bench_log "$t: a SCRAM login with SELECT 1 failed: $(head -n 3 "$raw/check.$t.err" 2>/dev/null)"
@@ -413,6 +449,15 @@ done
 export BENCH_ROUND=1  # record.py notes it in every record
 for scenario in "${scenarios[@]}"; do
     say "${label[$scenario]}"
+    # A pooler started with other settings than this scenario's is restarted (check_target).
+    wanted_settings=${scenario_settings[$scenario]:-}
+    [[ -n "$wanted_settings" ]] && echo "    both poolers with: $wanted_settings"
+    for t in pgbouncer sluice; do
+        [[ $t == pgbouncer && -n "$(pgbouncer_cannot "$scenario")" ]] && continue  # skipped, not restarted
+        if [[ -n "${pooler_pid[$t]:-}" && "${pooler_settings[$t]:-}" != "$wanted_settings" ]]; then
+            stop_pooler "$t"
+        fi
+    done
     if [[ $scenario == idle ]]; then
         [[ " ${targets[*]} " == *" direct "* ]] && skip idle direct "${direct_skip[idle]}"
         [[ " ${targets[*]} " =~ " "(pgbouncer|sluice)" " ]] && build_idle_tool
@@ -429,6 +474,11 @@ for scenario in "${scenarios[@]}"; do
         for t in "${order[@]}"; do
             if [[ $t == direct && -n "${direct_skip[$scenario]:-}" ]]; then
                 [[ $scenario != idle && $BENCH_ROUND == 1 ]] && skip "$scenario" direct "${direct_skip[$scenario]}"
+                continue
+            fi
+            if [[ $t == pgbouncer && -n "$(pgbouncer_cannot "$scenario")" ]]; then
+                [[ $BENCH_ROUND == 1 ]] && skip "$scenario" pgbouncer "$(pgbouncer_cannot "$scenario")" &&
+                    python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
                 continue
             fi
             if [[ $scenario == idle ]]; then
