@@ -623,13 +623,21 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
             closeWithError(proto::sqlstate::kProtocolViolation, "PQexec disallowed");
             return;
         }
-        if (relay && PreparedRelay::rewrites(header->type)) {
-            // Parse, Bind, Describe, Close: whole (max_packet_size bounds them), renamed.
+        const bool sqlStatement =
+            relay && header->type == proto::msg::kQuery &&
+            PreparedRelay::mayBePreparedSql(data + pos + proto::kHeaderSize, size - pos - proto::kHeaderSize) !=
+                PreparedRelay::Maybe::No;
+        if (relay && (PreparedRelay::rewrites(header->type) || sqlStatement)) {
+            // Parse, Bind, Describe, Close, and PREPARE/EXECUTE/DEALLOCATE queries: whole
+            // (max_packet_size bounds them), renamed.
             if (size - pos < header->totalSize()) break;
             server_->sendFromClient(data + sent, pos - sent);
             std::string rewritten;
-            if (!relay->fromClient(header->type, data + pos + proto::kHeaderSize, header->bodySize(),
-                                   preparedStatements(), rewritten)) {
+            const uint8_t* body = data + pos + proto::kHeaderSize;
+            if (sqlStatement) {
+                relay->fromClientQuery(body, header->bodySize(), server_->transactionStatus(), preparedStatements(),
+                                       rewritten);
+            } else if (!relay->fromClient(header->type, body, header->bodySize(), preparedStatements(), rewritten)) {
                 input.consume(pos);
                 closeWithError(proto::sqlstate::kProtocolViolation,
                                fmt::format("invalid message format ('{}' message)", header->type));
@@ -652,13 +660,18 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
         close("client close request");
         return;
     }
-    if (relay && !server_->midMessage()) {
-        // Answers the pooler owes with nothing of the server's before them (Parse + Flush).
-        std::string due;
-        relay->takeDue(due);
-        if (!due.empty()) sendFromServer(reinterpret_cast<const uint8_t*>(due.data()), due.size());
-    }
     if (server_->socket().queuedBytes() > kHighWater) socket_.stopReading();
+    // Answers the pooler owes with nothing of the server's before them (Parse + Flush, a
+    // DEALLOCATE); last, since one may be the release point.
+    if (relay && !server_->midMessage() && relay->hasDue()) deliverPoolerAnswers(*relay);
+}
+
+void ClientConn::deliverPoolerAnswers(PreparedRelay& relay) {
+    std::string answers;
+    std::vector<char> readies;
+    relay.takeDue(answers, readies);
+    if (!answers.empty()) sendFromServer(reinterpret_cast<const uint8_t*>(answers.data()), answers.size());
+    for (char status : readies) serverReadyForQuery(status);  // may release the server
 }
 
 void ClientConn::sendFromServer(const uint8_t* data, size_t size) {

@@ -60,6 +60,9 @@ public:
     // gets another server; a session, or a request cut mid-message, cannot go on (FATAL).
     // `midMessage`: the server's last message to the client was cut short.
     void serverLost(const Error& error, bool midMessage);
+    // Sends the answers the pooler owes this client now (prepared statements) and acts on the
+    // ReadyForQuery among them like on the server's; may release the server.
+    void deliverPoolerAnswers(PreparedRelay& relay);
     void resumeReading();
     // RESUME after SUSPEND: read again wherever the client was reading.
     void resumeAfterSuspend();

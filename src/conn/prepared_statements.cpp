@@ -4,6 +4,10 @@
 #include "proto/codes.h"
 #include "proto/extended.h"
 #include "proto/header.h"
+#include "proto/parse.h"
+#include "proto/sql_words.h"
+
+#include <cctype>
 
 namespace sluice::conn {
 
@@ -122,14 +126,113 @@ void PreparedRelay::ensureOnServer(const StatementRef& statement, std::string& t
         return;
     }
     if (StatementRef evicted = server_.add(statement, capacity_)) {
-        proto::appendClose(toServer, 'S', evicted->serverName);
-        expected_.push_back({proto::msg::kClose, Reply::Swallow});
+        // In the client's extended batch a Close; before its simple Query a query of our own
+        // (a Close there would open an extended batch the Query does not end).
+        if (statement->isSql()) {
+            proto::appendQuery(toServer, "DEALLOCATE " + evicted->serverName);
+            expected_.push_back({proto::msg::kQuery, Reply::Swallow});
+        } else {
+            proto::appendClose(toServer, 'S', evicted->serverName);
+            expected_.push_back({proto::msg::kClose, Reply::Swallow});
+        }
+    }
+    ++counts_.serverParses;
+    if (statement->isSql()) {
+        proto::appendQuery(toServer, "PREPARE " + statement->serverName + " " + statement->query);
+        Expected prepare{proto::msg::kQuery, Reply::Swallow};
+        prepare.parsed = statement;
+        expected_.push_back(std::move(prepare));
+        return;
     }
     proto::appendParse(toServer, statement->serverName, statement->query, statement->paramTypes);
-    ++counts_.serverParses;
     Expected parse{proto::msg::kParse, Reply::Swallow};
     parse.parsed = statement;
     expected_.push_back(std::move(parse));
+}
+
+void PreparedRelay::answerQuery(std::string answer, char status) {
+    Expected reply{proto::msg::kQuery, Reply::Pooler};
+    proto::appendReadyForQuery(answer, status);
+    reply.answer = std::move(answer);
+    reply.ready = status;
+    expected_.push_back(std::move(reply));
+}
+
+PreparedRelay::Maybe PreparedRelay::mayBePreparedSql(const uint8_t* text, size_t available) {
+    size_t i = 0;
+    while (i < available && std::isspace(text[i])) ++i;
+    if (i == available) return available > 256 ? Maybe::No : Maybe::NeedMore;
+    switch (std::tolower(text[i])) {
+        case 'p':
+        case 'e':
+        case 'd': return Maybe::Yes;  // the recogniser decides; other queries never come here
+        default: return Maybe::No;
+    }
+}
+
+void PreparedRelay::fromClientQuery(const uint8_t* body, size_t size, char status, ClientStatements& client,
+                                    std::string& toServer) {
+    std::string_view sql;
+    auto command = status == 'E' || !proto::parseQuery(body, size, sql) ? std::nullopt
+                                                                         : proto::recognisePreparedSql(sql);
+    auto error = [](std::string_view sqlstate, const std::string& message) {
+        std::string out;
+        proto::appendErrorResponse(out, "ERROR", sqlstate, message);
+        return out;
+    };
+    auto done = [](std::string_view tag) {
+        std::string out;
+        proto::appendCommandComplete(out, tag);
+        return out;
+    };
+    const char failedStatus = status == 'T' ? 'E' : status;  // an error inside a block fails it
+    if (command) {
+        using Kind = proto::PreparedSql::Kind;
+        switch (command->kind) {
+            case Kind::Prepare: {
+                if (client.count(command->name)) {
+                    answerQuery(error("42P05", "prepared statement \"" + command->name + "\" already exists"),
+                                failedStatus);
+                    return;
+                }
+                ++counts_.clientParses;
+                StatementRef statement = catalog_.intern(command->rest, kSqlStatement);
+                client.emplace(command->name, statement);
+                if (server_.contains(*statement) && statement->verified) {
+                    server_.touch(*statement);
+                    answerQuery(done("PREPARE"), status);
+                    return;
+                }
+                server_.remove(*statement);  // (not verified: prepare it again, for its errors)
+                ensureOnServer(statement, toServer);
+                expected_.back().reply = Reply::Server;  // the client's PREPARE: its answer
+                expected_.back().clientName = command->name;
+                return;
+            }
+            case Kind::Execute: {
+                auto it = client.find(command->name);
+                if (it == client.end() || !it->second->isSql()) break;  // the server says what PostgreSQL would
+                ensureOnServer(it->second, toServer);
+                proto::appendQuery(toServer, "EXECUTE " + it->second->serverName + std::string(command->rest));
+                expected_.push_back({proto::msg::kQuery, Reply::Server});
+                return;
+            }
+            case Kind::Deallocate:
+                if (!client.erase(command->name)) {
+                    answerQuery(error("26000", "prepared statement \"" + command->name + "\" does not exist"),
+                                failedStatus);
+                    return;
+                }
+                answerQuery(done("DEALLOCATE"), status);  // the server keeps it for others
+                return;
+            case Kind::DeallocateAll:
+                client.clear();
+                answerQuery(done("DEALLOCATE ALL"), status);
+                return;
+        }
+    }
+    appendRaw(toServer, proto::msg::kQuery, body, size);
+    expected_.push_back({proto::msg::kQuery, Reply::Server});
 }
 
 bool PreparedRelay::fromClient(char type, const uint8_t* body, size_t size, ClientStatements& client,
@@ -161,9 +264,11 @@ bool PreparedRelay::fromClient(char type, const uint8_t* body, size_t size, Clie
             proto::BindNames bind;
             if (!proto::parseBind(body, size, bind)) return false;
             ++counts_.binds;
-            // An unknown name goes as it is: the server answers 26000 as PostgreSQL would.
+            // An unknown name goes as it is: the server answers 26000 as PostgreSQL would. So
+            // does a statement prepared in SQL (preparing it in an extended batch would take a
+            // query in the middle of the batch): it works on the server that has it.
             auto it = bind.statement.empty() ? client.end() : client.find(std::string(bind.statement));
-            if (it == client.end()) break;
+            if (it == client.end() || it->second->isSql()) break;
             ensureOnServer(it->second, toServer);
             proto::appendBind(toServer, bind.portal, it->second->serverName, bind.rest);
             expected_.push_back({proto::msg::kBind, Reply::Server});
@@ -174,7 +279,7 @@ bool PreparedRelay::fromClient(char type, const uint8_t* body, size_t size, Clie
             std::string_view name;
             if (!proto::parseDescribeOrClose(body, size, kind, name)) return false;
             auto it = kind != 'S' || name.empty() ? client.end() : client.find(std::string(name));
-            if (it == client.end()) {
+            if (it == client.end() || it->second->isSql()) {
                 appendRaw(toServer, type, body, size);
             } else {
                 ensureOnServer(it->second, toServer);
@@ -214,14 +319,19 @@ void PreparedRelay::forwarded(char type) {
     }
 }
 
-void PreparedRelay::takeDue(std::string& toClient) {
-    while (!expected_.empty()) {
+bool PreparedRelay::hasDue() const {
+    return !expected_.empty() &&
+           (expected_.front().reply == Reply::Pooler || expected_.front().request == proto::msg::kFlush);
+}
+
+void PreparedRelay::takeDue(std::string& toClient, std::vector<char>& readies) {
+    while (hasDue()) {
         const Expected& head = expected_.front();
         if (head.reply == Reply::Pooler) {
-            if (head.request == proto::msg::kParse) proto::appendParseComplete(toClient);
+            if (!head.answer.empty()) toClient += head.answer;
+            else if (head.request == proto::msg::kParse) proto::appendParseComplete(toClient);
             else proto::appendCloseComplete(toClient);
-        } else if (head.request != proto::msg::kFlush) {
-            return;  // the server answers this one
+            if (head.ready) readies.push_back(head.ready);
         }
         expected_.pop_front();
     }
@@ -242,19 +352,21 @@ void PreparedRelay::skipToSync(ClientStatements& client) {
     }
 }
 
-PreparedRelay::Verdict PreparedRelay::fromServer(char type, const uint8_t* body, size_t size, ClientStatements& client,
-                                                 std::string& toClient) {
+PreparedRelay::Verdict PreparedRelay::fromServer(char type, const uint8_t* body, size_t size,
+                                                 ClientStatements& client) {
     // Notices, parameter changes and notifications answer no request.
     if (type == proto::msg::kNoticeResponse || type == proto::msg::kParameterStatus ||
-        type == proto::msg::kNotificationResponse)
+        type == proto::msg::kNotificationResponse || expected_.empty())
         return Verdict::Forward;
-    takeDue(toClient);
-    if (expected_.empty()) return Verdict::Forward;
     Expected& head = expected_.front();
     if (type == proto::msg::kErrorResponse) {
-        // In a simple query or a function call the error is part of the answer; in an
+        // In a simple query or a function call the error is part of the answer (the client sees
+        // it even when the query was the pooler's: it explains what comes next); in an
         // extended-protocol batch it ends the request and the server skips to the next Sync.
-        if (!isExtended(head.request)) return Verdict::Forward;
+        if (!isExtended(head.request)) {
+            head.failed = true;
+            return Verdict::Forward;
+        }
         undo(head, client);
         expected_.pop_front();
         skipToSync(client);
@@ -284,9 +396,10 @@ PreparedRelay::Verdict PreparedRelay::fromServer(char type, const uint8_t* body,
         server_.clear();
         client.clear();
     }
-    if (!answered) return Verdict::Forward;
-    if (head.request == proto::msg::kParse && head.parsed) head.parsed->verified = true;
-    const bool swallow = head.reply == Reply::Swallow;
+    const bool swallow = head.reply == Reply::Swallow;  // every message of a request the pooler added
+    if (!answered) return swallow ? Verdict::Swallow : Verdict::Forward;
+    if (head.failed) undo(head, client);
+    else if (head.parsed) head.parsed->verified = true;
     expected_.pop_front();
     return swallow ? Verdict::Swallow : Verdict::Forward;
 }

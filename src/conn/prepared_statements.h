@@ -23,7 +23,9 @@
 namespace sluice::conn {
 
 // One statement's text and parameter types, shared by every client that prepared the same,
-// known to servers as `serverName`.
+// known to servers as `serverName`. A statement prepared in SQL (PREPARE name AS …) keeps the
+// text after its name in `query` and kSqlStatement as its parameter types.
+inline constexpr std::string_view kSqlStatement = "\xffsql";  // no Parse has 4 bytes of types
 struct Statement {
     uint64_t id = 0;
     std::string serverName;  // "sluice_<id>"
@@ -32,6 +34,7 @@ struct Statement {
     // A server accepted it once: a client's Parse of the same needs no server to be answered
     // (PostgreSQL would parse it again just the same, short of DDL in between).
     mutable bool verified = false;
+    bool isSql() const { return paramTypes == kSqlStatement; }
 };
 using StatementRef = std::shared_ptr<const Statement>;
 
@@ -92,6 +95,15 @@ public:
     // Whether a client message of this type is rewritten (then it is passed whole to
     // fromClient); anything else is forwarded unchanged and reported to forwarded().
     static bool rewrites(char type) { return type == 'P' || type == 'B' || type == 'D' || type == 'C'; }
+    // Whether a simple Query whose text starts with these bytes may be PREPARE, EXECUTE or
+    // DEALLOCATE (then it is passed whole to fromClientQuery): yes, no, or more bytes needed.
+    enum class Maybe { No, Yes, NeedMore };
+    static Maybe mayBePreparedSql(const uint8_t* text, size_t available);
+    // A simple Query naming prepared statements in SQL: PREPARE, EXECUTE and DEALLOCATE keep the
+    // client's names as the protocol-level ones do; anything else goes as it is. `status`: the
+    // server's transaction status (in a failed transaction the server answers, as it would).
+    void fromClientQuery(const uint8_t* body, size_t size, char status, ClientStatements& client,
+                         std::string& toServer);
     // One whole Parse, Bind, Describe or Close. Appends what the server must get to `toServer`
     // (possibly nothing). False: the message is malformed.
     bool fromClient(char type, const uint8_t* body, size_t size, ClientStatements& client, std::string& toServer);
@@ -101,10 +113,12 @@ public:
     // ---- server → client ----
     enum class Verdict { Forward, Swallow };
     // One message from the server (`body` whole for ErrorResponse and CommandComplete, else may
-    // be null). Answers the pooler owes before it are appended to `toClient` first.
-    Verdict fromServer(char type, const uint8_t* body, size_t size, ClientStatements& client, std::string& toClient);
-    // Answers the pooler owes now, with nothing of the server's before them.
-    void takeDue(std::string& toClient);
+    // be null). The answers due before it (takeDue) must have gone first.
+    Verdict fromServer(char type, const uint8_t* body, size_t size, ClientStatements& client);
+    // Answers the pooler owes now (nothing of the server's comes before them): appended to
+    // `toClient`, with the status of each ReadyForQuery among them in `readies`.
+    bool hasDue() const;
+    void takeDue(std::string& toClient, std::vector<char>& readies);
     bool idle() const { return expected_.empty(); }
     void reset() { expected_.clear(); }
     void setCapacity(size_t capacity) { capacity_ = capacity; }
@@ -115,14 +129,21 @@ private:
         Expected(char requestType, Reply replyBy) : request(requestType), reply(replyBy) {}
         char request;  // the frontend message type
         Reply reply;
+        std::string answer;           // Reply::Pooler: the bytes the pooler answers with
+        char ready = 0;               // …and the status of the ReadyForQuery among them, if any
+        bool failed = false;          // a Query's ErrorResponse came: undone when it completes
         char kind = 0;                // Describe: 'S' or 'P'
         bool sawParameters = false;   // Describe 'S': ParameterDescription came, its row description is next
         StatementRef parsed;          // a Parse sent to the server: forgotten there if it is not done
         std::string clientName;       // a name this Parse gave the client: forgotten if it fails
     };
 
-    // The statement on the server, preparing it first when it is not there.
+    // The statement on the server, preparing it first when it is not there (a Parse, or for a
+    // statement prepared in SQL a PREPARE query), whose answer is swallowed.
     void ensureOnServer(const StatementRef& statement, std::string& toServer);
+    // The pooler answers a simple Query itself: `answer` (a CommandComplete or an error) and a
+    // ReadyForQuery.
+    void answerQuery(std::string answer, char status);
     void popAnswered(ClientStatements& client);
     // After an error in an extended-protocol batch the server skips to the next Sync.
     void skipToSync(ClientStatements& client);

@@ -551,7 +551,6 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
         if (upTo > sent) client->sendFromServer(data + sent, upTo - sent);
         sent = std::max(sent, upTo);
     };
-    std::string answers;  // the pooler's own (prepared statements), put in before a message
     std::optional<char> readyStatus;
     size_t readyAt = 0;
     while (pos < size && !readyStatus) {
@@ -572,14 +571,13 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
         if (whole && size - pos < header->totalSize()) break;  // read the rest of it first
         const uint8_t* body = data + pos + proto::kHeaderSize;
         if (relay_) {
-            answers.clear();
-            const auto verdict = relay_->fromServer(type, whole ? body : nullptr, whole ? header->bodySize() : 0,
-                                                    client->preparedStatements(), answers);
-            if (!answers.empty()) {
+            if (relay_->hasDue()) {  // the pooler's own answers, owed before this message
                 passOn(pos);
-                client->sendFromServer(reinterpret_cast<const uint8_t*>(answers.data()), answers.size());
+                client->deliverPoolerAnswers(*relay_);
             }
-            if (verdict == PreparedRelay::Verdict::Swallow) {  // the answer to the pooler's own Parse or Close
+            const auto verdict = relay_->fromServer(type, whole ? body : nullptr, whole ? header->bodySize() : 0,
+                                                    client->preparedStatements());
+            if (verdict == PreparedRelay::Verdict::Swallow && whole) {  // the answer to a request the pooler added
                 passOn(pos);
                 pos += header->totalSize();
                 sent = pos;
@@ -634,16 +632,6 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
     // Statement pooling refuses the transaction: the client gets the pooler's error instead of
     // this ReadyForQuery, so it never believes its BEGIN succeeded (as PgBouncer).
     const bool refused = readyStatus && *readyStatus != 'I' && shard_.target().mode == pool::PoolMode::Statement;
-    const bool holdReady = readyStatus && (refused || !restore_.empty());  // the ReadyForQuery may not go yet
-    if (relay_ && streamRemaining_ == 0 && !holdReady) {
-        // The pooler's answers due after the last message (a Parse after the Sync…).
-        answers.clear();
-        relay_->takeDue(answers);
-        if (!answers.empty()) {
-            passOn(pos);
-            client->sendFromServer(reinterpret_cast<const uint8_t*>(answers.data()), answers.size());
-        }
-    }
     if (readyStatus && !restore_.empty()) {
         // Only when nothing else of the client's is queued behind this answer on the server, and
         // the transaction is not failed (a SET would fail there too).
@@ -660,6 +648,9 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
     if (client->socket().queuedBytes() > kHighWater) socket_.stopReading();
     // May unlink us (transaction/statement mode) or close us; the caller re-checks our state.
     if (readyStatus) client->serverReadyForQuery(*readyStatus);
+    // The pooler's answers due after the last message (a Parse after the Sync…); may release us.
+    if (relay_ && client_ == client && state_ == State::Active && streamRemaining_ == 0 && relay_->hasDue())
+        client->deliverPoolerAnswers(*relay_);
 }
 
 void ServerConn::restoreClientParameters(char readyStatus) {

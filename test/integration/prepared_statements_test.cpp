@@ -175,6 +175,58 @@ TEST_F(PreparedStatements, DeallocateAllForgetsOnlyTheClientsOwn) {
     EXPECT_EQ(execPrepared(a, "mine", {}), "a") << context();
 }
 
+// Beyond PgBouncer: PREPARE / EXECUTE / DEALLOCATE in SQL work as on a direct connection.
+TEST_F(PreparedStatements, SqlPrepareInOneTransactionAndExecuteInLaterOnes) {
+    startSluice();
+    constexpr int kClients = 10;
+    std::vector<PqConn> clients;
+    for (int i = 0; i < kClients; ++i) {
+        clients.push_back(client());
+        auto prepared = clients.back().exec("PREPARE q (int) AS SELECT $1 + " + std::to_string(i * 100));
+        ASSERT_TRUE(prepared.ok) << prepared.describe() << context();
+        EXPECT_EQ(prepared.commandTag, "PREPARE");
+        ASSERT_TRUE(clients.back().exec("prepare \"Same\" as select 'same'::text;").ok) << context();
+    }
+    for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < kClients; ++i) {
+            auto result = clients[i].exec("EXECUTE q(" + std::to_string(round) + ")");
+            ASSERT_TRUE(result.ok) << "client " << i << ": " << result.describe() << context();
+            EXPECT_EQ(result.value(), std::to_string(i * 100 + round));
+            EXPECT_EQ(clients[i].exec("EXECUTE \"Same\"").value(), "same");
+        }
+    }
+    // Inside a transaction block too.
+    PqConn& c = clients[0];
+    ASSERT_TRUE(c.exec("BEGIN").ok);
+    ASSERT_TRUE(c.exec("PREPARE inblock AS SELECT 'in block'::text").ok) << context();
+    EXPECT_EQ(c.exec("EXECUTE inblock").value(), "in block");
+    ASSERT_TRUE(c.exec("COMMIT").ok);
+    EXPECT_EQ(c.exec("EXECUTE inblock").value(), "in block");
+}
+
+TEST_F(PreparedStatements, SqlPrepareErrorsAreTheOnesPostgreSqlGives) {
+    startSluice();
+    PqConn a = client(), b = client();
+    ASSERT_TRUE(a.exec("PREPARE x AS SELECT 1").ok);
+    EXPECT_EQ(a.exec("PREPARE x AS SELECT 2").sqlstate, "42P05");
+    EXPECT_EQ(a.exec("DEALLOCATE nope").sqlstate, "26000");
+    EXPECT_EQ(a.exec("EXECUTE nope").sqlstate, "26000");
+    EXPECT_EQ(a.exec("PREPARE broken AS SELEC 1").sqlstate, "42601");
+    EXPECT_EQ(a.exec("EXECUTE broken").sqlstate, "26000") << "a failed PREPARE creates nothing";
+    // b has its own namespace: the same name is free there, and DEALLOCATE ALL is its own.
+    ASSERT_TRUE(b.exec("PREPARE x AS SELECT 'b'::text").ok) << context();
+    ASSERT_TRUE(b.exec("DEALLOCATE ALL").ok);
+    EXPECT_EQ(b.exec("EXECUTE x").sqlstate, "26000");
+    EXPECT_EQ(a.exec("EXECUTE x").value(), "1") << context();
+    ASSERT_TRUE(a.exec("DEALLOCATE PREPARE x").ok);
+    EXPECT_EQ(a.exec("EXECUTE x").sqlstate, "26000");
+    // In a failed transaction the server answers, as it would.
+    ASSERT_TRUE(a.exec("BEGIN").ok);
+    EXPECT_FALSE(a.exec("SELECT 1/0").ok);
+    EXPECT_EQ(a.exec("DEALLOCATE ALL").sqlstate, "25P02");
+    ASSERT_TRUE(a.exec("ROLLBACK").ok);
+}
+
 TEST_F(PreparedStatements, OffWithZeroAsInPgBouncer) {
     startSluice("max_prepared_statements = 0\ndefault_pool_size = 1\n");
     PqConn a = client(), b = client();

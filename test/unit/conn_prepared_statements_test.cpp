@@ -46,8 +46,10 @@ protected:
     // A server answer of `type` (no body); returns what the client gets.
     std::string answer(char type, conn::ClientStatements& client, const std::string& bodyText = "") {
         std::string toClient;
-        auto verdict = relay_.fromServer(type, reinterpret_cast<const uint8_t*>(bodyText.data()), bodyText.size(),
-                                         client, toClient);
+        std::vector<char> readies;
+        if (relay_.hasDue()) relay_.takeDue(toClient, readies);
+        auto verdict =
+            relay_.fromServer(type, reinterpret_cast<const uint8_t*>(bodyText.data()), bodyText.size(), client);
         std::string seen = types(toClient);
         if (verdict == PreparedRelay::Verdict::Forward) seen += type;  // stands for the message
         return seen;
@@ -55,7 +57,8 @@ protected:
     std::string due(conn::ClientStatements& client) {
         (void)client;
         std::string out;
-        relay_.takeDue(out);
+        std::vector<char> readies;
+        relay_.takeDue(out, readies);
         return types(out);
     }
 

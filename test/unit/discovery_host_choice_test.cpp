@@ -130,4 +130,30 @@ TEST(SqlWords, EndsTransactionBlockIsExact) {
         EXPECT_FALSE(endsTransactionBlock(no)) << no;
 }
 
+TEST(SqlWords, PreparedStatementsInSqlAreRecognisedExactly) {
+    using sluice::proto::PreparedSql;
+    using sluice::proto::recognisePreparedSql;
+    auto prepare = recognisePreparedSql("  prepare Foo (int, text) AS select $1, $2 ;");
+    ASSERT_TRUE(prepare);
+    EXPECT_EQ(prepare->kind, PreparedSql::Kind::Prepare);
+    EXPECT_EQ(prepare->name, "foo");
+    EXPECT_EQ(prepare->rest, "(int, text) AS select $1, $2");
+    auto quoted = recognisePreparedSql("PREPARE \"My\"\"Q\" AS SELECT 'a;b', $$x;y$$ -- c;\n");
+    ASSERT_TRUE(quoted);
+    EXPECT_EQ(quoted->name, "My\"Q");
+    EXPECT_EQ(sluice::proto::quoteIdentifier(quoted->name), "\"My\"\"Q\"");
+    auto execute = recognisePreparedSql("EXECUTE foo(1, 'x;y')");
+    ASSERT_TRUE(execute);
+    EXPECT_EQ(execute->kind, PreparedSql::Kind::Execute);
+    EXPECT_EQ(execute->rest, "(1, 'x;y')");
+    EXPECT_EQ(recognisePreparedSql("execute bar")->rest, "");
+    EXPECT_EQ(recognisePreparedSql("DEALLOCATE PREPARE foo")->kind, PreparedSql::Kind::Deallocate);
+    EXPECT_EQ(recognisePreparedSql("deallocate all;")->kind, PreparedSql::Kind::DeallocateAll);
+    EXPECT_EQ(recognisePreparedSql("DEALLOCATE \"ALL\"")->name, "ALL");
+    for (const char* no : {"PREPARE foo AS SELECT 1; SELECT 2", "EXECUTE foo(1); DROP TABLE t", "PREPARE foo",
+                           "PREPARE foo SELECT 1", "EXECUTE", "DEALLOCATE foo bar", "SELECT 1",
+                           "PREPARE foo AS SELECT 'open", "EXECUTE foo 1", "preparex foo AS SELECT 1"})
+        EXPECT_FALSE(recognisePreparedSql(no)) << no;
+}
+
 }  // namespace
