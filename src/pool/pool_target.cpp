@@ -36,9 +36,11 @@ std::shared_ptr<const PoolTarget> resolvePoolTarget(const config::Config& config
     target->connectQuery = entry.connectQuery;
     target->startupParameters = entry.startupParameters;
 
+    // The pool's user is the server user: with a forced user every client shares one pool, so
+    // its size, mode, limits and timeouts come from that user's [users] entry, as PgBouncer's pool
+    // settings do, never from whichever client's user happened to resolve the target last.
     const config::UserEntry* user = nullptr;
     if (auto it = config.users.find(target->serverUser); it != config.users.end()) user = &it->second;
-    else if (auto it2 = config.users.find(clientUser); it2 != config.users.end()) user = &it2->second;
 
     std::string mode = settings.pool_mode;
     if (entry.poolMode) mode = *entry.poolMode;

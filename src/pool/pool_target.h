@@ -61,6 +61,8 @@ std::vector<config::HostAddress> resolveHosts(const config::DatabaseEntry& entry
 bool sameServer(const PoolTarget& a, const PoolTarget& b);
 
 // Resolves the target for `clientUser` connecting to database `name` (an entry, or the "*" fallback).
+// Per-user settings come from the [users] entry of the pool's user: the forced user's when the
+// entry names one (every client then shares the pool), else the client's.
 // The password for the server comes from the entry, else from the auth_file secret given.
 // The hosts' states come from `hosts`, shared with every other entry that lists them.
 std::shared_ptr<const PoolTarget> resolvePoolTarget(const config::Config& config, const config::DatabaseEntry& entry,

@@ -368,6 +368,23 @@ TEST_F(TxnTimeouts, ReservePoolOpensOneMoreServerAfterReservePoolTimeout) {
     EXPECT_LE(seen.max(), 2);
 }
 
+// PgBouncer sizes a pool by the pool's user: with a forced user, that user's [users] entry (none
+// here, so default_pool_size = 1), never the entry of the user a client logged in as.
+TEST_F(TxnTimeouts, ForcedUserPoolIsSizedByTheForcedUserNotByTheClientsUser) {
+    startSluice("", serverLine("app", "user=app password=apppass") + "[users]\nsluice_test = pool_size=3\n");
+    PqConn holder = client("sluice_test"), waiter = client("sluice_test");
+    ASSERT_TRUE(holder.isOk()) << holder.error() << logTail();
+    ASSERT_TRUE(waiter.isOk()) << waiter.error() << logTail();
+    ASSERT_TRUE(holder.exec("BEGIN").ok);
+    ASSERT_EQ(holder.exec("SELECT current_user").value(), "app");
+    ASSERT_TRUE(waiter.send("SELECT 'second'"));
+    EXPECT_TRUE(staysUnanswered(waiter, 800ms)) << "the pool opened a second server: sized by the client's user";
+    EXPECT_EQ(appBackends(), 1);
+    ASSERT_TRUE(holder.exec("COMMIT").ok);
+    QueryResult second = waiter.collect(4s);
+    EXPECT_TRUE(second.ok) << second.describe() << logTail();
+}
+
 TEST_F(TxnTimeouts, MinPoolSizeKeepsServersOpenForAPoolInUse) {
     startSluice("default_pool_size = 5\nmin_pool_size = 3\n");
     PqConn conn = client();
