@@ -193,7 +193,7 @@ std::vector<SettingDef> buildTable() {
         integer("scram_iterations", &S::scram_iterations, "4096", 1, kIntMax, "", kReload, kIgnored,
                 "PBKDF2 iterations when Sluice makes a SCRAM secret"),
         seconds("server_check_delay", &S::server_check_delay, "30", kReload, kSupported,
-                "run server_check_query on servers idle longer than this"),
+                "run server_check_query on servers idle longer than this (0 = on every reuse)"),
         text("server_check_query", &S::server_check_query, "<empty>", kReload, kSupported,
              "query that checks an idle server is alive ('' = no check, <empty> = empty query)"),
         seconds("server_connect_timeout", &S::server_connect_timeout, "15", kReload, kSupported,

@@ -461,8 +461,12 @@ void ServerConn::unlink() {
 void ServerConn::prepareFor(ClientConn& client, QueryDone done) {
     (void)client;
     const auto& settings = connections_.settings();
-    const bool needsCheck = !settings.server_check_query.empty() && idleSince != TimePoint{} &&
-                            secondsSince(idleSince) >= settings.server_check_delay;
+    // As PgBouncer: checked when it rested server_check_delay since a client last used it (with 0,
+    // before every reuse); one no client has used since its login only once it rested the delay,
+    // so never a server that has just logged in.
+    const bool rested = idleSince != TimePoint{} && secondsSince(idleSince) >= settings.server_check_delay;
+    const bool needsCheck = !settings.server_check_query.empty() && rested &&
+                            (servedClient_ || settings.server_check_delay > 0);
     if (needsCheck) {
         // PgBouncer 1.24+'s default "<empty>" means: check with an empty query (cheapest round trip).
         const bool emptyQuery = settings.server_check_query == config::kEmptyQueryMarker;
@@ -516,6 +520,7 @@ void ServerConn::releaseFromClient(bool runReset) {
 void ServerConn::sendFromClient(const uint8_t* data, size_t size) {
     if (size == 0) return;
     readyForQuery_ = false;
+    servedClient_ = true;
     socket_.write(data, size);
 }
 

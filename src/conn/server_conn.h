@@ -147,6 +147,7 @@ private:
     int32_t backendKey_ = 0;
     char txStatus_ = 'I';
     bool readyForQuery_ = false;
+    bool servedClient_ = false;  // a client has sent it something since its login (server_check_query)
     uint32_t streamRemaining_ = 0;  // bytes of a large message still passing through to the client
     TimePoint connectedAt_;
     std::unique_ptr<class ServerAuthenticator> authenticator_;  // during login only

@@ -1,6 +1,7 @@
 // server_check_query / server_check_delay: a server that sat unused for the delay is checked
 // before a client gets it; one handed from a client straight to a queued one is not (it was
-// in use a moment ago). The checks are counted with a sequence the check query advances.
+// in use a moment ago); one that has just logged in never, even with server_check_delay = 0.
+// The checks are counted with a sequence the check query advances.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -25,9 +26,11 @@ protected:
         sharedPg().exec("DROP SEQUENCE IF EXISTS sluice_checks; CREATE SEQUENCE sluice_checks; "
                         "GRANT ALL ON SEQUENCE sluice_checks TO PUBLIC",
                         "app");
+    }
+    void startSluice(const std::string& checkDelay) {
         ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), freePort(),
                                            "pool_mode = transaction\ndefault_pool_size = 1\n"
-                                           "server_check_delay = 1\n"
+                                           "server_check_delay = " + checkDelay + "\n"
                                            "server_check_query = SELECT nextval('sluice_checks')\n")));
     }
     // How many times the check query ran so far.
@@ -42,6 +45,7 @@ protected:
 };
 
 TEST_F(ServerCheck, ServerUnusedForTheDelayIsCheckedBeforeReuse) {
+    startSluice("1");
     PqConn conn = client();
     ASSERT_TRUE(conn.isOk()) << conn.error() << logTail();
     ASSERT_TRUE(conn.exec("SELECT 1").ok);
@@ -54,6 +58,7 @@ TEST_F(ServerCheck, ServerUnusedForTheDelayIsCheckedBeforeReuse) {
 }
 
 TEST_F(ServerCheck, ServerHandedStraightToAQueuedClientIsNotChecked) {
+    startSluice("1");
     PqConn first = client(), second = client();
     ASSERT_TRUE(first.isOk()) << first.error() << logTail();
     ASSERT_TRUE(second.isOk()) << second.error() << logTail();
@@ -77,6 +82,18 @@ TEST_F(ServerCheck, ServerHandedStraightToAQueuedClientIsNotChecked) {
     EXPECT_GE(done.load(), 20) << logTail();
     EXPECT_LE(checks() - before, 1) << "servers in constant use were checked on hand-off (" << done.load() << " queries)"
                            << logTail();
+}
+
+// server_check_delay = 0 checks every server a client gave back before the next client gets it,
+// but never one that has just logged in (PgBouncer checks only servers it has used).
+TEST_F(ServerCheck, ServerThatHasJustLoggedInIsNotCheckedEvenWithDelayZero) {
+    startSluice("0");
+    PqConn conn = client();
+    ASSERT_TRUE(conn.isOk()) << conn.error() << logTail();
+    ASSERT_TRUE(conn.exec("SELECT 1").ok) << logTail();
+    EXPECT_EQ(checks(), 0) << "the server that had just logged in was checked";
+    ASSERT_TRUE(conn.exec("SELECT 1").ok) << logTail();
+    EXPECT_EQ(checks(), 1) << "with server_check_delay = 0 a reused server is checked";
 }
 
 }  // namespace
