@@ -388,6 +388,7 @@ void ClientConn::checkTimeouts(uint64_t nowUs) {
         case State::Waiting:
         case State::WaitWelcome: {
             if (!target) return;
+            if (state_ == State::Waiting) noticeLongWait();
             // While no host of a multi-host database qualifies (a failover in progress), clients
             // may wait longer for one: primary_wait_timeout.
             const bool forHost = shard_->waitingForHost();
@@ -433,6 +434,18 @@ void ClientConn::checkTimeouts(uint64_t nowUs) {
 
 bool ClientConn::quiet() const {
     return state_ == State::Idle && socket_.bufferedInput() == 0 && shard_ && shard_->target().clientIdleTimeout <= 0;
+}
+
+void ClientConn::noticeLongWait() {
+    const int64_t notifyAfter = connections_.settings().query_wait_notify;
+    if (notifyAfter <= 0 || waitNoticed_ == waitingSince) return;
+    // PgBouncer compares whole seconds waited, so the NOTICE comes a little after the setting.
+    if (static_cast<int64_t>(secondsSince(waitingSince)) <= notifyAfter) return;
+    waitNoticed_ = waitingSince;
+    std::string out;
+    proto::appendNoticeResponse(out, "NOTICE", "00000",
+                                "No server connection available in postgres backend, client being queued");
+    socket_.write(out);
 }
 
 // The server's state is unknown after a timeout mid-request: it is closed, never reused.

@@ -150,6 +150,8 @@ private:
     // The welcome's parameters when the pool already knows every value the client asked for.
     std::optional<pool::ServerParams> welcomeFromCache();
     void closeServerAndClient(std::string_view sqlstate, std::string_view reason);
+    // query_wait_notify: PgBouncer's NOTICE to a client queued that long, once per wait.
+    void noticeLongWait();
     // After serverLost inside a transaction block: the client must end it before anything else
     // runs, as PostgreSQL demands in a failed transaction. Returns false to stop reading.
     bool answerLostTransaction(net::IoBuffer& input);
@@ -203,6 +205,7 @@ private:
     bool linkingForWelcome_ = false;  // Linking a server whose parameters the welcome waits for
     bool transactionLost_ = false;    // its server died inside a transaction block (serverLost)
     TimePoint connectedAt_;
+    TimePoint waitNoticed_{};  // the waitingSince of the wait a query_wait_notify NOTICE was sent for
     // Monotonic microseconds, for the timeouts and the statistics; read once per request, never
     // per message (the last activity uses the loop's cached time).
     uint64_t lastActivityUs_ = 0;  // last bytes from the client

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <set>
@@ -383,6 +384,42 @@ TEST_F(TxnTimeouts, ForcedUserPoolIsSizedByTheForcedUserNotByTheClientsUser) {
     ASSERT_TRUE(holder.exec("COMMIT").ok);
     QueryResult second = waiter.collect(4s);
     EXPECT_TRUE(second.ok) << second.describe() << logTail();
+}
+
+// query_wait_notify: PgBouncer's NOTICE to a client queued longer than the setting, counted in
+// whole seconds as PgBouncer counts them, once per wait.
+TEST_F(TxnTimeouts, QueryWaitNotifyTellsAQueuedClientOncePerWait) {
+    startSluice("query_wait_notify = 1\n");
+    const std::string text = "No server connection available in postgres backend, client being queued";
+    PqConn holder = client(), waiter = client();
+    ASSERT_TRUE(holder.isOk()) << holder.error() << logTail();
+    ASSERT_TRUE(waiter.isOk()) << waiter.error() << logTail();
+    auto noticesNow = [&] {  // reads what arrived without waiting for the result
+        PQconsumeInput(waiter.raw());
+        PQisBusy(waiter.raw());
+        return std::count(waiter.notices().begin(), waiter.notices().end(), text);
+    };
+    ASSERT_TRUE(holder.exec("BEGIN").ok);  // keeps the only server
+    ASSERT_TRUE(holder.exec("SELECT 1").ok);
+    ASSERT_TRUE(waiter.send("SELECT 'served'"));
+    std::this_thread::sleep_for(1200ms);
+    EXPECT_EQ(noticesNow(), 0) << "PgBouncer notifies once a whole second more than the setting has passed";
+    std::this_thread::sleep_for(1800ms);
+    EXPECT_EQ(noticesNow(), 1) << "no NOTICE after 3 s in the queue" << logTail();
+    std::this_thread::sleep_for(1000ms);
+    ASSERT_TRUE(holder.exec("COMMIT").ok);
+    QueryResult served = waiter.collect(4s);
+    ASSERT_TRUE(served.ok) << served.describe() << logTail();
+    EXPECT_EQ(served.value(), "served");
+    EXPECT_EQ(noticesNow(), 1) << "the NOTICE comes once per wait";
+    // A wait shorter than the setting says nothing.
+    ASSERT_TRUE(holder.exec("BEGIN").ok);
+    ASSERT_TRUE(holder.exec("SELECT 1").ok);
+    ASSERT_TRUE(waiter.send("SELECT 'again'"));
+    std::this_thread::sleep_for(500ms);
+    ASSERT_TRUE(holder.exec("COMMIT").ok);
+    EXPECT_TRUE(waiter.collect(4s).ok);
+    EXPECT_EQ(noticesNow(), 1);
 }
 
 TEST_F(TxnTimeouts, MinPoolSizeKeepsServersOpenForAPoolInUse) {
