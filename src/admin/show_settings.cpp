@@ -86,9 +86,12 @@ ResultSet showDatabases(const Reports& reports, const config::Config& config, co
             for (const auto& pool : report.pools)
                 if (listed.insert(pool.database).second) addEntry(pool.database, *config.fallbackDatabase);
     }
+    // The console's own database as PgBouncer shows it: pool size 2, statement mode, and the
+    // global limits, which apply to it too (max_db_client_connections refuses console logins).
     set.addRow({kConsoleDatabase, nullptr, static_cast<int>(s.listen_port), kConsoleDatabase, kConsoleDatabase, 2, 0,
-                0, 0, "statement", nullptr, 0, 0, 0, countsOf(kConsoleDatabase).clients + countsOf("sluice").clients,
-                0, 0});
+                0, static_cast<int>(s.server_lifetime), "statement", nullptr, static_cast<int>(s.max_db_connections), 0,
+                static_cast<int>(s.max_db_client_connections),
+                countsOf(kConsoleDatabase).clients + countsOf("sluice").clients, 0, 0});
     return set;
 }
 

@@ -322,6 +322,11 @@ void ClientConn::configError(std::string_view reason) {
     closeWithError(proto::sqlstate::kProtocolViolation, "bouncer config error", reason);
 }
 
+void ClientConn::refuseOverClientLimit(std::string_view limit) {
+    // PgBouncer's text and SQLSTATE, which clients and scripts written for it look for.
+    closeWithError(proto::sqlstate::kProtocolViolation, fmt::format("client connections exceeded ({})", limit));
+}
+
 bool ClientConn::refusedDatabase() {
     if (console_) return false;
     if (!databaseEntry_) {
@@ -356,7 +361,7 @@ void ClientConn::authenticated() {
     shard_ = &connections_.shardFor(*databaseEntry_, database_, user_);
     std::string_view limit;
     if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {
-        closeWithError(proto::sqlstate::kTooManyConnections, fmt::format("no more connections allowed ({})", limit));
+        refuseOverClientLimit(limit);
         return;
     }
     admitted_ = true;

@@ -130,6 +130,8 @@ private:
     void authenticationFailed(std::string_view detail = {});
     // A configuration that cannot serve this login ("bouncer config error"); the reason is logged.
     void configError(std::string_view reason);
+    // max_db_client_connections or max_user_client_connections (`limit`) is full.
+    void refuseOverClientLimit(std::string_view limit);
     // The client has authenticated: closes it (true) when its database is unknown or disabled.
     bool refusedDatabase();
     void authenticated();

@@ -26,7 +26,11 @@ void ClientConn::enterConsole() {
             return;
         }
     }
-    connections_.registerConsoleClient(*this);
+    std::string_view limit;
+    if (!connections_.registerConsoleClient(*this, listContains(settings.admin_users, user_), limit)) {
+        refuseOverClientLimit(limit);
+        return;
+    }
     std::string out;
     proto::appendAuthenticationOk(out);
     // What drivers look for at login; the console itself speaks UTF-8 text only.

@@ -284,13 +284,28 @@ void Connections::submitConsoleQuery(ClientConn& client, bool adminUser, std::st
     gateway_->submit(ConsoleRequest{workerIndex_, client.id(), adminUser, client.user(), std::move(query)});
 }
 
-void Connections::registerConsoleClient(ClientConn& client) { consoleClients_[client.id()] = &client; }
+bool Connections::registerConsoleClient(ClientConn& client, bool exempt, std::string_view& which) {
+    // One counter for the console's database whichever alias the client named (pgbouncer, sluice).
+    pool::ClientLimits limits = pools_.clientLimits("pgbouncer", client.user());
+    const auto& s = settings();
+    int64_t userLimit = s.max_user_client_connections;
+    if (auto it = config().users.find(client.user()); it != config().users.end())
+        userLimit = it->second.maxUserClientConnections.value_or(userLimit);
+    if (!limits.tryAdmit(exempt ? 0 : s.max_db_client_connections, exempt ? 0 : userLimit, which)) return false;
+    consoleClients_.emplace(client.id(), ConsoleClient{&client, std::move(limits)});
+    return true;
+}
 
-void Connections::unregisterConsoleClient(ClientConn& client) { consoleClients_.erase(client.id()); }
+void Connections::unregisterConsoleClient(ClientConn& client) {
+    auto it = consoleClients_.find(client.id());
+    if (it == consoleClients_.end()) return;
+    it->second.limits.release();
+    consoleClients_.erase(it);
+}
 
 void Connections::deliverConsoleReply(uint64_t clientId, const std::string& bytes, bool closeAfter) {
     auto it = consoleClients_.find(clientId);
-    if (it != consoleClients_.end()) it->second->consoleReply(bytes, closeAfter);
+    if (it != consoleClients_.end()) it->second.client->consoleReply(bytes, closeAfter);
 }
 
 WorkerReport Connections::report() const {

@@ -129,7 +129,10 @@ public:
         workerIndex_ = worker;
     }
     void submitConsoleQuery(ClientConn& client, bool adminUser, std::string query);
-    void registerConsoleClient(ClientConn& client);
+    // A console client counts against max_db_client_connections (the console's own database) and
+    // its user's max_user_client_connections, as in PgBouncer; an `exempt` one (admin_users) is
+    // counted but never refused. False, with the refusing limit in `which`, when one is full.
+    bool registerConsoleClient(ClientConn& client, bool exempt, std::string_view& which);
     void unregisterConsoleClient(ClientConn& client);
     void deliverConsoleReply(uint64_t clientId, const std::string& bytes, bool closeAfter);
     // Everything SHOW needs of this worker, copied out.
@@ -165,7 +168,11 @@ private:
     std::set<std::string> disabled_;
     ConsoleGateway* gateway_ = nullptr;
     int workerIndex_ = 0;
-    std::unordered_map<uint64_t, ClientConn*> consoleClients_;
+    struct ConsoleClient {
+        ClientConn* client;
+        pool::ClientLimits limits;  // released when it leaves
+    };
+    std::unordered_map<uint64_t, ConsoleClient> consoleClients_;
     std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> clients_;
     IntrusiveList<ClientConn, &ClientConn::sweepHook> watchedClients_;
     IntrusiveList<ClientConn, &ClientConn::sweepHook> quietClients_;

@@ -10,8 +10,7 @@ Pool::Pool(std::string database, std::string user, std::shared_ptr<const PoolTar
       target_(std::move(target)),
       databaseServers_(std::move(databaseServers)),
       userServers_(std::move(userServers)),
-      databaseClients_(std::move(databaseClients)),
-      userClients_(std::move(userClients)) {}
+      clientLimits_(std::move(databaseClients), std::move(userClients)) {}
 
 std::shared_ptr<const PoolTarget> Pool::target() const {
     std::lock_guard lock(mutex_);
@@ -47,23 +46,14 @@ void Pool::releaseServerSlot() {
 }
 
 bool Pool::tryAdmitClient(const PoolTarget& target, std::string_view& which) {
-    if (!databaseClients_->tryAcquire(target.maxDbClientConnections)) {
-        which = "max_db_client_connections";
-        return false;
-    }
-    if (!userClients_->tryAcquire(target.maxUserClientConnections)) {
-        databaseClients_->release();
-        which = "max_user_client_connections";
-        return false;
-    }
+    if (!clientLimits_.tryAdmit(target.maxDbClientConnections, target.maxUserClientConnections, which)) return false;
     clients_.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
 
 void Pool::releaseClient() {
     clients_.fetch_sub(1, std::memory_order_relaxed);
-    userClients_->release();
-    databaseClients_->release();
+    clientLimits_.release();
 }
 
 std::optional<std::string> Pool::normalizedValue(const std::string& name, const std::string& requested) const {

@@ -76,7 +76,8 @@ private:
     std::map<std::pair<std::string, std::string>, std::string> normalized_;
     std::atomic<int> servers_{0};
     std::atomic<int64_t> clients_{0};
-    std::shared_ptr<LimitCounter> databaseServers_, userServers_, databaseClients_, userClients_;
+    std::shared_ptr<LimitCounter> databaseServers_, userServers_;
+    ClientLimits clientLimits_;
 };
 
 }  // namespace sluice::pool

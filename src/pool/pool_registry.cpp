@@ -16,6 +16,11 @@ std::shared_ptr<Pool> PoolRegistry::get(const std::string& database, const std::
     return slot;
 }
 
+ClientLimits PoolRegistry::clientLimits(const std::string& database, const std::string& user) {
+    std::lock_guard lock(mutex_);
+    return ClientLimits(counter(databaseClients_, database), counter(userClients_, user));
+}
+
 std::shared_ptr<LimitCounter>& PoolRegistry::counter(std::map<std::string, std::shared_ptr<LimitCounter>>& map,
                                                      const std::string& key) {
     auto& entry = map[key];

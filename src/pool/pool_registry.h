@@ -19,6 +19,9 @@ public:
     std::shared_ptr<Pool> get(const std::string& database, const std::string& user,
                               std::shared_ptr<const PoolTarget> target);
 
+    // The client counters of `database` and `user`, for a client that has no pool (the console).
+    ClientLimits clientLimits(const std::string& database, const std::string& user);
+
     // The hosts of every multi-host database (DESIGN §9).
     discovery::HostRegistry& hosts() { return hosts_; }
     const discovery::HostRegistry& hosts() const { return hosts_; }

@@ -725,6 +725,44 @@ TEST_F(AdminConsole, AStatsUserMayLookButNotTouchAndOthersAreRefused) {
     EXPECT_FALSE(wrongPassword.isOk()) << "an admin user with a wrong password got in";
 }
 
+// As PgBouncer: the console's pseudo-database counts against max_db_client_connections and a
+// console client against its user's max_user_client_connections (admin_users are counted but
+// never refused), and SHOW DATABASES gives the console's row the global limits.
+TEST_F(AdminConsole, MaxDbClientConnectionsAppliesToTheConsoleExceptForAdmins) {
+    ASSERT_TRUE(start("stats_users = app\nmax_db_client_connections = 1\nmax_db_connections = 7\n"));
+    PqConn viewer = client("", "pgbouncer");
+    ASSERT_TRUE(viewer.isOk()) << viewer.error() << "\n" << log();
+    PqConn second = client("", "sluice");  // the alias is the same database
+    EXPECT_FALSE(second.isOk()) << "a second console client beyond max_db_client_connections = 1";
+    EXPECT_EQ(second.sqlstate(), "08P01") << second.error();
+    EXPECT_NE(second.error().find("client connections exceeded (max_db_client_connections)"), std::string::npos)
+        << second.error();
+    PqConn console = admin();
+    ASSERT_TRUE(console.isOk()) << "admin_users are never refused: " << console.error() << "\n" << log();
+    QueryResult databases = run(console, "SHOW DATABASES");
+    EXPECT_EQ(cell(databases, "name", "pgbouncer", "max_client_connections"), "1");
+    EXPECT_EQ(cell(databases, "name", "pgbouncer", "current_client_connections"), "2");
+    EXPECT_EQ(cell(databases, "name", "pgbouncer", "max_connections"), "7");
+    EXPECT_EQ(cell(databases, "name", "pgbouncer", "server_lifetime"), "3600");
+    viewer.close();  // the admin still counts: the one place stays taken
+    EXPECT_FALSE(client("", "pgbouncer").isOk());
+    console.close();
+    EXPECT_TRUE(eventually([&] { return client("", "pgbouncer").isOk(); })) << log();
+}
+
+TEST_F(AdminConsole, MaxUserClientConnectionsCountsConsoleAndPoolClientsOfTheUserTogether) {
+    ASSERT_TRUE(start("stats_users = app\n[users]\napp = max_user_client_connections=1\n"));
+    PqConn pooled = client();
+    ASSERT_TRUE(pooled.isOk()) << pooled.error() << "\n" << log();
+    PqConn viewer = client("", "pgbouncer");
+    EXPECT_FALSE(viewer.isOk()) << "user app's one client is on database app already";
+    EXPECT_EQ(viewer.sqlstate(), "08P01") << viewer.error();
+    EXPECT_NE(viewer.error().find("client connections exceeded (max_user_client_connections)"), std::string::npos)
+        << viewer.error();
+    pooled.close();
+    EXPECT_TRUE(eventually([&] { return client("", "pgbouncer").isOk(); })) << log();
+}
+
 TEST_F(AdminConsole, WithAuthTypeAnyAnyUserIsAStatsUser) {
     ASSERT_TRUE(start("auth_type = any\n"));
     PqConn anyone(conninfo({{"host", "127.0.0.1"},
