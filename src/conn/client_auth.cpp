@@ -358,6 +358,8 @@ void ClientConn::authenticated() {
         enterConsole();
         return;
     }
+    if (!connections_.config().databases.count(database_) && connections_.registerAutoDatabase(database_))
+        SLOG_INFO("{} registered new auto-database: {}", describe(), database_);
     shard_ = &connections_.shardFor(*databaseEntry_, database_, user_);
     std::string_view limit;
     if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {

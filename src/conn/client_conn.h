@@ -97,7 +97,7 @@ public:
     int32_t cancelKey() const { return cancelKey_; }
     TimePoint connectedAt() const { return connectedAt_; }
     const std::string& name() const { return name_; }
-    std::string describe() const;  // "C-12: db/user@addr:port"
+    std::string describe() const override;  // "C-12: db/user@addr:port"
     net::Socket& socket() { return socket_; }
 
     // pool::PoolWaiter

@@ -78,6 +78,9 @@ public:
     pool::PoolShard& shardFor(const config::DatabaseEntry& entry, const std::string& database,
                               const std::string& clientUser);
 
+    // A login to `database` through the "*" entry: true the first time in the process.
+    bool registerAutoDatabase(const std::string& database) { return pools_.registerAutoDatabase(database); }
+
     // Cancel keys: the BackendKeyData each client was given.
     void registerCancelKey(ClientConn& client);
     void unregisterCancelKey(ClientConn& client);

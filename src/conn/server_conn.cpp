@@ -247,7 +247,7 @@ void ServerConn::handleLoginMessage(char type, const uint8_t* body, size_t size)
             proto::ErrorFields fields;
             proto::parseErrorOrNotice(body, size, fields);
             if (hostUnavailable(fields.sqlstate)) connectFailed(fmt::format("server refused the login: {}", fields.message));
-            else loginFailed(errorFromFields(fields));
+            else loginRefused(fields);
             break;
         }
         case proto::msg::kReadyForQuery: loginDone(); break;
@@ -280,6 +280,15 @@ void ServerConn::loginFailed(const Error& error, const Error& told) {
               error.detail);
     shard_.serverLoginFailed(*this, told);
     close("server login failed: " + error.message);
+}
+
+void ServerConn::loginRefused(const proto::ErrorFields& fields) {
+    if (state_ == State::Closing) return;
+    // PgBouncer's words, which operators grep for: "server login failed: FATAL <text>", then
+    // "closing because: <text>" with the server's own message.
+    SLOG_WARN("{} server login failed: {} {}", describe(), fields.severity, fields.message);
+    shard_.serverLoginFailed(*this, errorFromFields(fields));
+    close(fields.message);
 }
 
 void ServerConn::connectFailed(std::string_view reason) {

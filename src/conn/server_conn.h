@@ -17,6 +17,10 @@
 #include "util/clock.h"
 #include "util/result.h"
 
+namespace sluice::proto {
+struct ErrorFields;
+}
+
 namespace sluice::conn {
 
 class ClientConn;
@@ -114,6 +118,8 @@ private:
     void loginFailed(const Error& error) { loginFailed(error, error); }
     // `error` for the log, `told` for the clients that waited for this login.
     void loginFailed(const Error& error, const Error& told);
+    // The server sent an ErrorResponse to the login: its text reaches the log and the clients.
+    void loginRefused(const proto::ErrorFields& fields);
     void loginDone();
     void runConnectQuery();
     // Multi-host: whether the host's role (learned at login) fits the pool; if not, the

@@ -28,4 +28,9 @@ std::shared_ptr<LimitCounter>& PoolRegistry::counter(std::map<std::string, std::
     return entry;
 }
 
+bool PoolRegistry::registerAutoDatabase(const std::string& database) {
+    std::lock_guard lock(mutex_);
+    return autoDatabases_.insert(database).second;
+}
+
 }  // namespace sluice::pool

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -32,6 +33,10 @@ public:
         for (auto& [key, pool] : pools_) fn(*pool);
     }
 
+    // A database reached through the "*" entry: true the first time its name is seen (PgBouncer's
+    // "registered new auto-database"), false ever after.
+    bool registerAutoDatabase(const std::string& database);
+
 private:
     std::shared_ptr<LimitCounter>& counter(std::map<std::string, std::shared_ptr<LimitCounter>>& map,
                                            const std::string& key);
@@ -42,6 +47,7 @@ private:
     std::map<std::string, std::shared_ptr<LimitCounter>> databaseServers_, userServers_, databaseClients_,
         userClients_;
     std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
+    std::set<std::string> autoDatabases_;
 };
 
 }  // namespace sluice::pool

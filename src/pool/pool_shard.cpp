@@ -1,5 +1,7 @@
 #include "pool/pool_shard.h"
 
+#include "util/log.h"
+
 namespace sluice::pool {
 
 PoolShard::PoolShard(std::shared_ptr<Pool> pool, Launcher launcher, double loginRetrySeconds, bool roundRobin)
@@ -144,7 +146,7 @@ void PoolShard::launchIfNeeded(int limit) {
     if (paused_) return;
     if (limit < 0) limit = target_->poolSize;
     // One connection in progress per waiting client at most, within the limit.
-    while (waiting_.size() > login_.size() + used_.size() && launchOne(limit)) {
+    while (wantsMoreServers() && launchOne(limit)) {
     }
 }
 
@@ -159,6 +161,17 @@ bool PoolShard::launchOne(int limit) {
     return true;
 }
 
+// Each server opened beyond pool_size is logged as PgBouncer logs it, naming the client that
+// waited reserve_pool_timeout: operators grep for it to learn that the pool is too small.
+void PoolShard::useReservePool(const PoolWaiter& oldest) {
+    const int limit = target_->poolSize + target_->reservePoolSize;
+    while (wantsMoreServers()) {
+        const bool beyondPoolSize = pool_->serverCount() >= target_->poolSize;
+        if (!launchOne(limit)) return;
+        if (beyondPoolSize) SLOG_WARN("{} taking connection from reserve_pool", oldest.describe());
+    }
+}
+
 bool PoolShard::loginRetryPending() const {
     return lastLoginError_ && secondsSince(lastLoginFailure_) < loginRetrySeconds_;
 }
@@ -167,7 +180,7 @@ void PoolShard::maintain(TimePoint now) {
     if (paused_ || loginRetryPending()) return;
     PoolWaiter* oldest = waiting_.front();
     if (oldest && target_->reservePoolSize > 0 && secondsSince(oldest->waitingSince, now) >= target_->reservePoolTimeout)
-        launchIfNeeded(target_->poolSize + target_->reservePoolSize);
+        useReservePool(*oldest);
     while (pool_->serverCount() < target_->minPoolSize && launchOne(target_->minPoolSize)) {
     }
     // A slot freed in another pool under the same max_db/max_user_connections: try again.

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "pool/pool.h"
@@ -36,6 +37,8 @@ public:
     virtual void onServerAvailable(PooledServer& server) = 0;
     // No server could be had (login to the server failed); the client should report `error`.
     virtual void onServerUnavailable(const Error& error) = 0;
+    // The client as the log names it ("C-12: db/user@addr:port").
+    virtual std::string describe() const = 0;
 
     ListHook waitHook;
     TimePoint waitingSince{};
@@ -146,7 +149,10 @@ public:
 
 private:
     void launchIfNeeded(int limit = -1);
+    // Waiting clients outnumber the servers on their way to them.
+    bool wantsMoreServers() const { return waiting_.size() > login_.size() + used_.size(); }
     bool launchOne(int limit);
+    void useReservePool(const PoolWaiter& oldest);
     bool loginRetryPending() const;
     void refreshHosts();
 

@@ -123,6 +123,8 @@ std::string makeTempDir(const std::string& prefix, const std::string& parent = "
 std::string readTextFile(const std::string& path);
 // The last n lines of text (all of it when shorter), for failure messages.
 std::string lastLines(const std::string& text, std::size_t n);
+// How many times `needle` occurs in `text` (a log line that must appear exactly once…).
+std::size_t countOf(const std::string& text, const std::string& needle);
 // Writes (truncates) a file; throws on failure.
 void writeTextFile(const std::string& path, const std::string& content);
 // Runs a PostgreSQL program (args[0] a full path) as the user PostgreSQL runs as, in cwd,

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -372,6 +373,42 @@ TEST_F(PoolerSession, LogHasPgBouncerShapedLines) {
     EXPECT_NE(log.find("login attempt: db=app user=app"), std::string::npos) << log;
     EXPECT_NE(log.find("new connection to server"), std::string::npos) << log;
     EXPECT_NE(log.find("closing because: "), std::string::npos) << log;
+}
+
+// The lines operators grep PgBouncer's log for, in its words.
+TEST_F(PoolerSession, AFirstLoginThroughTheStarEntryIsLoggedAsANewAutoDatabase) {
+    PgServer& pg = sharedPg();
+    ASSERT_TRUE(sluice_.start(
+        basicIni(pg, freePort(), "", "* = host=" + pg.host() + " port=" + std::to_string(pg.port()) + "\n")));
+    for (int i = 0; i < 2; ++i) {
+        PqConn conn(appConninfo());
+        ASSERT_TRUE(conn.isOk()) << conn.error() << "\n" << sluice_.log();
+        ASSERT_TRUE(conn.exec("SELECT 1").ok);
+    }
+    EXPECT_EQ(countOf(sluice_.log(), "registered new auto-database: app"), 1u) << sluice_.log();
+}
+
+TEST_F(PoolerSession, AServerLoginFailureIsLoggedWithTheServersText) {
+    PgServer& pg = sharedPg();
+    ASSERT_TRUE(sluice_.start(basicIni(pg, freePort(), "",
+                                       "app = host=" + pg.host() + " port=" + std::to_string(pg.port()) +
+                                           " dbname=app user=app password=not_the_password\n")));
+    PqConn conn(appConninfo());
+    EXPECT_FALSE(conn.isOk()) << "the server refused the pooler's login";
+    const std::string server = "password authentication failed for user \"app\"";
+    // The server connection's own line (its client is closed with the same text).
+    auto serverClosed = [&] {
+        std::istringstream lines(sluice_.log());
+        for (std::string line; std::getline(lines, line);) {
+            const bool ofServer = line.find(" S-") != std::string::npos;
+            if (ofServer && line.find("closing because: " + server + " (age=") != std::string::npos) return true;
+        }
+        return false;
+    };
+    auto deadline = Clock::now() + 5s;
+    while (!serverClosed() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(serverClosed()) << sluice_.log();
+    EXPECT_NE(sluice_.log().find("server login failed: FATAL " + server), std::string::npos) << sluice_.log();
 }
 
 }  // namespace

@@ -367,6 +367,8 @@ TEST_F(TxnTimeouts, ReservePoolOpensOneMoreServerAfterReservePoolTimeout) {
     ASSERT_TRUE(holder.exec("COMMIT").ok);
     seen.stop();
     EXPECT_LE(seen.max(), 2);
+    // PgBouncer's warning for each server taken from the reserve, which operators grep for.
+    EXPECT_EQ(countOf(sluice_.log(), "taking connection from reserve_pool"), 1u) << logTail();
 }
 
 // PgBouncer sizes a pool by the pool's user: with a forced user, that user's [users] entry (none
