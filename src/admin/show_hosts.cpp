@@ -81,4 +81,17 @@ std::map<std::string, config::HostAddress> hostsInUse(const std::vector<HostRow>
     return inUse;
 }
 
+bool failingOverWithin(const std::vector<HostRow>& rows, const std::string& database, double limit) {
+    TimePoint since{};
+    bool listed = false;
+    for (const auto& row : rows) {
+        if (row.database != database) continue;
+        listed = true;
+        if (row.inUse) return false;  // a host qualifies: not between hosts
+        if (row.view.failingSince != TimePoint{} && (since == TimePoint{} || row.view.failingSince < since))
+            since = row.view.failingSince;
+    }
+    return listed && since != TimePoint{} && (limit <= 0 || secondsSince(since) < limit);
+}
+
 }  // namespace sluice::admin

@@ -30,4 +30,8 @@ ResultSet showHosts(const std::vector<HostRow>& rows);
 // database → the host in use, for SHOW DATABASES' host and port columns.
 std::map<std::string, config::HostAddress> hostsInUse(const std::vector<HostRow>& rows);
 
+// Whether a multi-host database is between hosts — none qualifies — for less than `limit`
+// seconds since the first failure (a failover in progress: its clients are waiting, not failing).
+bool failingOverWithin(const std::vector<HostRow>& rows, const std::string& database, double limit);
+
 }  // namespace sluice::admin

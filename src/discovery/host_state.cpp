@@ -88,6 +88,7 @@ HostView HostState::view(TimePoint now) const {
     else if (now < downUntil_) view.health = Health::Down;
     else view.health = Health::Unknown;  // down a while ago: worth another try
     view.serversOpen = serversOpen_.load(std::memory_order_relaxed);
+    view.failingSince = failingSince_;
     return view;
 }
 

@@ -33,6 +33,7 @@ struct HostView {
     TimePoint lastProbe{};     // when a probe last answered (or failed)
     double probeLatencySeconds = 0;
     int serversOpen = 0;
+    TimePoint failingSince{};  // first failure of the current outage; {} while up
 };
 
 class HostState {

@@ -450,7 +450,7 @@ void Server::serveHttp(std::string_view method, std::string_view path, metrics::
 }
 
 // Ready: accepting clients, not paused or shutting down, and every database that must keep
-// servers open (min_pool_size > 0) has at least one.
+// servers open (min_pool_size > 0) has at least one, or is failing over within the wait limit.
 void Server::serveReady(metrics::HttpEndpoint::Respond respond) {
     auto notReady = [&respond](const std::string& why) { respond({503, "text/plain; charset=utf-8", why + "\n", {}}); };
     if (shutdown_ != Shutdown::None) return notReady("not ready: shutting down");
@@ -458,6 +458,10 @@ void Server::serveReady(metrics::HttpEndpoint::Respond respond) {
     if (pause.paused || pause.suspended) return notReady("not ready: paused");
     collectReports([this, respond](std::vector<conn::WorkerReport> reports) {
         const config::Config& config = *snapshot_.config;
+        const auto hostRows = admin::hostRows(config, pools_.hosts());
+        // A failover in progress keeps the pooler ready while clients may still wait for it.
+        const double waitLimit =
+            config.settings.primary_wait_timeout > 0 ? config.settings.primary_wait_timeout : config.settings.query_wait_timeout;
         for (const auto& [name, entry] : config.databases) {
             const int64_t minPool = entry.minPoolSize ? *entry.minPoolSize : config.settings.min_pool_size;
             if (minPool <= 0 || console_.pauseState().disabledDatabases.count(name)) continue;
@@ -470,7 +474,7 @@ void Server::serveReady(metrics::HttpEndpoint::Respond respond) {
                     if (row.database == name && row.state != "new") ++servers;
             }
             if (!pooled) continue;
-            if (servers == 0) {
+            if (servers == 0 && !admin::failingOverWithin(hostRows, name, waitLimit)) {
                 respond({503, "text/plain; charset=utf-8",
                          fmt::format("not ready: database {} has no server connection (min_pool_size {})\n", name,
                                      minPool),

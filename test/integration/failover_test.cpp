@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "http_util.h"
 #include "pg_cluster.h"
 #include "sluice_process.h"
 
@@ -177,18 +178,29 @@ protected:
 
 TEST_F(Failover, CrashOfThePrimaryLosesNoAcknowledgedWriteAndNoIdleClient) {
     startCluster(1, true);
-    startSluice("app = " + hostList(cluster_, {0, 1}) + " dbname=app target_session_attrs=read-write\n");
+    const int httpPort = freePort();
+    startSluice("app = " + hostList(cluster_, {0, 1}) + " dbname=app target_session_attrs=read-write min_pool_size=1\n",
+                "http_listen_port = " + std::to_string(httpPort) + "\n");
     PqConn idle(appConninfo());
     ASSERT_TRUE(idle.exec("SELECT 1").ok) << idle.error() << context();
 
     Writers writers(appConninfo(), 4);
     ASSERT_TRUE(waitFor([&] { return writers.acknowledged() >= 50; }, 15s)) << context();
     cluster_.crash(0);
+    // Between hosts the pooler stays ready: its clients wait for the new primary, none fails.
+    ASSERT_TRUE(waitFor([&] { return hostState("app", 0) == "unknown:down"; }, 10s)) << context();
+    const HttpReply duringFailover = httpGet(httpPort, "/ready");
+    EXPECT_EQ(duringFailover.status, 200) << duringFailover.body;
     std::this_thread::sleep_for(1s);  // the drill: the standby is promoted a second after the crash
     cluster_.promote(1);
     const auto writable = Clock::now();
     ASSERT_TRUE(waitFor([&] { return writers.acknowledgedSince(writable) >= 40; }, 20s))
         << "writes did not resume on the promoted standby" << context();
+    const std::string metrics = httpGet(httpPort, "/metrics").body;
+    const std::string newPrimary =
+        "{database=\"app\",host=\"127.0.0.1\",port=\"" + std::to_string(cluster_.node(1).port()) + "\"}";
+    EXPECT_NE(metrics.find("sluice_hosts_is_primary" + newPrimary + " 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("sluice_failovers_total 1"), std::string::npos);
     writers.stop();
 
     if (auto first = writers.firstAckSince(writable))

@@ -18,51 +18,12 @@
 #include <thread>
 
 #include "pg_server.h"
+#include "http_util.h"
 #include "pq_util.h"
 #include "sluice_process.h"
 
 namespace sluice::itest {
 namespace {
-
-struct HttpReply {
-    int status = 0;
-    std::string head;
-    std::string body;
-};
-
-// Sends `request` as is and reads until the server closes (it always does), within `patience`.
-HttpReply httpRaw(int port, const std::string& request, std::chrono::seconds patience = 5s) {
-    HttpReply reply;
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        return reply;
-    }
-    (void)!::write(fd, request.data(), request.size());
-    std::string all;
-    const auto deadline = std::chrono::steady_clock::now() + patience;
-    for (;;) {
-        if (!waitFd(fd, POLLIN, deadline)) break;
-        char buf[4096];
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        all.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    const size_t split = all.find("\r\n\r\n");
-    reply.head = all.substr(0, split);
-    if (split != std::string::npos) reply.body = all.substr(split + 4);
-    if (all.rfind("HTTP/1.1 ", 0) == 0) reply.status = std::atoi(all.c_str() + 9);
-    return reply;
-}
-
-HttpReply httpGet(int port, const std::string& path, const std::string& method = "GET") {
-    return httpRaw(port, method + " " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
-}
 
 // A check of the Prometheus text format (0.0.4): every sample line is `name{labels} value`, and
 // its family was announced with # HELP and # TYPE before. Returns the samples by full name.

@@ -81,6 +81,15 @@ TEST_F(ShowHosts, ShowDatabasesReportsTheHostInUse) {
     }
 }
 
+TEST_F(ShowHosts, AFailoverInProgressIsTimedFromTheFirstFailure) {
+    EXPECT_FALSE(admin::failingOverWithin(admin::hostRows(config_, registry_), "rw", 30)) << "h2 serves";
+    registry_.find({"h2", 2})->reportFailure(60);  // the new primary is gone too: no host qualifies
+    const auto rows = admin::hostRows(config_, registry_);
+    EXPECT_TRUE(admin::failingOverWithin(rows, "rw", 30));
+    EXPECT_FALSE(admin::failingOverWithin(rows, "rw", 1e-9)) << "past the wait limit";
+    EXPECT_FALSE(admin::failingOverWithin(rows, "single", 30)) << "not a multi-host database";
+}
+
 TEST_F(ShowHosts, MetricsHaveOneSamplePerHostLabelledByHostAndPort) {
     const admin::ResultSet hosts = admin::showHosts(admin::hostRows(config_, registry_));
     metrics::ProcessFacts facts;
