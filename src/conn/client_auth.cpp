@@ -349,7 +349,9 @@ void ClientConn::authenticated() {
     do {
         uint8_t random[sizeof cancelPid_ + sizeof cancelKey_];  // one call: each costs a syscall
         auth::randomBytes(random, sizeof random);
-        std::memcpy(&cancelPid_, random, sizeof cancelPid_);
+        uint32_t pid = 0;
+        std::memcpy(&pid, random, sizeof pid);
+        cancelPid_ = connections_.cancelPidFor(pid);  // names this worker: see Connections::cancel
         std::memcpy(&cancelKey_, random + sizeof cancelPid_, sizeof cancelKey_);
     } while (connections_.findByCancelKey(cancelPid_, cancelKey_) != nullptr);
     connections_.registerCancelKey(*this);

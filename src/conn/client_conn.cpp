@@ -140,9 +140,7 @@ bool ClientConn::handleStartup(net::IoBuffer& input) {
             socket_.write("N", 1);
             return true;
         case proto::StartupKind::CancelRequest: {
-            ClientConn* target = connections_.findByCancelKey(packet.cancelPid, packet.cancelKey);
-            if (target && target->server_) connections_.forwardCancel(*target->server_);
-            else if (target) target->cancelWhileWaiting();
+            connections_.cancel(packet.cancelPid, packet.cancelKey);
             // The protocol gives a cancel connection no answer either way.
             if (connections_.settings().log_connections) SLOG_DEBUG("{} cancel request", describe());
             state_ = State::Closing;

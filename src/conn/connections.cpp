@@ -116,6 +116,22 @@ void Connections::unregisterCancelKey(ClientConn& client) {
     if (it != cancelKeys_.end() && it->second == &client) cancelKeys_.erase(it);
 }
 
+void Connections::cancel(int32_t pid, int32_t key) {
+    if (ClientConn* target = findByCancelKey(pid, key)) {
+        if (target->server()) forwardCancel(*target->server());
+        else target->cancelWhileWaiting();
+        return;
+    }
+    const int owner = pid & 0xff;
+    if (pid < 0 || !mesh_ || owner == workerIndex_ || owner >= mesh_->workerCount()) return;
+    mesh_->postToWorker(owner, [pid, key](Connections& connections) {
+        if (ClientConn* target = connections.findByCancelKey(pid, key)) {
+            if (target->server()) connections.forwardCancel(*target->server());
+            else target->cancelWhileWaiting();
+        }
+    });
+}
+
 ClientConn* Connections::findByCancelKey(int32_t pid, int32_t key) {
     auto it = cancelKeys_.find(cancelKeyOf(pid, key));
     return it == cancelKeys_.end() ? nullptr : it->second;

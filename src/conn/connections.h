@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "conn/client_conn.h"
 #include "conn/console_gateway.h"
+#include "conn/worker_mesh.h"
 #include "conn/prepared_statements.h"
 #include "conn/worker_report.h"
 #include "net/socket.h"
@@ -81,7 +82,16 @@ public:
     // A login to `database` through the "*" entry: true the first time in the process.
     bool registerAutoDatabase(const std::string& database) { return pools_.registerAutoDatabase(database); }
 
-    // Cancel keys: the BackendKeyData each client was given.
+    // Cancel keys: the BackendKeyData each client was given. The low byte of the pid names the
+    // worker that owns the client (its sign bit clear, as PgBouncer's), so a CancelRequest that
+    // the kernel hands to another worker (SO_REUSEPORT) is passed on to the owner.
+    static constexpr int kMaxWorkers = 256;
+    int32_t cancelPidFor(uint32_t random) const {
+        return static_cast<int32_t>(((random & 0x7fffffffu) & ~0xffu) | static_cast<uint32_t>(workerIndex_));
+    }
+    // A CancelRequest: cancels the client's query (or its wait for a server) on whichever worker
+    // owns it; an unknown or forged key costs a lookup.
+    void cancel(int32_t pid, int32_t key);
     void registerCancelKey(ClientConn& client);
     void unregisterCancelKey(ClientConn& client);
     ClientConn* findByCancelKey(int32_t pid, int32_t key);
@@ -131,6 +141,8 @@ public:
         gateway_ = gateway;
         workerIndex_ = worker;
     }
+    // Before the workers start: how this worker reaches the others.
+    void setMesh(WorkerMesh* mesh) { mesh_ = mesh; }
     void submitConsoleQuery(ClientConn& client, bool adminUser, std::string query);
     // A console client counts against max_db_client_connections (the console's own database) and
     // its user's max_user_client_connections, as in PgBouncer; an `exempt` one (admin_users) is
@@ -170,6 +182,7 @@ private:
     std::set<std::string> pausedDatabases_;
     std::set<std::string> disabled_;
     ConsoleGateway* gateway_ = nullptr;
+    WorkerMesh* mesh_ = nullptr;
     int workerIndex_ = 0;
     struct ConsoleClient {
         ClientConn* client;

@@ -204,10 +204,10 @@ int Server::run() {
             if (prober_) prober_->probeNow();
         });
     });
-    const int workerCount = std::max<int>(1, static_cast<int>(settings.workers));
-    for (int i = 0; i < workerCount; ++i) {
+    const int workers = std::clamp<int>(static_cast<int>(settings.workers), 1, conn::Connections::kMaxWorkers);
+    for (int i = 0; i < workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
-        if (auto status = workers_.back()->listen(settings, workerCount > 1); !status) {
+        if (auto status = workers_.back()->listen(settings, workers > 1); !status) {
             SLOG_FATAL("{}", status.error().message);
             removePidfile();
             workers_.clear();
@@ -216,9 +216,12 @@ int Server::run() {
     }
     uv_async_init(&loop_, &controlWakeup_, &Server::onControlAsync);
     controlWakeup_.data = this;
-    for (auto& worker : workers_) worker->setConsoleGateway(this);
+    for (auto& worker : workers_) {
+        worker->setConsoleGateway(this);
+        worker->setMesh(this);
+    }
     for (auto& worker : workers_) worker->start();
-    SLOG_INFO("process up: Sluice {}, {} worker(s)", SLUICE_VERSION, workerCount);
+    SLOG_INFO("process up: Sluice {}, {} worker(s)", SLUICE_VERSION, workers);
 
     uv_timer_init(&loop_, &timer_);
     timer_.data = this;

@@ -28,7 +28,7 @@ struct Options {
     std::string user;  // -u: switch to this user after start
 };
 
-class Server final : public admin::Control, public conn::ConsoleGateway {
+class Server final : public admin::Control, public conn::ConsoleGateway, public conn::WorkerMesh {
 public:
     explicit Server(Options options);
     ~Server() override;
@@ -48,6 +48,11 @@ public:
 
     // conn::ConsoleGateway (on a worker thread)
     void submit(conn::ConsoleRequest request) override;
+    // conn::WorkerMesh (on a worker thread; the workers exist until every loop has ended)
+    int workerCount() const override { return static_cast<int>(workers_.size()); }
+    void postToWorker(int worker, std::function<void(conn::Connections&)> task) override {
+        workers_[static_cast<size_t>(worker)]->post(std::move(task));
+    }
 
 private:
     enum class Shutdown { None, WaitForClients, WaitForServers, Immediate };

@@ -25,6 +25,7 @@ public:
     Status listen(const config::Settings& settings, bool reusePort);
     // Before start(): where this worker's admin console clients send their queries.
     void setConsoleGateway(conn::ConsoleGateway* gateway) { connections_->setConsoleGateway(gateway, index_); }
+    void setMesh(conn::WorkerMesh* mesh) { connections_->setMesh(mesh); }
     void start();  // runs the loop on a thread of its own
     void join();
 

@@ -1,0 +1,73 @@
+// Several workers, one pooler: what a client does must not depend on which worker the kernel
+// (SO_REUSEPORT) handed each of its connections to.
+#include <gtest/gtest.h>
+
+#include "sluice_process.h"
+#include "txn_util.h"
+
+namespace sluice::itest {
+namespace {
+
+// psql's Ctrl-C: a CancelRequest on a new connection, which any worker may accept. Eight
+// queries, each cancelled: with three workers most cancels land on a worker that does not own
+// the client, and every one must still stop its query.
+TEST(Workers, EveryCancelReachesItsQueryWhicheverWorkerAcceptsIt) {
+    ASSERT_TRUE(clearAppBackends());
+    SluiceProcess sluice;
+    ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(), "workers = 3\ndefault_pool_size = 10\n")));
+    constexpr int kQueries = 8;
+    std::vector<PqConn> clients;
+    for (int i = 0; i < kQueries; ++i) {
+        clients.emplace_back(sluice.conninfo("app", "apppass", "app"));
+        ASSERT_TRUE(clients.back().isOk()) << clients.back().error();
+        ASSERT_TRUE(clients.back().send("SELECT pg_sleep(20)"));
+    }
+    PgCounter counter;
+    ASSERT_TRUE(waitUntil([&] {
+        return counter.count("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' "
+                             "AND state = 'active'") == kQueries;
+    }, 10s)) << lastLines(sluice.log(), 20);
+    const auto started = std::chrono::steady_clock::now();
+    for (auto& client : clients) ASSERT_TRUE(client.cancel()) << client.error();
+    for (int i = 0; i < kQueries; ++i) {
+        QueryResult result = clients[i].collect(10s);
+        EXPECT_EQ(result.sqlstate, "57014") << "query " << i << ": " << result.describe();
+    }
+    EXPECT_LT(elapsedMs(started), 10000);
+    // Keys name their worker in the pid's low byte and keep its sign bit clear.
+    for (auto& client : clients) {
+        EXPECT_GE(client.backendPid(), 0);
+        EXPECT_LT(client.backendPid() & 0xff, 3);
+    }
+}
+
+// A client queued for a server on one worker, cancelled through another: out of the queue.
+TEST(Workers, ACancelForAQueuedClientReachesItsWorker) {
+    ASSERT_TRUE(clearAppBackends());
+    SluiceProcess sluice;
+    ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(),
+                                      "workers = 3\ndefault_pool_size = 1\npool_mode = transaction\n")));
+    PqConn holder(sluice.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(holder.send("SELECT pg_sleep(20)"));
+    PgCounter counter;
+    ASSERT_TRUE(waitUntil([&] {
+        return counter.count("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)'") == 1;
+    }, 10s));
+    // Several waiting clients, so that some sit on other workers than the cancels land on.
+    std::vector<PqConn> queued;
+    for (int i = 0; i < 4; ++i) {
+        queued.emplace_back(sluice.conninfo("app", "apppass", "app"));
+        ASSERT_TRUE(queued.back().isOk()) << queued.back().error();
+        ASSERT_TRUE(queued.back().send("SELECT 'queued'"));
+    }
+    for (auto& client : queued) {
+        ASSERT_TRUE(client.cancel());
+        QueryResult result = client.collect(10s);
+        EXPECT_EQ(result.sqlstate, "57014") << result.describe() << lastLines(sluice.log(), 10);
+    }
+    ASSERT_TRUE(holder.cancel());
+    EXPECT_EQ(holder.collect(10s).sqlstate, "57014");
+}
+
+}  // namespace
+}  // namespace sluice::itest
