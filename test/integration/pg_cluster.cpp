@@ -113,15 +113,6 @@ QueryResult boundedQuery(const PgServer& server, const std::string& sql, std::ch
 
 std::string describeNode(int i) { return "node " + std::to_string(i); }
 
-// A single-quoted SQL (and postgresql.conf) literal.
-std::string sqlLiteral(const std::string& text) {
-    std::string out = "'";
-    for (char c : text) {
-        if (c == '\'') out += '\'';
-        out += c;
-    }
-    return out + "'";
-}
 
 // The fixture writes some configuration files as root; PostgreSQL's own programs (pg_rewind)
 // must be able to rewrite them: give the data directory's files to its owner.

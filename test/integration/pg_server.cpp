@@ -127,14 +127,6 @@ std::string findBindir() {
                              "package (make deps) or set PG_BINDIR");
 }
 
-std::string sqlLiteral(const std::string& text) {
-    std::string out = "'";
-    for (char c : text) {
-        if (c == '\'') out += '\'';
-        out += c;
-    }
-    return out + "'";
-}
 
 }  // namespace
 
@@ -172,6 +164,15 @@ std::size_t countOf(const std::string& text, const std::string& needle) {
     std::size_t count = 0;
     for (std::size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++count;
     return count;
+}
+
+std::string sqlLiteral(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    return out + "'";
 }
 
 int freePort() {
@@ -232,16 +233,7 @@ void PgServer::start(const PgServerOptions& options) {
     if (!baseDir_.empty()) throw std::logic_error("PgServer::start called twice");
     options_ = options;
     bindir_ = findBindir();
-    const RunIdentity& id = pgIdentity();
-
-    baseDir_ = makeTempDir("sluice-pg", options_.tempParent);
-    dataDir_ = baseDir_ + "/data";
-    logPath_ = baseDir_ + "/postgres.log";
-    if (id.switchUser && chown(baseDir_.c_str(), id.uid, id.gid) != 0) {
-        throw std::runtime_error("chown " + baseDir_ + ": " + std::strerror(errno));
-    }
-    // The server checks its socket directory and data directory permissions.
-    chmod(baseDir_.c_str(), 0700);
+    makeBaseDir();
 
     const std::string initdbLog = baseDir_ + "/initdb.log";
     int rc = runPgProgram({bindir_ + "/initdb", "-D", dataDir_, "-U", kSuperuser, "-A", "trust", "-E", "UTF8",
@@ -270,20 +262,24 @@ void PgServer::start(const PgServerOptions& options) {
     createRoles();
 }
 
-void PgServer::startStandby(const PgServer& primary, const PgServerOptions& options) {
-    if (!baseDir_.empty()) throw std::logic_error("PgServer::startStandby called on a started server");
-    if (!primary.isRunning()) throw std::logic_error("PgServer::startStandby: the primary is not running");
-    options_ = options;
-    bindir_ = primary.bindir();
+void PgServer::makeBaseDir() {
     const RunIdentity& id = pgIdentity();
-
     baseDir_ = makeTempDir("sluice-pg", options_.tempParent);
     dataDir_ = baseDir_ + "/data";
     logPath_ = baseDir_ + "/postgres.log";
     if (id.switchUser && chown(baseDir_.c_str(), id.uid, id.gid) != 0) {
         throw std::runtime_error("chown " + baseDir_ + ": " + std::strerror(errno));
     }
+    // The server checks its socket directory and data directory permissions.
     chmod(baseDir_.c_str(), 0700);
+}
+
+void PgServer::startStandby(const PgServer& primary, const PgServerOptions& options) {
+    if (!baseDir_.empty()) throw std::logic_error("PgServer::startStandby called on a started server");
+    if (!primary.isRunning()) throw std::logic_error("PgServer::startStandby: the primary is not running");
+    options_ = options;
+    bindir_ = primary.bindir();
+    makeBaseDir();
 
     // The copy brings the primary's pg_hba.conf, postgresql.conf (which includes
     // sluice_test.conf, rewritten below with this server's port and socket) and

@@ -90,6 +90,8 @@ public:
     pid_t postmasterPid() const;
 
 private:
+    // The temp dir (owned by the server's user), data dir and log path of a new server.
+    void makeBaseDir();
     void writeConf() const;
     void installTlsFiles();
     void launchOnFreePort();
@@ -115,6 +117,8 @@ private:
 // Tests that stop or reconfigure PostgreSQL must use their own PgServer instead.
 PgServer& sharedPg();
 
+// A single-quoted SQL (and postgresql.conf) literal.
+std::string sqlLiteral(const std::string& text);
 // A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
 int freePort();
 // mkdtemp under parent (/tmp unless told); prefix like "sluice-pg". Throws on failure.
