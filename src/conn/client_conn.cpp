@@ -642,18 +642,25 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
             // Parse, Bind, Describe, Close, and PREPARE/EXECUTE/DEALLOCATE queries: whole
             // (max_packet_size bounds them), renamed.
             if (size - pos < header->totalSize()) break;
-            server_->sendFromClient(data + sent, pos - sent);
             std::string rewritten;
             const uint8_t* body = data + pos + proto::kHeaderSize;
-            if (sqlStatement) {
-                relay->fromClientQuery(body, header->bodySize(), server_->transactionStatus(), preparedStatements(),
-                                       rewritten);
-            } else if (!relay->fromClient(header->type, body, header->bodySize(), preparedStatements(), rewritten)) {
+            const auto outcome =
+                sqlStatement ? relay->fromClientQuery(body, header->bodySize(), server_->transactionStatus(),
+                                                      preparedStatements(), rewritten)
+                             : relay->fromClient(header->type, body, header->bodySize(), preparedStatements(), rewritten);
+            if (outcome == PreparedRelay::Outcome::Malformed) {
+                server_->sendFromClient(data + sent, pos - sent);
                 input.consume(pos);
                 closeWithError(proto::sqlstate::kProtocolViolation,
                                fmt::format("invalid message format ('{}' message)", header->type));
                 return;
             }
+            if (outcome == PreparedRelay::Outcome::Unchanged) {  // streams on with the rest
+                countRequest(header->type);
+                pos += header->totalSize();
+                continue;
+            }
+            server_->sendFromClient(data + sent, pos - sent);
             server_->sendFromClient(reinterpret_cast<const uint8_t*>(rewritten.data()), rewritten.size());
             countRequest(header->type);
             pos += header->totalSize();

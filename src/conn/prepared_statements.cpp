@@ -13,10 +13,6 @@ namespace sluice::conn {
 
 namespace {
 
-void appendRaw(std::string& out, char type, const uint8_t* body, size_t size) {
-    proto::MessageBuilder(out, type).addBytes(body, size);
-}
-
 bool isExtended(char request) {
     return request == proto::msg::kParse || request == proto::msg::kBind || request == proto::msg::kDescribe ||
            request == proto::msg::kExecute || request == proto::msg::kClose;
@@ -170,8 +166,8 @@ PreparedRelay::Maybe PreparedRelay::mayBePreparedSql(const uint8_t* text, size_t
     }
 }
 
-void PreparedRelay::fromClientQuery(const uint8_t* body, size_t size, char status, ClientStatements& client,
-                                    std::string& toServer) {
+PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_t size, char status,
+                                                      ClientStatements& client, std::string& toServer) {
     std::string_view sql;
     auto command = status == 'E' || !proto::parseQuery(body, size, sql) ? std::nullopt
                                                                          : proto::recognisePreparedSql(sql);
@@ -193,7 +189,7 @@ void PreparedRelay::fromClientQuery(const uint8_t* body, size_t size, char statu
                 if (client.count(command->name)) {
                     answerQuery(error("42P05", "prepared statement \"" + command->name + "\" already exists"),
                                 failedStatus);
-                    return;
+                    return Outcome::Rewritten;
                 }
                 ++counts_.clientParses;
                 StatementRef statement = catalog_.intern(command->rest, kSqlStatement);
@@ -201,13 +197,13 @@ void PreparedRelay::fromClientQuery(const uint8_t* body, size_t size, char statu
                 if (server_.contains(*statement) && statement->verified) {
                     server_.touch(*statement);
                     answerQuery(done("PREPARE"), status);
-                    return;
+                    return Outcome::Rewritten;
                 }
                 server_.remove(*statement);  // (not verified: prepare it again, for its errors)
                 ensureOnServer(statement, toServer);
                 expected_.back().reply = Reply::Server;  // the client's PREPARE: its answer
                 expected_.back().clientName = command->name;
-                return;
+                return Outcome::Rewritten;
             }
             case Kind::Execute: {
                 auto it = client.find(command->name);
@@ -215,32 +211,32 @@ void PreparedRelay::fromClientQuery(const uint8_t* body, size_t size, char statu
                 ensureOnServer(it->second, toServer);
                 proto::appendQuery(toServer, "EXECUTE " + it->second->serverName + std::string(command->rest));
                 expected_.push_back({proto::msg::kQuery, Reply::Server});
-                return;
+                return Outcome::Rewritten;
             }
             case Kind::Deallocate:
                 if (!client.erase(command->name)) {
                     answerQuery(error("26000", "prepared statement \"" + command->name + "\" does not exist"),
                                 failedStatus);
-                    return;
+                    return Outcome::Rewritten;
                 }
                 answerQuery(done("DEALLOCATE"), status);  // the server keeps it for others
-                return;
+                return Outcome::Rewritten;
             case Kind::DeallocateAll:
                 client.clear();
                 answerQuery(done("DEALLOCATE ALL"), status);
-                return;
+                return Outcome::Rewritten;
         }
     }
-    appendRaw(toServer, proto::msg::kQuery, body, size);
     expected_.push_back({proto::msg::kQuery, Reply::Server});
+    return Outcome::Unchanged;
 }
 
-bool PreparedRelay::fromClient(char type, const uint8_t* body, size_t size, ClientStatements& client,
-                               std::string& toServer) {
+PreparedRelay::Outcome PreparedRelay::fromClient(char type, const uint8_t* body, size_t size,
+                                                 ClientStatements& client, std::string& toServer) {
     switch (type) {
         case proto::msg::kParse: {
             proto::ParseMessage parse;
-            if (!proto::parseParse(body, size, parse)) return false;
+            if (!proto::parseParse(body, size, parse)) return Outcome::Malformed;
             if (parse.name.empty()) break;  // the unnamed statement lives on the server only
             ++counts_.clientParses;
             StatementRef statement = catalog_.intern(parse.query, parse.paramTypes);
@@ -252,17 +248,17 @@ bool PreparedRelay::fromClient(char type, const uint8_t* body, size_t size, Clie
                 answer.clientName = std::move(name);
                 answer.parsed = statement;
                 expected_.push_back(std::move(answer));
-                return true;
+                return Outcome::Rewritten;
             }
             ensureOnServer(statement, toServer);
             // The server's ParseComplete answers the client's Parse.
             expected_.back().reply = Reply::Server;
             expected_.back().clientName = std::move(name);
-            return true;
+            return Outcome::Rewritten;
         }
         case proto::msg::kBind: {
             proto::BindNames bind;
-            if (!proto::parseBind(body, size, bind)) return false;
+            if (!proto::parseBind(body, size, bind)) return Outcome::Malformed;
             ++counts_.binds;
             // An unknown name goes as it is: the server answers 26000 as PostgreSQL would. So
             // does a statement prepared in SQL (preparing it in an extended batch would take a
@@ -272,40 +268,38 @@ bool PreparedRelay::fromClient(char type, const uint8_t* body, size_t size, Clie
             ensureOnServer(it->second, toServer);
             proto::appendBind(toServer, bind.portal, it->second->serverName, bind.rest);
             expected_.push_back({proto::msg::kBind, Reply::Server});
-            return true;
+            return Outcome::Rewritten;
         }
         case proto::msg::kDescribe: {
             char kind = 0;
             std::string_view name;
-            if (!proto::parseDescribeOrClose(body, size, kind, name)) return false;
+            if (!proto::parseDescribeOrClose(body, size, kind, name)) return Outcome::Malformed;
             auto it = kind != 'S' || name.empty() ? client.end() : client.find(std::string(name));
-            if (it == client.end() || it->second->isSql()) {
-                appendRaw(toServer, type, body, size);
-            } else {
+            const bool ours = it != client.end() && !it->second->isSql();
+            if (ours) {
                 ensureOnServer(it->second, toServer);
                 proto::appendDescribe(toServer, 'S', it->second->serverName);
             }
             Expected describe{proto::msg::kDescribe, Reply::Server};
             describe.kind = kind;
             expected_.push_back(std::move(describe));
-            return true;
+            return ours ? Outcome::Rewritten : Outcome::Unchanged;
         }
         case proto::msg::kClose: {
             char kind = 0;
             std::string_view name;
-            if (!proto::parseDescribeOrClose(body, size, kind, name)) return false;
+            if (!proto::parseDescribeOrClose(body, size, kind, name)) return Outcome::Malformed;
             if (kind != 'S' || name.empty()) break;
             // The server keeps it (another client may use the same text); closing a name that
             // does not exist is no error in PostgreSQL either.
             client.erase(std::string(name));
             expected_.push_back({proto::msg::kClose, Reply::Pooler});
-            return true;
+            return Outcome::Rewritten;
         }
-        default: return false;
+        default: return Outcome::Malformed;
     }
-    appendRaw(toServer, type, body, size);
     expected_.push_back({type, Reply::Server});
-    return true;
+    return Outcome::Unchanged;  // the caller streams it as it came
 }
 
 void PreparedRelay::forwarded(char type) {

@@ -92,6 +92,9 @@ public:
         : catalog_(catalog), server_(server), capacity_(capacity), counts_(stats) {}
 
     // ---- client → server ----
+    // Rewritten: what the server must get instead is in `toServer` (possibly nothing);
+    // Unchanged: the message goes to the server as it came, without a copy; Malformed: refused.
+    enum class Outcome { Rewritten, Unchanged, Malformed };
     // Whether a client message of this type is rewritten (then it is passed whole to
     // fromClient); anything else is forwarded unchanged and reported to forwarded().
     static bool rewrites(char type) { return type == 'P' || type == 'B' || type == 'D' || type == 'C'; }
@@ -102,11 +105,11 @@ public:
     // A simple Query naming prepared statements in SQL: PREPARE, EXECUTE and DEALLOCATE keep the
     // client's names as the protocol-level ones do; anything else goes as it is. `status`: the
     // server's transaction status (in a failed transaction the server answers, as it would).
-    void fromClientQuery(const uint8_t* body, size_t size, char status, ClientStatements& client,
-                         std::string& toServer);
-    // One whole Parse, Bind, Describe or Close. Appends what the server must get to `toServer`
-    // (possibly nothing). False: the message is malformed.
-    bool fromClient(char type, const uint8_t* body, size_t size, ClientStatements& client, std::string& toServer);
+    Outcome fromClientQuery(const uint8_t* body, size_t size, char status, ClientStatements& client,
+                            std::string& toServer);
+    // One whole Parse, Bind, Describe or Close (Unchanged: the unnamed statement, a portal, an
+    // unknown name).
+    Outcome fromClient(char type, const uint8_t* body, size_t size, ClientStatements& client, std::string& toServer);
     // A message sent to the server unchanged.
     void forwarded(char type);
 
