@@ -90,6 +90,9 @@ pool::PoolShard& Connections::shardFor(const config::DatabaseEntry& entry, const
         slot = std::make_unique<pool::PoolShard>(
             std::move(pool), [this](pool::PoolShard& shard) { launchServer(shard); }, settings().server_login_retry,
             settings().server_round_robin);
+        slot->setRoomMaker([this](pool::PoolShard& asking, bool databaseLimit) {
+            return closeIdleServerForRoom(asking, databaseLimit);
+        });
         if (paused_ || pausedDatabases_.count(database)) slot->pause();
     } else {
         slot->sharedPool()->setTarget(std::move(target));
@@ -210,6 +213,23 @@ void Connections::checkTimeouts() {
             server->close(lifetime > 0 && secondsSince(server->connectedAt(), now) >= lifetime ? "server lifetime over"
                                                                                                  : "server idle timeout");
     }
+}
+
+bool Connections::closeIdleServerForRoom(pool::PoolShard& asking, bool databaseLimit) {
+    for (auto& [key, shard] : shards_) {
+        if (shard.get() == &asking) continue;
+        const bool shares = databaseLimit ? shard->pool().database() == asking.pool().database()
+                                          : shard->pool().user() == asking.pool().user();
+        if (!shares || shard->idleCount() == 0) continue;
+        ServerConn* oldest = nullptr;
+        shard->forEachIdle([&](pool::PooledServer& server) {
+            if (!oldest) oldest = static_cast<ServerConn*>(&server);
+        });
+        oldest->close(databaseLimit ? "closing to make room under max_db_connections"
+                                    : "closing to make room under max_user_connections");
+        return true;
+    }
+    return false;
 }
 
 void Connections::hostsChanged() {

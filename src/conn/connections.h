@@ -168,6 +168,8 @@ public:
 
 private:
     void launchServer(pool::PoolShard& shard);
+    // PoolShard::RoomMaker: an idle server of another pool on this worker sharing the full limit.
+    bool closeIdleServerForRoom(pool::PoolShard& asking, bool databaseLimit);
     void openForcedUserPools();
 
     uv_loop_t* loop_;

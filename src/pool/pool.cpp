@@ -22,21 +22,21 @@ void Pool::setTarget(std::shared_ptr<const PoolTarget> target) {
     target_ = std::move(target);
 }
 
-bool Pool::tryReserveServerSlot(int limit, const PoolTarget& target) {
+Pool::Slot Pool::tryReserveServerSlot(int limit, const PoolTarget& target) {
     int current = servers_.load(std::memory_order_relaxed);
     do {
-        if (current >= limit) return false;
+        if (current >= limit) return Slot::PoolFull;
     } while (!servers_.compare_exchange_weak(current, current + 1, std::memory_order_acq_rel));
     if (!databaseServers_->tryAcquire(target.maxDbConnections)) {
         servers_.fetch_sub(1, std::memory_order_acq_rel);
-        return false;
+        return Slot::DatabaseFull;
     }
     if (!userServers_->tryAcquire(target.maxUserConnections)) {
         databaseServers_->release();
         servers_.fetch_sub(1, std::memory_order_acq_rel);
-        return false;
+        return Slot::UserFull;
     }
-    return true;
+    return Slot::Reserved;
 }
 
 void Pool::releaseServerSlot() {

@@ -41,8 +41,9 @@ public:
     void setTarget(std::shared_ptr<const PoolTarget> target);
 
     // A slot for one more server connection, if the pool size (`limit`), max_db_connections and
-    // max_user_connections of `target` all allow it.
-    bool tryReserveServerSlot(int limit, const PoolTarget& target);
+    // max_user_connections of `target` all allow it; else which of them is full.
+    enum class Slot { Reserved, PoolFull, DatabaseFull, UserFull };
+    Slot tryReserveServerSlot(int limit, const PoolTarget& target);
     void releaseServerSlot();
 
     // A client of this pool, against max_db_client_connections and max_user_client_connections;

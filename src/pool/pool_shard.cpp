@@ -151,7 +151,14 @@ void PoolShard::launchIfNeeded(int limit) {
 }
 
 bool PoolShard::launchOne(int limit) {
-    if (!pool_->tryReserveServerSlot(limit, *target_)) return false;
+    auto slot = pool_->tryReserveServerSlot(limit, *target_);
+    if ((slot == Pool::Slot::DatabaseFull || slot == Pool::Slot::UserFull) && makeRoom_ &&
+        makeRoom_(*this, slot == Pool::Slot::DatabaseFull)) {
+        // As PgBouncer: an idle server of another pool of the database (or user) gave its slot
+        // back, so that this pool's clients do not starve while it idles.
+        slot = pool_->tryReserveServerSlot(limit, *target_);
+    }
+    if (slot != Pool::Slot::Reserved) return false;
     size_t before = login_.size();
     launcher_(*this);
     if (login_.size() == before) {  // the launcher could not start one; don't spin

@@ -53,6 +53,10 @@ struct Acquired {
 class PoolShard {
 public:
     using Launcher = std::function<void(PoolShard&)>;
+    // max_db_connections or max_user_connections is full (`databaseLimit` says which): close an
+    // idle server of another pool that holds one of those slots; true when one was closed.
+    using RoomMaker = std::function<bool(PoolShard& asking, bool databaseLimit)>;
+    void setRoomMaker(RoomMaker makeRoom) { makeRoom_ = std::move(makeRoom); }
 
     PoolShard(std::shared_ptr<Pool> pool, Launcher launcher, double loginRetrySeconds, bool roundRobin);
 
@@ -161,6 +165,7 @@ private:
     std::shared_ptr<const ServerParams> defaults_;
     uint64_t generation_ = 0;
     Launcher launcher_;
+    RoomMaker makeRoom_;
     double loginRetrySeconds_;
     bool roundRobin_;
     bool paused_ = false;
