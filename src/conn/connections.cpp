@@ -120,19 +120,18 @@ void Connections::unregisterCancelKey(ClientConn& client) {
 }
 
 void Connections::cancel(int32_t pid, int32_t key) {
-    if (ClientConn* target = findByCancelKey(pid, key)) {
-        if (target->server()) forwardCancel(*target->server());
-        else target->cancelWhileWaiting();
-        return;
-    }
+    if (cancelOwnClient(pid, key)) return;
     const int owner = pid & 0xff;
     if (pid < 0 || !mesh_ || owner == workerIndex_ || owner >= mesh_->workerCount()) return;
-    mesh_->postToWorker(owner, [pid, key](Connections& connections) {
-        if (ClientConn* target = connections.findByCancelKey(pid, key)) {
-            if (target->server()) connections.forwardCancel(*target->server());
-            else target->cancelWhileWaiting();
-        }
-    });
+    mesh_->postToWorker(owner, [pid, key](Connections& connections) { connections.cancelOwnClient(pid, key); });
+}
+
+bool Connections::cancelOwnClient(int32_t pid, int32_t key) {
+    ClientConn* target = findByCancelKey(pid, key);
+    if (!target) return false;
+    if (target->server()) forwardCancel(*target->server());
+    else target->cancelWhileWaiting();
+    return true;
 }
 
 ClientConn* Connections::findByCancelKey(int32_t pid, int32_t key) {

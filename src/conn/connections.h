@@ -92,6 +92,8 @@ public:
     // A CancelRequest: cancels the client's query (or its wait for a server) on whichever worker
     // owns it; an unknown or forged key costs a lookup.
     void cancel(int32_t pid, int32_t key);
+    // The same for a client of this worker; false when none has the key.
+    bool cancelOwnClient(int32_t pid, int32_t key);
     void registerCancelKey(ClientConn& client);
     void unregisterCancelKey(ClientConn& client);
     ClientConn* findByCancelKey(int32_t pid, int32_t key);

@@ -22,12 +22,6 @@ constexpr uint32_t kMaxInternalMessage = 16u << 20;
 // Past this much output queued toward a slow client, stop reading its server (backpressure).
 constexpr size_t kHighWater = 256u << 10;
 
-// Errors at login that say the host cannot take connections now (starting up, shutting down,
-// crashed, connection trouble), not that the pool's settings are wrong.
-bool hostUnavailable(std::string_view sqlstate) {
-    return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03";
-}
-
 Error errorFromFields(const proto::ErrorFields& fields) {
     std::string message = fields.message;
     if (!fields.detail.empty()) message += " (" + fields.detail + ")";
@@ -246,7 +240,7 @@ void ServerConn::handleLoginMessage(char type, const uint8_t* body, size_t size)
         case proto::msg::kErrorResponse: {
             proto::ErrorFields fields;
             proto::parseErrorOrNotice(body, size, fields);
-            if (hostUnavailable(fields.sqlstate)) connectFailed(fmt::format("server refused the login: {}", fields.message));
+            if (hostCannotServe(fields.sqlstate)) connectFailed(fmt::format("server refused the login: {}", fields.message));
             else loginRefused(fields);
             break;
         }

@@ -77,6 +77,10 @@ Status ServerAuthenticator::answer(const uint8_t* body, size_t size, std::string
                              credentials_.user)};
 }
 
+bool hostCannotServe(std::string_view sqlstate) {
+    return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03";
+}
+
 bool requestTls(net::Socket& socket, bool tlsConfigured) {
     if (!tlsConfigured || socket.isUnix()) return false;  // as libpq: no TLS over unix sockets
     std::string out;

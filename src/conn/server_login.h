@@ -36,6 +36,10 @@ private:
     std::unique_ptr<auth::ScramClient> scram_;
 };
 
+// An ErrorResponse at login that says the host cannot take connections now (connection
+// trouble, starting up, shutting down, crashed), not that the pool's settings are wrong.
+bool hostCannotServe(std::string_view sqlstate);
+
 // The first bytes of a login on a freshly connected socket: an SSLRequest when server TLS is
 // configured and the socket is TCP (true: wait for the answer), else nothing (false: send
 // the startup packet).

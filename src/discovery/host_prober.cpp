@@ -28,10 +28,6 @@ constexpr const char* kProbeQuery =
     "pg_catalog.pg_last_wal_replay_lsn() THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM pg_catalog.now() - "
     "pg_catalog.pg_last_xact_replay_timestamp()), 0) END";
 
-bool hostUnavailable(std::string_view sqlstate) {
-    return sqlstate.starts_with("08") || sqlstate.starts_with("57P");
-}
-
 }  // namespace
 
 // One probe connection: connect, (TLS,) log in, then one query per probe.
@@ -256,7 +252,7 @@ bool HostProber::Connection::handleMessage(char type, const uint8_t* body, size_
             if (state_ == State::Login || fields.severity == "FATAL") {
                 // Starting up, shutting down, crashed: the host is down. Anything else (a
                 // refused login) says nothing of the host.
-                abort(fields.message, hostUnavailable(fields.sqlstate));
+                abort(fields.message, conn::hostCannotServe(fields.sqlstate));
                 return false;
             }
             error_ = std::move(fields);

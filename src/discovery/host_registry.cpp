@@ -29,13 +29,6 @@ HostList HostRegistry::probedHosts() const {
     return list;
 }
 
-HostList HostRegistry::allHosts() const {
-    std::lock_guard lock(mutex_);
-    HostList list;
-    for (const auto& [address, state] : hosts_) list.push_back(state);
-    return list;
-}
-
 std::vector<HostList> HostRegistry::clusters() const {
     std::lock_guard lock(mutex_);
     std::vector<HostList> list;

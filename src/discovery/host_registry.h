@@ -27,7 +27,6 @@ public:
 
     // Hosts the prober should watch.
     HostList probedHosts() const;
-    HostList allHosts() const;
     // Each probed host list (a cluster: the hosts of one multi-host entry), in order.
     std::vector<HostList> clusters() const;
 
