@@ -425,6 +425,11 @@ void HostProber::trackPrimaries() {
         std::vector<config::HostAddress> key;
         for (const auto& host : cluster) key.push_back(host->address());
         std::string& last = primaries_[key];
+        if (last.empty()) {
+            // A primary known from server logins only and lost before a tick saw it up.
+            for (const auto& host : cluster)
+                if (host->view().roleBeforeFailure == Role::Primary) last = host->describe();
+        }
         for (const auto& host : cluster) {
             HostView view = host->view();
             if (view.role != Role::Primary || view.health != Health::Up || view.fenced) continue;

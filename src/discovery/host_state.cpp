@@ -51,10 +51,13 @@ bool HostState::reportFailure(double retryAfter) {
     std::lock_guard lock(mutex_);
     const TimePoint now = Clock::now();
     const bool wasUp = up_ || role_ != Role::Unknown;
+    if (failingSince_ == TimePoint{}) {
+        failingSince_ = now;
+        roleBeforeFailure_ = role_;
+    }
     up_ = false;
     role_ = Role::Unknown;  // a host that comes back may have changed role (a restarted standby…)
     downUntil_ = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(retryAfter));
-    if (failingSince_ == TimePoint{}) failingSince_ = now;
     lastProbe_ = now;
     if (wasUp) changed();
     return wasUp;
@@ -89,6 +92,7 @@ HostView HostState::view(TimePoint now) const {
     else view.health = Health::Unknown;  // down a while ago: worth another try
     view.serversOpen = serversOpen_.load(std::memory_order_relaxed);
     view.failingSince = failingSince_;
+    view.roleBeforeFailure = roleBeforeFailure_;
     return view;
 }
 

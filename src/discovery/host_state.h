@@ -34,6 +34,7 @@ struct HostView {
     double probeLatencySeconds = 0;
     int serversOpen = 0;
     TimePoint failingSince{};  // first failure of the current outage; {} while up
+    Role roleBeforeFailure = Role::Unknown;  // what it was when the current outage began
 };
 
 class HostState {
@@ -80,6 +81,7 @@ private:
     bool up_ = false;             // the last login or probe succeeded
     TimePoint downUntil_{};       // no new connections before this
     TimePoint failingSince_{};    // first failure of the current outage; {} when up
+    Role roleBeforeFailure_ = Role::Unknown;
     int64_t timeline_ = 0;
     double lagSeconds_ = 0;
     TimePoint lastProbe_{};

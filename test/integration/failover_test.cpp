@@ -133,7 +133,8 @@ protected:
     // Transaction pooling; `databases` lines name the entries.
     void startSluice(const std::string& databases, const std::string& extra = "") {
         ASSERT_TRUE(sluice_.start(basicIni(cluster_.node(0), freePort(),
-                                           "pool_mode = transaction\nhost_probe_interval = 0.5\n"
+                                           // Two workers: host changes must reach every one of them.
+                                           "workers = 2\npool_mode = transaction\nhost_probe_interval = 0.5\n"
                                            "host_probe_timeout = 1\nserver_login_retry = 1\n"
                                            "query_wait_timeout = 30\n" + extra,
                                            databases)));
@@ -186,6 +187,8 @@ TEST_F(Failover, CrashOfThePrimaryLosesNoAcknowledgedWriteAndNoIdleClient) {
 
     Writers writers(appConninfo(), 4);
     ASSERT_TRUE(waitFor([&] { return writers.acknowledged() >= 50; }, 15s)) << context();
+    // The pooler has seen the old primary as such (a failover is a change of primary).
+    ASSERT_TRUE(waitFor([&] { return hostState("app", 0) == "primary:up"; }, 10s)) << context();
     cluster_.crash(0);
     // Between hosts the pooler stays ready: its clients wait for the new primary, none fails.
     ASSERT_TRUE(waitFor([&] { return hostState("app", 0) == "unknown:down"; }, 10s)) << context();

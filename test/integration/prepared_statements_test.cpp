@@ -13,10 +13,13 @@ namespace {
 
 class PreparedStatements : public ::testing::Test {
 protected:
-    void startSluice(const std::string& extra = "") {
+    // Two workers unless a test needs one server for all its clients (a server idle on one
+    // worker does not serve a client of another yet).
+    void startSluice(const std::string& extra = "", int workers = 2) {
         ASSERT_TRUE(clearAppBackends());
         ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), freePort(),
-                                           "pool_mode = transaction\ndefault_pool_size = 2\n" + extra)));
+                                           "workers = " + std::to_string(workers) +
+                                               "\npool_mode = transaction\ndefault_pool_size = 2\n" + extra)));
     }
     PqConn client() { return PqConn(sluice_.conninfo("app", "apppass", "app")); }
 
@@ -145,7 +148,7 @@ TEST_F(PreparedStatements, CloseThenParseTheSameNameAgainAndUnknownNames) {
 }
 
 TEST_F(PreparedStatements, TheLeastRecentlyUsedStatementMakesRoomOnAFullServer) {
-    startSluice("max_prepared_statements = 2\ndefault_pool_size = 1\n");
+    startSluice("max_prepared_statements = 2\ndefault_pool_size = 1\n", 1);
     PqConn conn = client();
     for (int i = 0; i < 5; ++i) ASSERT_EQ(prepare(conn, "s" + std::to_string(i), "SELECT " + std::to_string(i)), "");
     for (int round = 0; round < 2; ++round)
@@ -166,7 +169,7 @@ TEST_F(PreparedStatements, TheLeastRecentlyUsedStatementMakesRoomOnAFullServer) 
 }
 
 TEST_F(PreparedStatements, DeallocateAllForgetsOnlyTheClientsOwn) {
-    startSluice("default_pool_size = 1\n");
+    startSluice("default_pool_size = 1\n", 1);
     PqConn a = client(), b = client();
     ASSERT_EQ(prepare(a, "mine", "SELECT 'a'::text"), "");
     ASSERT_EQ(prepare(b, "mine", "SELECT 'b'::text"), "");
@@ -228,7 +231,7 @@ TEST_F(PreparedStatements, SqlPrepareErrorsAreTheOnesPostgreSqlGives) {
 }
 
 TEST_F(PreparedStatements, OffWithZeroAsInPgBouncer) {
-    startSluice("max_prepared_statements = 0\ndefault_pool_size = 1\n");
+    startSluice("max_prepared_statements = 0\ndefault_pool_size = 1\n", 1);
     PqConn a = client(), b = client();
     ASSERT_EQ(prepare(a, "x", "SELECT 1"), "");
     // The statement went to the server under the client's own name: the next client sees it.
