@@ -155,7 +155,8 @@ std::vector<SettingDef> buildTable() {
         integer("max_db_connections", &S::max_db_connections, "0", 0, kIntMax, "", kReload, kSupported,
                 "server connections allowed per database (0 = unlimited)"),
         integer("max_packet_size", &S::max_packet_size, "2147483647", 0, kUintMax, "bytes", kReload, kSupported,
-                "largest protocol message let through"),
+                "largest protocol message let through: a larger one closes the connection, or with prepared "
+                "statements on, when it is a Parse, Bind, Describe or Close, fails its batch (54000)"),
         integer("max_prepared_statements", &S::max_prepared_statements, "200", 0, kIntMax, "", kReload, kSupported,
                 "prepared statements tracked per server connection in transaction mode (0 = off)"),
         seconds("max_standby_lag", &S::max_standby_lag, "0", kReload, kSupported,

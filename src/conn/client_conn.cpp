@@ -3,6 +3,7 @@
 // Authentication is in client_auth.cpp, the admin console in client_console.cpp.
 #include "conn/client_conn.h"
 
+#include <limits>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -605,6 +606,10 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
     const size_t size = input.size();
     const uint32_t maxPacket = static_cast<uint32_t>(connections_.settings().max_packet_size);
     PreparedRelay* relay = server_->preparedRelay();
+    if (relay && relay->holdsClient()) {  // a batch is about to be sent again; this waits for it
+        socket_.stopReading();
+        return;
+    }
     size_t pos = 0;
     size_t sent = 0;  // what is before this went to the server
     bool terminate = false;
@@ -615,8 +620,31 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
             streamRemaining_ -= static_cast<uint32_t>(take);
             continue;
         }
+        if (discardRemaining_ > 0) {
+            size_t take = std::min<size_t>(discardRemaining_, size - pos);
+            pos += take;
+            discardRemaining_ -= static_cast<uint32_t>(take);
+            sent = pos;
+            continue;
+        }
         auto header = proto::peekHeader(data + pos, size - pos);
         if (!header) break;
+        if (relay && relay->readsWhole(header->type) && !proto::headerIsValid(*header, maxPacket) &&
+            proto::headerIsValid(*header, std::numeric_limits<uint32_t>::max())) {
+            // A Parse, Bind, Describe or Close the pooler would have to hold whole, larger than
+            // max_packet_size but a possible message: refused, its batch failed as PostgreSQL
+            // fails one on an error; the session goes on.
+            server_->sendFromClient(data + sent, pos - sent);
+            std::string error, refusal;
+            proto::appendErrorResponse(error, "ERROR", proto::sqlstate::kProgramLimitExceeded,
+                                       "message too large (max_packet_size)",
+                                       fmt::format("The '{}' message has {} bytes; max_packet_size is {}.",
+                                                   header->type, header->totalSize(), maxPacket));
+            relay->refuse(std::move(error), refusal);
+            server_->sendFromClient(reinterpret_cast<const uint8_t*>(refusal.data()), refusal.size());
+            discardRemaining_ = header->totalSize();
+            continue;
+        }
         if (!proto::headerIsValid(*header, maxPacket)) {
             server_->sendFromClient(data + sent, pos - sent);
             input.consume(pos);
@@ -638,9 +666,9 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
             relay && header->type == proto::msg::kQuery &&
             PreparedRelay::mayBePreparedSql(data + pos + proto::kHeaderSize, size - pos - proto::kHeaderSize) !=
                 PreparedRelay::Maybe::No;
-        if (relay && (PreparedRelay::rewrites(header->type) || sqlStatement)) {
+        if (relay && (relay->readsWhole(header->type) || sqlStatement)) {
             // Parse, Bind, Describe, Close, and PREPARE/EXECUTE/DEALLOCATE queries: whole
-            // (max_packet_size bounds them), renamed.
+            // (max_packet_size bounds them), renamed; in a recorded batch Execute and Sync.
             if (size - pos < header->totalSize()) break;
             std::string rewritten;
             const uint8_t* body = data + pos + proto::kHeaderSize;

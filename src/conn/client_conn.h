@@ -200,6 +200,7 @@ private:
     int32_t cancelKey_ = 0;
     bool cancelRegistered_ = false;
     uint32_t streamRemaining_ = 0;
+    uint32_t discardRemaining_ = 0;  // the rest of a message refused as too large (never sent on)
     // What the linked server still owes: one ReadyForQuery per Query, FunctionCall and Sync sent,
     // and whether extended-protocol messages were sent since the last Sync.
     uint32_t readyPending_ = 0;

@@ -18,6 +18,21 @@ bool isExtended(char request) {
            request == proto::msg::kExecute || request == proto::msg::kClose;
 }
 
+// "cached plan must not change result type": DDL changed what a prepared statement returns.
+// The routine names it whatever the server's language; the message, for servers that omit it.
+bool planIsStale(const uint8_t* body, size_t size) {
+    proto::ErrorFields fields;
+    return proto::parseErrorOrNotice(body, size, fields) && fields.sqlstate == "0A000" &&
+           (fields.routine == "RevalidateCachedQuery" || fields.message == "cached plan must not change result type");
+}
+
+void appendMessage(std::string& out, char type, const uint8_t* body, size_t size) {
+    out.push_back(type);
+    const uint32_t length = static_cast<uint32_t>(size + 4);
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((length >> shift) & 0xff));
+    out.append(reinterpret_cast<const char*>(body), size);
+}
+
 // A CommandComplete after which the server holds no prepared statement at all.
 bool forgetsEveryStatement(const uint8_t* body, size_t size) {
     const std::string_view tag(reinterpret_cast<const char*>(body), size);
@@ -104,16 +119,41 @@ StatementRef ServerStatements::add(StatementRef statement, size_t capacity) {
     return evicted;
 }
 
+void ServerStatements::markStale(const Statement& statement) {
+    if (index_.count(statement.id)) stale_.insert(statement.id);
+}
+
 void ServerStatements::remove(const Statement& statement) {
     auto it = index_.find(statement.id);
     if (it == index_.end()) return;
     lru_.erase(it->second);
     index_.erase(it);
+    stale_.erase(statement.id);
 }
 
 void ServerStatements::clear() {
     lru_.clear();
     index_.clear();
+    stale_.clear();
+}
+
+void PreparedRelay::reset() {
+    expected_.clear();
+    status_ = 'I';
+    portalsMade_ = false;
+    skipping_ = false;
+    stopRecording();
+    replay_ = Replay{};
+}
+
+void PreparedRelay::closeOnServer(const Statement& statement, bool bySql, std::string& toServer) {
+    if (bySql) {
+        proto::appendQuery(toServer, "DEALLOCATE " + statement.serverName);
+        expected_.push_back({proto::msg::kQuery, Reply::Swallow});
+    } else {
+        proto::appendClose(toServer, 'S', statement.serverName);
+        expected_.push_back({proto::msg::kClose, Reply::Swallow});
+    }
 }
 
 void PreparedRelay::ensureOnServer(const StatementRef& statement, std::string& toServer) {
@@ -121,17 +161,11 @@ void PreparedRelay::ensureOnServer(const StatementRef& statement, std::string& t
         server_.touch(*statement);
         return;
     }
-    if (StatementRef evicted = server_.add(statement, capacity_)) {
-        // In the client's extended batch a Close; before its simple Query a query of our own
-        // (a Close there would open an extended batch the Query does not end).
-        if (statement->isSql()) {
-            proto::appendQuery(toServer, "DEALLOCATE " + evicted->serverName);
-            expected_.push_back({proto::msg::kQuery, Reply::Swallow});
-        } else {
-            proto::appendClose(toServer, 'S', evicted->serverName);
-            expected_.push_back({proto::msg::kClose, Reply::Swallow});
-        }
+    if (server_.isStale(*statement)) {
+        closeOnServer(*statement, statement->isSql(), toServer);
+        server_.remove(*statement);
     }
+    if (StatementRef evicted = server_.add(statement, capacity_)) closeOnServer(*evicted, statement->isSql(), toServer);
     ++counts_.serverParses;
     if (statement->isSql()) {
         proto::appendQuery(toServer, "PREPARE " + statement->serverName + " " + statement->query);
@@ -168,6 +202,10 @@ PreparedRelay::Maybe PreparedRelay::mayBePreparedSql(const uint8_t* text, size_t
 
 PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_t size, char status,
                                                       ClientStatements& client, std::string& toServer) {
+    if (skipping_) return Outcome::Unchanged;  // the server ignores it, waiting for a Sync
+    // A query inside a recorded extended batch: that batch cannot be replayed.
+    if (recording_.state == Recording::Open) stopRecording();
+    else if (recording_.state == Recording::Complete) recording_.followed = true;
     std::string_view sql;
     auto command = status == 'E' || !proto::parseQuery(body, size, sql) ? std::nullopt
                                                                          : proto::recognisePreparedSql(sql);
@@ -199,7 +237,8 @@ PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_
                     answerQuery(done("PREPARE"), status);
                     return Outcome::Rewritten;
                 }
-                server_.remove(*statement);  // (not verified: prepare it again, for its errors)
+                // Not verified: prepared again, for its errors (stale: closed first, by ensureOnServer).
+                if (!server_.isStale(*statement)) server_.remove(*statement);
                 ensureOnServer(statement, toServer);
                 expected_.back().reply = Reply::Server;  // the client's PREPARE: its answer
                 expected_.back().clientName = command->name;
@@ -209,8 +248,12 @@ PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_
                 auto it = client.find(command->name);
                 if (it == client.end() || !it->second->isSql()) break;  // the server says what PostgreSQL would
                 ensureOnServer(it->second, toServer);
+                const size_t executeAt = toServer.size();
                 proto::appendQuery(toServer, "EXECUTE " + it->second->serverName + std::string(command->rest));
-                expected_.push_back({proto::msg::kQuery, Reply::Server});
+                Expected execute{proto::msg::kQuery, Reply::Server};
+                execute.bound = it->second;
+                expected_.push_back(std::move(execute));
+                record(toServer, executeAt);
                 return Outcome::Rewritten;
             }
             case Kind::Deallocate:
@@ -233,6 +276,24 @@ PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_
 
 PreparedRelay::Outcome PreparedRelay::fromClient(char type, const uint8_t* body, size_t size,
                                                  ClientStatements& client, std::string& toServer) {
+    if (skipping_) {  // after an error the server ignores everything up to the client's Sync
+        forwarded(type);
+        return Outcome::Unchanged;
+    }
+    size_t batchStart = std::string::npos;
+    const Outcome outcome = rewrite(type, body, size, client, toServer, batchStart);
+    if (outcome == Outcome::Rewritten) {
+        record(toServer, batchStart);
+    } else if (outcome == Outcome::Unchanged && recording_.state != Recording::None) {
+        std::string message;
+        appendMessage(message, type, body, size);
+        record(message, std::string::npos);
+    }
+    return outcome;
+}
+
+PreparedRelay::Outcome PreparedRelay::rewrite(char type, const uint8_t* body, size_t size, ClientStatements& client,
+                                              std::string& toServer, size_t& batchStart) {
     switch (type) {
         case proto::msg::kParse: {
             proto::ParseMessage parse;
@@ -266,8 +327,11 @@ PreparedRelay::Outcome PreparedRelay::fromClient(char type, const uint8_t* body,
             auto it = bind.statement.empty() ? client.end() : client.find(std::string(bind.statement));
             if (it == client.end() || it->second->isSql()) break;
             ensureOnServer(it->second, toServer);
+            batchStart = toServer.size();
             proto::appendBind(toServer, bind.portal, it->second->serverName, bind.rest);
-            expected_.push_back({proto::msg::kBind, Reply::Server});
+            Expected bindRequest{proto::msg::kBind, Reply::Server};
+            bindRequest.bound = it->second;
+            expected_.push_back(std::move(bindRequest));
             return Outcome::Rewritten;
         }
         case proto::msg::kDescribe: {
@@ -296,13 +360,40 @@ PreparedRelay::Outcome PreparedRelay::fromClient(char type, const uint8_t* body,
             expected_.push_back({proto::msg::kClose, Reply::Pooler});
             return Outcome::Rewritten;
         }
+        case proto::msg::kExecute:
+        case proto::msg::kSync:
+        case proto::msg::kFlush:  // read whole only to be recorded
+            queue(type);
+            return Outcome::Unchanged;
         default: return Outcome::Malformed;
     }
     expected_.push_back({type, Reply::Server});
     return Outcome::Unchanged;  // the caller streams it as it came
 }
 
+void PreparedRelay::refuse(std::string error, std::string& toServer) {
+    if (skipping_) return;  // the server ignores the batch's rest already
+    if (recording_.state == Recording::Open) stopRecording();
+    else if (recording_.state == Recording::Complete) recording_.followed = true;
+    proto::appendBind(toServer, "", "sluice_refused", std::string_view("\0\0\0\0\0\0", 6));  // no name the pooler makes
+    Expected refusal{proto::msg::kBind, Reply::Swallow};
+    refusal.answer = std::move(error);
+    expected_.push_back(std::move(refusal));
+}
+
 void PreparedRelay::forwarded(char type) {
+    if (skipping_) {  // the server ignores everything up to the client's Sync
+        if (type != proto::msg::kSync) return;
+        skipping_ = false;
+    }
+    queue(type);
+    // Not Execute, Sync or Flush of an open recording (those come whole): a query, a function
+    // call, COPY data — not replayed.
+    if (recording_.state == Recording::Open) stopRecording();
+    else if (recording_.state == Recording::Complete) recording_.followed = true;
+}
+
+void PreparedRelay::queue(char type) {
     switch (type) {
         case proto::msg::kQuery:
         case proto::msg::kFunctionCall:
@@ -311,6 +402,68 @@ void PreparedRelay::forwarded(char type) {
         case proto::msg::kFlush: expected_.push_back({type, Reply::Server}); break;
         default: break;  // CopyData, CopyDone, CopyFail belong to a request already queued
     }
+}
+
+void PreparedRelay::record(std::string_view sent, size_t batchStart) {
+    switch (recording_.state) {
+        case Recording::Complete: recording_.followed = true; return;
+        case Recording::None:
+            // Inside a transaction block a failed batch fails the block: never replayed.
+            if (batchStart == std::string::npos || status_ != 'I') return;
+            recording_.state = Recording::Open;
+            expected_.back().recording = ++recording_.id;
+            sent.remove_prefix(batchStart);
+            break;
+        case Recording::Open: break;
+    }
+    if (recording_.bytes.size() + sent.size() > kMaxRecording) {
+        stopRecording();
+        return;
+    }
+    recording_.bytes.append(sent);
+    const char last = expected_.back().request;
+    if (last == proto::msg::kSync || last == proto::msg::kQuery) recording_.state = Recording::Complete;
+}
+
+void PreparedRelay::stopRecording() {
+    recording_.state = Recording::None;
+    recording_.followed = false;
+    recording_.bytes.clear();
+}
+
+bool PreparedRelay::replayStalePlan() {
+    Expected& head = expected_.front();
+    // Only the batch's own first request of a pooled statement, the whole batch recorded and
+    // nothing sent after it; the server was outside a transaction block and nothing of the
+    // batch ran yet (so nothing reached the client but ParseCompletes, which are not repeated).
+    if (head.recording != recording_.id || recording_.state != Recording::Complete || recording_.followed ||
+        status_ != 'I' || portalsMade_)
+        return false;
+    const char last = expected_.back().request;  // the batch's Sync, or the EXECUTE query itself
+    head.recording = 0;                            // replayed once, never again
+    replay_.statement = head.bound;
+    replay_.bytes = std::move(recording_.bytes);
+    replay_.requests = std::move(expected_);
+    expected_.clear();
+    stopRecording();
+    Expected wait{last, Reply::Swallow};  // the rest of the failed batch's answer, up to its ReadyForQuery
+    wait.replayAfter = true;
+    expected_.push_back(std::move(wait));
+    return true;
+}
+
+bool PreparedRelay::takeReplay(std::string& toServer) {
+    if (!replay_.due) return false;
+    ensureOnServer(replay_.statement, toServer);  // stale: closed and prepared again
+    toServer += replay_.bytes;
+    for (auto& request : replay_.requests) expected_.push_back(std::move(request));
+    replay_ = Replay{};
+    return true;
+}
+
+void PreparedRelay::popFront() {
+    if (expected_.front().recording == recording_.id) stopRecording();  // answered: no replay
+    expected_.pop_front();
 }
 
 bool PreparedRelay::hasDue() const {
@@ -327,7 +480,7 @@ void PreparedRelay::takeDue(std::string& toClient, std::vector<char>& readies) {
             else proto::appendCloseComplete(toClient);
             if (head.ready) readies.push_back(head.ready);
         }
-        expected_.pop_front();
+        popFront();
     }
 }
 
@@ -342,18 +495,26 @@ void PreparedRelay::undo(const Expected& expected, ClientStatements& client) {
 void PreparedRelay::skipToSync(ClientStatements& client) {
     while (!expected_.empty() && expected_.front().request != proto::msg::kSync) {
         undo(expected_.front(), client);
-        expected_.pop_front();
+        popFront();
     }
 }
 
 PreparedRelay::Verdict PreparedRelay::fromServer(char type, const uint8_t* body, size_t size,
                                                  ClientStatements& client) {
+    if (type == proto::msg::kReadyForQuery && body && size == 1) {
+        status_ = static_cast<char>(body[0]);
+        portalsMade_ = false;
+    }
     // Notices, parameter changes and notifications answer no request.
     if (type == proto::msg::kNoticeResponse || type == proto::msg::kParameterStatus ||
         type == proto::msg::kNotificationResponse || expected_.empty())
         return Verdict::Forward;
     Expected& head = expected_.front();
     if (type == proto::msg::kErrorResponse) {
+        if (head.bound && body && planIsStale(body, size)) {
+            server_.markStale(*head.bound);  // closed and prepared again before its next use
+            if (replayStalePlan()) return Verdict::Swallow;
+        }
         // In a simple query or a function call the error is part of the answer (the client sees
         // it even when the query was the pooler's: it explains what comes next); in an
         // extended-protocol batch it ends the request and the server skips to the next Sync.
@@ -361,10 +522,17 @@ PreparedRelay::Verdict PreparedRelay::fromServer(char type, const uint8_t* body,
             head.failed = true;
             return Verdict::Forward;
         }
+        // A refusal: the pooler's error goes to the client in place of the server's.
+        std::string replacement = head.reply == Reply::Swallow ? std::move(head.answer) : std::string();
         undo(head, client);
-        expected_.pop_front();
+        popFront();
         skipToSync(client);
-        return Verdict::Forward;
+        skipping_ = expected_.empty();  // the client's Sync is still to come
+        if (replacement.empty()) return Verdict::Forward;
+        Expected instead{proto::msg::kBind, Reply::Pooler};
+        instead.answer = std::move(replacement);
+        expected_.push_front(std::move(instead));
+        return Verdict::Swallow;
     }
     bool answered = false;
     switch (head.request) {
@@ -394,7 +562,9 @@ PreparedRelay::Verdict PreparedRelay::fromServer(char type, const uint8_t* body,
     if (!answered) return swallow ? Verdict::Swallow : Verdict::Forward;
     if (head.failed) undo(head, client);
     else if (head.parsed) head.parsed->verified = true;
-    expected_.pop_front();
+    if (head.request == proto::msg::kBind || head.request == proto::msg::kExecute) portalsMade_ = true;
+    if (head.replayAfter) replay_.due = true;
+    popFront();
     return swallow ? Verdict::Swallow : Verdict::Forward;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "pool/pool_stats.h"
@@ -58,7 +59,14 @@ private:
 // What one server connection has prepared, least recently used first to go.
 class ServerStatements {
 public:
-    bool contains(const Statement& statement) const { return index_.count(statement.id) != 0; }
+    // Holds it, and its plan is not known to be stale.
+    bool contains(const Statement& statement) const {
+        return index_.count(statement.id) != 0 && !stale_.count(statement.id);
+    }
+    // Holds it, but DDL changed its result type ("cached plan must not change result type"):
+    // it must be closed and prepared again before its next use.
+    bool isStale(const Statement& statement) const { return stale_.count(statement.id) != 0; }
+    void markStale(const Statement& statement);
     void touch(const Statement& statement);
     // Adds a statement; when that makes more than `capacity`, returns the least recently used
     // one, which the caller must close on the server.
@@ -70,6 +78,7 @@ public:
 private:
     std::list<StatementRef> lru_;  // most recently used at the back
     std::unordered_map<uint64_t, std::list<StatementRef>::iterator> index_;
+    std::unordered_set<uint64_t> stale_;  // ids in index_ whose plan the server refused as stale
 };
 
 // A client's statements by the names it gave them.
@@ -95,9 +104,13 @@ public:
     // Rewritten: what the server must get instead is in `toServer` (possibly nothing);
     // Unchanged: the message goes to the server as it came, without a copy; Malformed: refused.
     enum class Outcome { Rewritten, Unchanged, Malformed };
-    // Whether a client message of this type is rewritten (then it is passed whole to
-    // fromClient); anything else is forwarded unchanged and reported to forwarded().
-    static bool rewrites(char type) { return type == 'P' || type == 'B' || type == 'D' || type == 'C'; }
+    // Whether a client message of this type goes whole to fromClient: Parse, Bind, Describe and
+    // Close, which may be rewritten, and while a batch is recorded (for a stale plan) Execute,
+    // Sync and Flush too. Anything else is forwarded unchanged and reported to forwarded().
+    bool readsWhole(char type) const {
+        return type == 'P' || type == 'B' || type == 'D' || type == 'C' ||
+               (recording_.state == Recording::Open && (type == 'E' || type == 'S' || type == 'H'));
+    }
     // Whether a simple Query whose text starts with these bytes may be PREPARE, EXECUTE or
     // DEALLOCATE (then it is passed whole to fromClientQuery): yes, no, or more bytes needed.
     enum class Maybe { No, Yes, NeedMore };
@@ -107,10 +120,15 @@ public:
     // server's transaction status (in a failed transaction the server answers, as it would).
     Outcome fromClientQuery(const uint8_t* body, size_t size, char status, ClientStatements& client,
                             std::string& toServer);
-    // One whole Parse, Bind, Describe or Close (Unchanged: the unnamed statement, a portal, an
-    // unknown name).
+    // One whole message of a type readsWhole names (Unchanged: the unnamed statement, a portal,
+    // an unknown name, an Execute, Sync or Flush).
     Outcome fromClient(char type, const uint8_t* body, size_t size, ClientStatements& client, std::string& toServer);
-    // A message sent to the server unchanged.
+    // A client message the pooler refuses to hold (larger than max_packet_size): the server is
+    // made to fail the batch with a Bind of a statement that does not exist, as PostgreSQL fails
+    // a batch on an error, and the client gets `error` (a whole ErrorResponse) in place of the
+    // server's. What goes to the server is appended to `toServer`.
+    void refuse(std::string error, std::string& toServer);
+    // A message sent to the server unchanged, not read whole.
     void forwarded(char type);
 
     // ---- server → client ----
@@ -122,8 +140,19 @@ public:
     // `toClient`, with the status of each ReadyForQuery among them in `readies`.
     bool hasDue() const;
     void takeDue(std::string& toClient, std::vector<char>& readies);
+
+    // ---- a stale plan, prepared again ----
+    // The server refused a batch's first Bind (or an EXECUTE) of a pooled statement because DDL
+    // changed its result type. When nothing of the batch has been executed and nothing else was
+    // sent after it, the pooler swallows the error, and once the server is ready again sends the
+    // statement's Close and Parse and the whole batch again: the client sees only the result.
+    // Until then the client's next messages must wait (holdsClient); takeReplay gives the bytes
+    // to send, once the server's answer to the failed batch has been swallowed.
+    bool holdsClient() const { return replay_.statement != nullptr; }
+    bool takeReplay(std::string& toServer);
+
     bool idle() const { return expected_.empty(); }
-    void reset() { expected_.clear(); }
+    void reset();
     void setCapacity(size_t capacity) { capacity_ = capacity; }
 
 private:
@@ -132,18 +161,56 @@ private:
         Expected(char requestType, Reply replyBy) : request(requestType), reply(replyBy) {}
         char request;  // the frontend message type
         Reply reply;
-        std::string answer;           // Reply::Pooler: the bytes the pooler answers with
+        std::string answer;           // Reply::Pooler: the bytes the pooler answers with; a refusal: its error
         char ready = 0;               // …and the status of the ReadyForQuery among them, if any
         bool failed = false;          // a Query's ErrorResponse came: undone when it completes
         char kind = 0;                // Describe: 'S' or 'P'
         bool sawParameters = false;   // Describe 'S': ParameterDescription came, its row description is next
         StatementRef parsed;          // a Parse sent to the server: forgotten there if it is not done
         std::string clientName;       // a name this Parse gave the client: forgotten if it fails
+        StatementRef bound;           // a Bind or EXECUTE of a pooled statement: its plan may be stale
+        uint32_t recording = 0;       // the recording (Recording::id) this request starts
+        bool replayAfter = false;     // swallows a failed batch's answer; then the replay is due
     };
+
+    // The bytes of a batch from its first Bind (or EXECUTE) of a pooled statement to its Sync,
+    // kept until that Bind is answered, so that the batch can be sent again after a stale plan.
+    struct Recording {
+        enum State : uint8_t { None, Open, Complete };
+        State state = None;
+        uint32_t id = 0;
+        bool followed = false;  // something was sent after the batch: it can no longer be replayed
+        std::string bytes;
+    };
+    // A batch the server failed with a stale plan, to send again.
+    struct Replay {
+        StatementRef statement;
+        std::string bytes;
+        std::deque<Expected> requests;
+        bool due = false;
+    };
+    static constexpr size_t kMaxRecording = 64 * 1024;  // a larger batch is not replayed
 
     // The statement on the server, preparing it first when it is not there (a Parse, or for a
     // statement prepared in SQL a PREPARE query), whose answer is swallowed.
     void ensureOnServer(const StatementRef& statement, std::string& toServer);
+    // fromClient's work, before the recording: `batchStart` is where in `toServer` a Bind of a
+    // pooled statement (which may start a recorded batch) begins.
+    Outcome rewrite(char type, const uint8_t* body, size_t size, ClientStatements& client, std::string& toServer,
+                    size_t& batchStart);
+    // Closes a statement on the server, the answer swallowed: a Close in the client's extended
+    // batch, a DEALLOCATE query before its simple Query (`bySql`; a Close there would open an
+    // extended batch the Query does not end).
+    void closeOnServer(const Statement& statement, bool bySql, std::string& toServer);
+    // Adds what went to the server for the request just queued to the recording: `sent` belongs
+    // to the open one, or starts one at `batchStart` (npos: it cannot).
+    void record(std::string_view sent, size_t batchStart);
+    void stopRecording();
+    // Queues the request a forwarded message makes, if any.
+    void queue(char type);
+    // The error answering the head request says its plan is stale: set up the replay if it can be.
+    bool replayStalePlan();
+    void popFront();
     // The pooler answers a simple Query itself: `answer` (a CommandComplete or an error) and a
     // ReadyForQuery.
     void answerQuery(std::string answer, char status);
@@ -157,6 +224,13 @@ private:
     size_t capacity_;
     std::deque<Expected> expected_;
     pool::PoolStats& counts_;
+    char status_ = 'I';        // the server's transaction status at its last ReadyForQuery
+    // A Bind or Execute of the current batch was answered: the portal it made dies with a failed
+    // batch, and a replay from a later request would not make it again.
+    bool portalsMade_ = false;
+    bool skipping_ = false;    // the server skips to a Sync the client has not sent yet
+    Recording recording_;
+    Replay replay_;
 };
 
 }  // namespace sluice::conn

@@ -561,6 +561,7 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
     };
     std::optional<char> readyStatus;
     size_t readyAt = 0;
+    bool replayed = false;  // the client's messages held back meanwhile may go on after it
     while (pos < size && !readyStatus) {
         if (streamRemaining_ > 0) {
             size_t take = std::min<size_t>(streamRemaining_, size - pos);
@@ -589,6 +590,11 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
                 passOn(pos);
                 pos += header->totalSize();
                 sent = pos;
+                std::string replay;
+                if (relay_->takeReplay(replay)) {  // a batch refused for a stale plan goes again
+                    socket_.write(replay);
+                    replayed = true;
+                }
                 continue;
             }
         }
@@ -659,6 +665,7 @@ void ServerConn::forwardToClient(net::IoBuffer& input) {
     // The pooler's answers due after the last message (a Parse after the Sync…); may release us.
     if (relay_ && client_ == client && state_ == State::Active && streamRemaining_ == 0 && relay_->hasDue())
         client->deliverPoolerAnswers(*relay_);
+    if (replayed && client_ == client) client->resumeReading();
 }
 
 void ServerConn::restoreClientParameters(char readyStatus) {

@@ -24,7 +24,8 @@ bool parseErrorOrNotice(const uint8_t* body, size_t size, ErrorFields& fields) {
             case 'M': parsed.message = value; break;
             case 'D': parsed.detail = value; break;
             case 'H': parsed.hint = value; break;
-            default: break;  // position, where, schema, file, line, routine, ...
+            case 'R': parsed.routine = value; break;
+            default: break;  // position, where, schema, file, line, ...
         }
     }
     if (!reader.atEnd()) return false;

@@ -5,11 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 #include <vector>
 
 namespace sluice::proto {
@@ -20,6 +18,7 @@ struct ErrorFields {
     std::string message;
     std::string detail;
     std::string hint;
+    std::string routine;  // 'R': the server function that raised it (never translated)
 };
 // ErrorResponse or NoticeResponse. Fields the pooler has no use for are skipped.
 bool parseErrorOrNotice(const uint8_t* body, size_t size, ErrorFields& fields);

@@ -230,6 +230,89 @@ TEST_F(PreparedStatements, SqlPrepareErrorsAreTheOnesPostgreSqlGives) {
     ASSERT_TRUE(a.exec("ROLLBACK").ok);
 }
 
+// PQexecPrepared without parameters: the first row's values joined by ',', or "SQLSTATE: message".
+std::string rowOf(PqConn& conn, const std::string& name) {
+    PGresult* result = PQexecPrepared(conn.raw(), name.c_str(), 0, nullptr, nullptr, nullptr, 0);
+    std::string outcome;
+    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+        const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+        outcome = std::string(state ? state : "?") + ": " + PQresultErrorMessage(result);
+    } else if (PQntuples(result) > 0) {
+        for (int column = 0; column < PQnfields(result); ++column)
+            outcome += (column ? "," : "") + std::string(PQgetvalue(result, 0, column));
+    }
+    PQclear(result);
+    return outcome;
+}
+
+TEST_F(PreparedStatements, AStatementWhoseResultDdlChangedIsPreparedAgainWithoutAnError) {
+    startSluice("default_pool_size = 1\n", 1);  // one server, which holds every statement
+    const std::string table = "ps_drift_" + std::to_string(::getpid());
+    sharedPg().exec("DROP TABLE IF EXISTS " + table + "; CREATE TABLE " + table + " (a int DEFAULT 1); INSERT INTO " +
+                        table + " DEFAULT VALUES; ALTER TABLE " + table + " OWNER TO app",
+                    "app");
+    const std::string query = "SELECT * FROM " + table;
+    PqConn a = client(), b = client();
+    ASSERT_EQ(prepare(a, "s", query), "") << context();
+    ASSERT_TRUE(a.exec("PREPARE q AS " + query).ok) << context();
+    EXPECT_EQ(rowOf(a, "s"), "1");
+    EXPECT_EQ(a.exec("EXECUTE q").value(), "1");
+    sharedPg().exec("ALTER TABLE " + table + " ADD COLUMN b int DEFAULT 2", "app");
+    // b prepares the same text after the DDL (the pooler answers: the server has it), and would
+    // never see the old plan on a direct connection: it must not here either.
+    ASSERT_EQ(prepare(b, "t", query), "") << context();
+    EXPECT_EQ(rowOf(b, "t"), "1,2") << context();
+    // a's own statements are prepared again too (PostgreSQL would have refused them once).
+    EXPECT_EQ(rowOf(a, "s"), "1,2") << context();
+    auto executed = a.exec("EXECUTE q");
+    ASSERT_TRUE(executed.ok) << executed.describe() << context();
+    EXPECT_EQ(executed.columns.size(), 2u);
+    // Inside a transaction block the refusal fails the block, as on a direct connection; the
+    // statement is prepared again for the next use.
+    sharedPg().exec("ALTER TABLE " + table + " ADD COLUMN c int DEFAULT 3", "app");
+    ASSERT_TRUE(a.exec("BEGIN").ok);
+    EXPECT_EQ(rowOf(a, "s").substr(0, 6), "0A000:");
+    ASSERT_TRUE(a.exec("ROLLBACK").ok);
+    EXPECT_EQ(rowOf(a, "s"), "1,2,3") << context();
+    EXPECT_EQ(rowOf(b, "t"), "1,2,3") << context();
+}
+
+TEST_F(PreparedStatements, AParseLargerThanMaxPacketSizeIsRefusedAndTheSessionGoesOn) {
+    startSluice("max_packet_size = 16384\n");
+    PqConn a = client();
+    ASSERT_EQ(prepare(a, "small", "SELECT 'small'::text"), "") << context();
+    const std::string large = "SELECT '" + std::string(40000, 'x') + "'::text";
+    const std::string refused = prepare(a, "large", large);
+    EXPECT_EQ(refused.substr(0, 6), "54000:") << refused;
+    EXPECT_NE(refused.find("max_packet_size"), std::string::npos) << refused;
+    // The session goes on: its statements, new ones, and the server it used.
+    EXPECT_EQ(execPrepared(a, "small", {}), "small") << context();
+    EXPECT_EQ(execPrepared(a, "large", {}).substr(0, 6), "26000:") << "a refused Parse makes nothing";
+    ASSERT_EQ(prepare(a, "next", "SELECT 'next'::text"), "") << context();
+    EXPECT_EQ(execPrepared(a, "next", {}), "next");
+    EXPECT_EQ(a.exec("SELECT 1").value(), "1");
+    // In a pipeline the refusal fails its batch, as an error there does in PostgreSQL.
+    ASSERT_EQ(PQenterPipelineMode(a.raw()), 1);
+    ASSERT_EQ(PQsendPrepare(a.raw(), "p1", "SELECT 'p1'::text", 0, nullptr), 1);
+    ASSERT_EQ(PQsendPrepare(a.raw(), "p2", large.c_str(), 0, nullptr), 1);
+    ASSERT_EQ(PQsendQueryPrepared(a.raw(), "small", 0, nullptr, nullptr, nullptr, 0), 1);
+    ASSERT_EQ(PQpipelineSync(a.raw()), 1);
+    std::vector<std::string> outcomes;
+    while (outcomes.size() < 4) {
+        PGresult* result = PQgetResult(a.raw());
+        if (!result) continue;  // the end of one query's results
+        const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+        outcomes.push_back(std::string(PQresStatus(PQresultStatus(result))) + (state ? std::string(" ") + state : ""));
+        PQclear(result);
+    }
+    EXPECT_EQ(outcomes, (std::vector<std::string>{"PGRES_COMMAND_OK", "PGRES_FATAL_ERROR 54000",
+                                                  "PGRES_PIPELINE_ABORTED", "PGRES_PIPELINE_SYNC"}))
+        << context();
+    ASSERT_EQ(PQexitPipelineMode(a.raw()), 1);
+    EXPECT_EQ(execPrepared(a, "p1", {}), "p1") << "Parse before the error stays, as in PostgreSQL";
+    EXPECT_EQ(a.exec("SELECT 2").value(), "2");
+}
+
 TEST_F(PreparedStatements, OffWithZeroAsInPgBouncer) {
     startSluice("max_prepared_statements = 0\ndefault_pool_size = 1\n", 1);
     PqConn a = client(), b = client();

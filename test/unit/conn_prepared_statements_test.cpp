@@ -35,7 +35,7 @@ protected:
         std::string toServer;
         const char type = message[0];
         const std::string b = body(message);
-        if (PreparedRelay::rewrites(type)) {
+        if (relay_.readsWhole(type)) {
             auto outcome = relay_.fromClient(type, reinterpret_cast<const uint8_t*>(b.data()), b.size(), client, toServer);
             EXPECT_NE(outcome, PreparedRelay::Outcome::Malformed);
             if (outcome == PreparedRelay::Outcome::Unchanged) toServer = message;
@@ -73,6 +73,30 @@ protected:
         std::string out;
         proto::appendBind(out, "", statement, std::string("\0\0\0\0\0\0", 6));
         return out;
+    }
+    static std::string execute() {
+        std::string out;
+        proto::MessageBuilder(out, 'E').addString("").addInt32(0);
+        return out;
+    }
+    static std::string flush() {
+        std::string out;
+        proto::MessageBuilder(out, 'H');
+        return out;
+    }
+    // The body of the ErrorResponse PostgreSQL sends for a prepared statement after DDL changed
+    // what it returns.
+    static std::string stalePlanError() {
+        std::string out;
+        proto::appendErrorResponse(out, "ERROR", "0A000", "cached plan must not change result type");
+        return body(out);
+    }
+    // Prepares `name` as `query` on the server, answered.
+    void prepared(const std::string& name, const std::string& query, conn::ClientStatements& client) {
+        send(parse(name, query), client);
+        send(sync(), client);
+        answer('1', client);
+        answer('Z', client, "I");
     }
     static std::string sync() {
         std::string out;
@@ -195,6 +219,65 @@ TEST_F(Relay, PoolerAnswersWithNothingAheadAreDueAtOnce) {
     send(flush, client);
     EXPECT_EQ(due(client), "1");  // Parse + Flush: the client waits for its ParseComplete now
     EXPECT_TRUE(relay_.idle());
+}
+
+TEST_F(Relay, ABatchRefusedForAStalePlanIsSentAgainAfterTheStatementIsPreparedAgain) {
+    conn::ClientStatements client;
+    prepared("s", "SELECT * FROM t", client);
+    std::string batch = send(bind("s"), client);
+    batch += send(execute(), client);
+    batch += send(sync(), client);
+    EXPECT_EQ(types(batch), "BES");
+    // ALTER TABLE t elsewhere: the server refuses the Bind, skips to the Sync.
+    EXPECT_EQ(answer('E', client, stalePlanError()), "") << "the client never sees the stale plan";
+    EXPECT_TRUE(relay_.holdsClient());
+    EXPECT_EQ(answer('Z', client, "I"), "");
+    std::string replay;
+    ASSERT_TRUE(relay_.takeReplay(replay));
+    EXPECT_EQ(types(replay), "CPBES");
+    EXPECT_EQ(replay.substr(replay.size() - batch.size()), batch);
+    EXPECT_FALSE(relay_.holdsClient());
+    EXPECT_EQ(answer('3', client), "");
+    EXPECT_EQ(answer('1', client), "");
+    EXPECT_EQ(answer('2', client), "2");
+    EXPECT_EQ(answer('D', client), "D");
+    EXPECT_EQ(answer('C', client), "C");
+    EXPECT_EQ(answer('Z', client, "I"), "Z");
+    EXPECT_TRUE(relay_.idle());
+    EXPECT_EQ(stats_.serverParses, 2u);
+}
+
+TEST_F(Relay, AStalePlanInsideATransactionBlockReachesTheClientAndIsPreparedAgainNextTime) {
+    conn::ClientStatements client;
+    prepared("s", "SELECT * FROM t", client);
+    std::string begin;
+    proto::appendQuery(begin, "BEGIN");
+    send(begin, client);
+    answer('C', client);
+    answer('Z', client, "T");
+    send(bind("s"), client);
+    send(execute(), client);
+    send(sync(), client);
+    EXPECT_EQ(answer('E', client, stalePlanError()), "E") << "the block failed, as on a direct connection";
+    EXPECT_FALSE(relay_.holdsClient());
+    EXPECT_EQ(answer('Z', client, "E"), "Z");
+    EXPECT_EQ(types(send(bind("s"), client)), "CPB") << "closed and prepared again before its next use";
+}
+
+TEST_F(Relay, MessagesAfterAnErrorAreIgnoredUpToTheSyncTheClientSendsLater) {
+    conn::ClientStatements client;
+    send(parse("bad", "SELEC 1"), client);
+    send(flush(), client);
+    EXPECT_EQ(answer('E', client), "E");
+    // The server ignores these: no answer is awaited for them, no name is made or dropped.
+    send(parse("later", "SELECT 6"), client);
+    send(bind("later"), client);
+    send(execute(), client);
+    EXPECT_TRUE(relay_.idle());
+    send(sync(), client);
+    EXPECT_EQ(answer('Z', client, "I"), "Z");
+    EXPECT_TRUE(relay_.idle());
+    EXPECT_TRUE(client.empty());
 }
 
 TEST_F(Relay, DiscardAllForgetsTheServersAndTheClientsStatements) {
