@@ -119,6 +119,8 @@ ResultSet showPools(const Reports& reports) {
             pool.serversUsed += row.serversUsed;
             pool.serversTested += row.serversTested;
             pool.serversLogin += row.serversLogin;
+            pool.serversBeingCanceled += row.serversBeingCanceled;
+            pool.cancelsInFlight += row.cancelsInFlight;
             pool.maxWaitMicros = std::max(pool.maxWaitMicros, row.maxWaitMicros);
         }
     }
@@ -126,8 +128,10 @@ ResultSet showPools(const Reports& reports) {
     set.addRow({kConsoleDatabase, kConsoleDatabase, consoleClients, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "statement",
                 nullptr});
     for (const auto& [key, pool] : pools)
-        set.addRow({key.first, key.second, pool.clientsActive, pool.clientsWaiting, 0, 0, pool.serversActive, 0, 0,
-                    pool.serversIdle, pool.serversUsed, pool.serversTested, pool.serversLogin,
+        // A forwarded cancel is both a cancel client waiting for its answer and a connection
+        // to the server carrying it (PgBouncer's active cancel request and active_cancel server).
+        set.addRow({key.first, key.second, pool.clientsActive, pool.clientsWaiting, pool.cancelsInFlight, 0,
+                    pool.serversActive, pool.cancelsInFlight, pool.serversBeingCanceled, pool.serversIdle, pool.serversUsed, pool.serversTested, pool.serversLogin,
                     static_cast<int>(pool.maxWaitMicros / 1000000), static_cast<int>(pool.maxWaitMicros % 1000000),
                     pool.poolMode, nullptr});
     return set;

@@ -1,34 +1,26 @@
 #include "conn/cancel_forwarder.h"
 
-#include <fmt/format.h>
-
 #include "proto/builders.h"
-#include "util/log.h"
 
 namespace sluice::conn {
 
-CancelForwarder::CancelForwarder(uv_loop_t* loop, std::string host, int port, int32_t pid, int32_t key, Done done)
-    : socket_(loop, *this), host_(std::move(host)), port_(port), pid_(pid), key_(key), done_(std::move(done)) {}
+CancelForwarder::CancelForwarder(uv_loop_t* loop, CancelTarget target, int32_t pid, int32_t key, Done done)
+    : socket_(loop, *this), target_(std::move(target)), pid_(pid), key_(key), done_(std::move(done)) {}
 
 void CancelForwarder::start() {
-    const bool isUnix = !host_.empty() && host_[0] == '/';
+    const bool isUnix = !target_.unixPath.empty();
     if (socket_.open(isUnix) != 0) {
-        done_(*this);
+        done_(*this, CancelOutcome::Failed);
         return;
     }
-    if (isUnix) {
-        socket_.connectUnix(fmt::format("{}/.s.PGSQL.{}", host_, port_));
-        return;
-    }
-    sockaddr_storage ss{};
-    if (uv_ip4_addr(host_.c_str(), port_, reinterpret_cast<sockaddr_in*>(&ss)) != 0 &&
-        uv_ip6_addr(host_.c_str(), port_, reinterpret_cast<sockaddr_in6*>(&ss)) != 0) {
-        // TODO(discovery): host names; the server was reached by name, so resolve it again here.
-        SLOG_WARN("cannot forward cancel request to {}: host names are not supported for cancels yet", host_);
-        socket_.close();
-        return;
-    }
-    if (socket_.connectTcp(reinterpret_cast<sockaddr*>(&ss)) != 0) socket_.close();
+    if (isUnix) socket_.connectUnix(target_.unixPath);
+    else if (socket_.connectTcp(reinterpret_cast<const sockaddr*>(&target_.address)) != 0) socket_.close();
+}
+
+void CancelForwarder::abandon() {
+    if (sent_) return;  // the server has it: its answer (closing) comes, whatever the wait
+    abandoned_ = true;
+    socket_.close();
 }
 
 void CancelForwarder::onSocketConnected(int status) {
@@ -39,7 +31,13 @@ void CancelForwarder::onSocketConnected(int status) {
     std::string out;
     proto::appendCancelRequest(out, pid_, key_);
     socket_.write(out);
-    if (socket_.queuedBytes() == 0) socket_.close();
+    sent_ = true;
+    socket_.startReading(64);  // for the server's close
+}
+
+void CancelForwarder::onSocketClosed() {
+    // The server closes a cancel connection after acting on it (there is no answer to read).
+    done_(*this, abandoned_ ? CancelOutcome::TimedOut : sent_ ? CancelOutcome::Delivered : CancelOutcome::Failed);
 }
 
 }  // namespace sluice::conn

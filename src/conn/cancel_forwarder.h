@@ -1,6 +1,10 @@
 // Forwards one CancelRequest to a server on a connection of its own (the protocol's way), with
-// the server's real key, then closes; the client's cancel connection never waits for it.
+// the server's real key, and waits for the server to close that connection: only then has the
+// backend been signalled, and only then may the server run another client's query (DESIGN §2,
+// "Cancels").
 #pragma once
+
+#include <sys/socket.h>
 
 #include <cstdint>
 #include <functional>
@@ -11,28 +15,40 @@
 
 namespace sluice::conn {
 
+// How a cancel request ended, for the connection that sent it.
+enum class CancelOutcome { Delivered, Failed, TimedOut, UnknownKey, IdleClient };
+
+// Where a server connection went: its unix socket path, or the address it connected to (a
+// host name was resolved then; the cancel goes to the same machine without asking DNS again).
+struct CancelTarget {
+    std::string unixPath;  // empty: TCP to `address`
+    sockaddr_storage address{};
+};
+
 class CancelForwarder final : public net::SocketOwner {
 public:
-    using Done = std::function<void(CancelForwarder&)>;
-    CancelForwarder(uv_loop_t* loop, std::string host, int port, int32_t pid, int32_t key, Done done);
+    using Done = std::function<void(CancelForwarder&, CancelOutcome)>;
+    CancelForwarder(uv_loop_t* loop, CancelTarget target, int32_t pid, int32_t key, Done done);
     void start();
-    // cancel_wait_timeout: a cancel that could not be delivered in time is dropped.
-    void abandon() { socket_.close(); }
+    // Sent: the server has the request and will close the connection once it acted on it.
+    bool sent() const { return sent_; }
+    // cancel_wait_timeout: a cancel still not sent is dropped.
+    void abandon();
     TimePoint startedAt() const { return startedAt_; }
 
     void onSocketRead(net::IoBuffer& input) override { input.consume(input.size()); }
     void onSocketEnd(std::string_view) override { socket_.close(); }
     void onSocketConnected(int status) override;
-    void onSocketDrained() override { socket_.close(); }
-    void onSocketClosed() override { done_(*this); }
+    void onSocketClosed() override;
 
 private:
     net::Socket socket_;
-    std::string host_;
-    int port_;
+    CancelTarget target_;
     int32_t pid_;
     int32_t key_;
     Done done_;
+    bool sent_ = false;
+    bool abandoned_ = false;
     TimePoint startedAt_ = Clock::now();
 };
 

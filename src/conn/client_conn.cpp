@@ -89,6 +89,7 @@ void ClientConn::readInput(net::IoBuffer& input) {
                 // pooler is held back.
                 if (input.size() >= static_cast<size_t>(connections_.settings().pkt_buf)) socket_.stopReading();
                 return;
+            case State::Canceling:
             case State::Closing: input.consume(input.size()); return;
         }
     }
@@ -140,14 +141,13 @@ bool ClientConn::handleStartup(net::IoBuffer& input) {
             gssAnswered_ = true;
             socket_.write("N", 1);
             return true;
-        case proto::StartupKind::CancelRequest: {
-            connections_.cancel(packet.cancelPid, packet.cancelKey);
-            // The protocol gives a cancel connection no answer either way.
+        case proto::StartupKind::CancelRequest:
+            // The protocol gives a cancel connection no answer either way; it is closed when the
+            // cancel is done, which may be at once.
             if (connections_.settings().log_connections) SLOG_DEBUG("{} cancel request", describe());
-            state_ = State::Closing;
-            socket_.close();
+            state_ = State::Canceling;
+            connections_.cancel(packet.cancelPid, packet.cancelKey, *this);
             return false;
-        }
         case proto::StartupKind::Startup: startLogin(packet); return state_ != State::Closing;
     }
     return false;
@@ -476,6 +476,16 @@ void ClientConn::cancelWhileWaiting() {
         return;
     }
     closeWithError(proto::sqlstate::kQueryCanceled, "canceling statement due to user request");
+}
+
+void ClientConn::cancelAnswered(CancelOutcome outcome) {
+    switch (outcome) {
+        case CancelOutcome::Delivered: close("successfully sent cancel request"); break;
+        case CancelOutcome::Failed: close("could not send cancel request to the server"); break;
+        case CancelOutcome::TimedOut: close("cancel_wait_timeout"); break;
+        case CancelOutcome::UnknownKey: close("failed cancel request"); break;
+        case CancelOutcome::IdleClient: close("cancel request for idle client"); break;
+    }
 }
 
 void ClientConn::onServerUnavailable(const Error& error) {
@@ -861,6 +871,7 @@ void ClientConn::close(std::string_view reason) {
         server->releaseFromClient(true);
     }
     if (cancelRegistered_) connections_.unregisterCancelKey(*this);
+    if (previous == State::Canceling) connections_.forgetCancelRequester(*this);
     if (console_) connections_.unregisterConsoleClient(*this);
     if (admitted_) {
         shard_->pool().releaseClient();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "conn/cancel_forwarder.h"
 #include "conn/prepared_statements.h"
 #include "conn/tracked_params.h"
 #include "net/socket.h"
@@ -31,7 +32,8 @@ class ServerConn;
 class ClientConn final : public net::SocketOwner, public pool::PoolWaiter {
 public:
     // Console and ConsoleBusy: a client of the admin console, reading a query / awaiting its answer.
-    enum class State { Startup, Auth, WaitWelcome, Idle, Waiting, Linking, Active, Console, ConsoleBusy, Closing };
+    // Canceling: a connection that sent a CancelRequest, open until the cancel is done.
+    enum class State { Startup, Auth, WaitWelcome, Idle, Waiting, Linking, Active, Console, ConsoleBusy, Canceling, Closing };
 
     ClientConn(Connections& connections, uint64_t id);
     ~ClientConn() override;
@@ -90,6 +92,8 @@ public:
     ListHook sweepHook;  // on Connections' watched or quiet list
     // A CancelRequest for this client arrived while it waits for a server: drop its request.
     void cancelWhileWaiting();
+    // The cancel this connection requested is done (Connections::cancel): it closes.
+    void cancelAnswered(CancelOutcome outcome);
 
     State state() const { return state_; }
     ServerConn* server() const { return server_; }

@@ -119,19 +119,44 @@ void Connections::unregisterCancelKey(ClientConn& client) {
     if (it != cancelKeys_.end() && it->second == &client) cancelKeys_.erase(it);
 }
 
-void Connections::cancel(int32_t pid, int32_t key) {
-    if (cancelOwnClient(pid, key)) return;
+void Connections::cancel(int32_t pid, int32_t key, ClientConn& requester) {
+    const uint64_t ticket = requester.id();
+    cancelRequesters_[ticket] = &requester;
     const int owner = pid & 0xff;
-    if (pid < 0 || !mesh_ || owner == workerIndex_ || owner >= mesh_->workerCount()) return;
-    mesh_->postToWorker(owner, [pid, key](Connections& connections) { connections.cancelOwnClient(pid, key); });
+    if (pid < 0 || !mesh_ || owner == workerIndex_ || owner >= mesh_->workerCount()) {
+        cancelOwnClient(pid, key, [this, ticket](CancelOutcome outcome) { answerCancelRequester(ticket, outcome); });
+        return;
+    }
+    // The owner cancels; its answer comes back here, where the requester is.
+    WorkerMesh* mesh = mesh_;
+    const int here = workerIndex_;
+    mesh_->postToWorker(owner, [pid, key, mesh, here, ticket](Connections& connections) {
+        connections.cancelOwnClient(pid, key, [mesh, here, ticket](CancelOutcome outcome) {
+            mesh->postToWorker(here, [ticket, outcome](Connections& back) { back.answerCancelRequester(ticket, outcome); });
+        });
+    });
 }
 
-bool Connections::cancelOwnClient(int32_t pid, int32_t key) {
+void Connections::cancelOwnClient(int32_t pid, int32_t key, CancelAnswer answer) {
     ClientConn* target = findByCancelKey(pid, key);
-    if (!target) return false;
-    if (target->server()) forwardCancel(*target->server());
-    else target->cancelWhileWaiting();
-    return true;
+    if (!target) {
+        answer(CancelOutcome::UnknownKey);
+    } else if (target->server()) {
+        forwardCancel(*target->server(), std::move(answer));
+    } else if (target->state() == ClientConn::State::Waiting) {
+        target->cancelWhileWaiting();
+        answer(CancelOutcome::Delivered);
+    } else {
+        answer(CancelOutcome::IdleClient);  // its query ended before the cancel came
+    }
+}
+
+void Connections::answerCancelRequester(uint64_t requester, CancelOutcome outcome) {
+    auto it = cancelRequesters_.find(requester);
+    if (it == cancelRequesters_.end()) return;  // it left meanwhile
+    ClientConn* client = it->second;
+    cancelRequesters_.erase(it);
+    client->cancelAnswered(outcome);
 }
 
 ClientConn* Connections::findByCancelKey(int32_t pid, int32_t key) {
@@ -139,11 +164,22 @@ ClientConn* Connections::findByCancelKey(int32_t pid, int32_t key) {
     return it == cancelKeys_.end() ? nullptr : it->second;
 }
 
-void Connections::forwardCancel(ServerConn& server) {
+void Connections::forwardCancel(ServerConn& server, CancelAnswer answer) {
+    server.cancelStarted();  // not reused by another client until this is done
     auto forwarder = std::make_unique<CancelForwarder>(
-        loop_, server.host().address().host, server.host().address().port, server.backendPid(), server.backendKey(),
-        [this](CancelForwarder& done) {
-            std::erase_if(cancels_, [&](const std::unique_ptr<CancelForwarder>& f) { return f.get() == &done; });
+        loop_, server.cancelTarget(), server.backendPid(), server.backendKey(),
+        [this, serverId = server.id(), answer = std::move(answer)](CancelForwarder& done, CancelOutcome outcome) {
+            // Erasing the forwarder frees this lambda: what it needs after that is copied first.
+            Connections& self = *this;
+            const uint64_t canceled = serverId;
+            CancelAnswer tell = std::move(answer);
+            std::erase_if(self.cancels_, [&](const std::unique_ptr<CancelForwarder>& f) { return f.get() == &done; });
+            for (auto& [ptr, candidate] : self.servers_)  // it may have closed meanwhile; cancels are rare
+                if (candidate->id() == canceled) {
+                    candidate->cancelFinished();
+                    break;
+                }
+            tell(outcome);
         });
     CancelForwarder& ref = *forwarder;
     cancels_.push_back(std::move(forwarder));
@@ -182,11 +218,9 @@ void Connections::checkTimeouts() {
     if (s.cancel_wait_timeout > 0) {
         std::vector<CancelForwarder*> late;
         for (auto& cancel : cancels_)
-            if (secondsSince(cancel->startedAt(), now) >= s.cancel_wait_timeout) late.push_back(cancel.get());
-        for (CancelForwarder* cancel : late) {
-            SLOG_WARN("cancel request not delivered within cancel_wait_timeout; dropped");
-            cancel->abandon();
-        }
+            if (!cancel->sent() && secondsSince(cancel->startedAt(), now) >= s.cancel_wait_timeout)
+                late.push_back(cancel.get());
+        for (CancelForwarder* cancel : late) cancel->abandon();  // its requester logs why it closes
     }
 
     for (auto& [key, shard] : shards_) {
@@ -384,6 +418,8 @@ WorkerReport Connections::report() const {
             else if (row.state == "used") ++pool.serversUsed;
             else if (row.state == "tested") ++pool.serversTested;
             else if (row.state == "new") ++pool.serversLogin;
+            else if (row.state == "being_canceled") ++pool.serversBeingCanceled;
+            pool.cancelsInFlight += server->cancelsInFlight();
         }
         report.servers.push_back(std::move(row));
     }

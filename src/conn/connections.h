@@ -89,15 +89,17 @@ public:
     int32_t cancelPidFor(uint32_t random) const {
         return static_cast<int32_t>(((random & 0x7fffffffu) & ~0xffu) | static_cast<uint32_t>(workerIndex_));
     }
-    // A CancelRequest: cancels the client's query (or its wait for a server) on whichever worker
-    // owns it; an unknown or forged key costs a lookup.
-    void cancel(int32_t pid, int32_t key);
-    // The same for a client of this worker; false when none has the key.
-    bool cancelOwnClient(int32_t pid, int32_t key);
+    // A CancelRequest from `requester` (a connection of this worker that sent one): cancels the
+    // client's query (or its wait for a server) on whichever worker owns it; an unknown or
+    // forged key costs a lookup. The requester stays open until the cancel is done and is then
+    // told (ClientConn::cancelAnswered), as PgBouncer keeps it: libpq's PQcancel returns when
+    // the backend has been signalled, never before.
+    void cancel(int32_t pid, int32_t key, ClientConn& requester);
+    // Closing: a requester that leaves before its answer.
+    void forgetCancelRequester(ClientConn& requester) { cancelRequesters_.erase(requester.id()); }
     void registerCancelKey(ClientConn& client);
     void unregisterCancelKey(ClientConn& client);
     ClientConn* findByCancelKey(int32_t pid, int32_t key);
-    void forwardCancel(ServerConn& server);
 
     // Called by a connection once its socket is closed: frees it.
     void destroy(ClientConn& client);
@@ -200,6 +202,14 @@ private:
     std::map<std::pair<std::string, std::string>, std::unique_ptr<pool::PoolShard>> shards_;
     std::unordered_map<uint64_t, ClientConn*> cancelKeys_;
     std::vector<std::unique_ptr<class CancelForwarder>> cancels_;
+    std::unordered_map<uint64_t, ClientConn*> cancelRequesters_;  // by id, waiting for their answer
+
+    // Cancels a client of this worker; `answer` runs (on this worker) when that is done.
+    using CancelAnswer = std::function<void(CancelOutcome)>;
+    void cancelOwnClient(int32_t pid, int32_t key, CancelAnswer answer);
+    void forwardCancel(ServerConn& server, CancelAnswer answer);
+    // The answer reaches a requester of this worker.
+    void answerCancelRequester(uint64_t requester, CancelOutcome outcome);
 };
 
 }  // namespace sluice::conn

@@ -61,6 +61,7 @@ void ServerConn::connect() {
         return;
     }
     if (isUnix) {
+        cancelTarget_.unixPath = address_;
         socket_.connectUnix(address_);
         return;
     }
@@ -102,6 +103,8 @@ void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result)
 }
 
 void ServerConn::startConnect(const sockaddr* address) {
+    std::memcpy(&cancelTarget_.address, address,
+                address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
     int rc = socket_.connectTcp(address);
     if (rc != 0) connectFailed(fmt::format("connect failed: {}", uv_strerror(rc)));
 }
@@ -208,7 +211,8 @@ bool ServerConn::processWholeMessages(net::IoBuffer& input) {
     switch (state_) {
         case State::Login: handleLoginMessage(header->type, body, bodySize); break;
         case State::Internal: handleInternalMessage(header->type, body, bodySize); break;
-        case State::Idle: {
+        case State::Idle:
+        case State::BeingCanceled: {
             std::string_view name, value;
             if (header->type == proto::msg::kParameterStatus && proto::parseParameterStatus(body, bodySize, name, value)) {
                 noteParameter(name, value);
@@ -490,6 +494,14 @@ void ServerConn::releaseFromClient(bool runReset) {
         };
         return;
     }
+    if (cancelsInFlight_ > 0) {
+        // A cancel sent for the client that just left may still reach the backend: it must
+        // not cancel the next client's query. cancelFinished() goes on with the release.
+        state_ = State::BeingCanceled;
+        resetAfterCancel_ = runReset;
+        shard_.serverBusy(*this);
+        return;
+    }
     state_ = State::Idle;
     if (!readyForQuery()) {
         close("client disconnect while server was not ready");
@@ -518,6 +530,12 @@ void ServerConn::releaseFromClient(bool runReset) {
         return;
     }
     shard_.serverReady(*this);
+}
+
+void ServerConn::cancelFinished() {
+    if (cancelsInFlight_ > 0) --cancelsInFlight_;
+    if (cancelsInFlight_ > 0 || state_ != State::BeingCanceled) return;
+    releaseFromClient(resetAfterCancel_);
 }
 
 void ServerConn::sendFromClient(const uint8_t* data, size_t size) {
@@ -791,6 +809,7 @@ void ServerConn::describeRow(ConnectionRow& row) const {
                 row.listState = "sv_idle";
             }
             break;
+        case State::BeingCanceled: row.state = "being_canceled"; row.listState = "sv_being_canceled"; break;
         case State::Closing: row.state = "closing"; row.listState = "sv_closing"; break;
     }
     if (!address_.empty() && address_[0] == '/') {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "auth/scram.h"
+#include "conn/cancel_forwarder.h"
 #include "conn/prepared_statements.h"
 #include "discovery/host_state.h"
 #include "net/socket.h"
@@ -29,7 +30,9 @@ class Connections;
 class ServerConn final : public net::SocketOwner, public pool::PooledServer {
 public:
     // TlsRequest: SSLRequest sent, waiting for 'S' / 'N' and then the TLS handshake.
-    enum class State { Connecting, TlsRequest, Login, Idle, Active, Internal, Closing };
+    // BeingCanceled: released by its client while a cancel sent for that client is still on its
+    // way; no other client gets it until the cancel is done (PgBouncer's being_canceled).
+    enum class State { Connecting, TlsRequest, Login, Idle, Active, Internal, BeingCanceled, Closing };
     using QueryDone = std::function<void(const std::optional<Error>& error)>;
 
     ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id, size_t hostIndex);
@@ -91,6 +94,12 @@ public:
     void markBusy() { readyForQuery_ = false; }
     int32_t backendPid() const { return backendPid_; }
     int32_t backendKey() const { return backendKey_; }
+    // Where a CancelRequest for this server goes: where this connection went.
+    const CancelTarget& cancelTarget() const { return cancelTarget_; }
+    // A cancel for this server's backend is on its way / done (delivered, failed or dropped).
+    void cancelStarted() { ++cancelsInFlight_; }
+    void cancelFinished();
+    int cancelsInFlight() const { return cancelsInFlight_; }
     const std::string& address() const { return address_; }
     TimePoint connectedAt() const { return connectedAt_; }
     net::Socket& socket() { return socket_; }
@@ -145,6 +154,9 @@ private:
     State state_ = State::Connecting;
     std::string name_;
     std::string address_;  // "host:port" or the unix socket path, for logs
+    CancelTarget cancelTarget_;
+    int cancelsInFlight_ = 0;
+    bool resetAfterCancel_ = false;  // BeingCanceled: whether its release runs server_reset_query
     ClientConn* client_ = nullptr;
     pool::ServerParams params_;
     pool::ServerParams syncedFor_;

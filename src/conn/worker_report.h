@@ -48,6 +48,8 @@ struct PoolRow {
     int serversUsed = 0;    // idle longer than server_check_delay: checked before reuse
     int serversTested = 0;  // running server_reset_query or server_check_query
     int serversLogin = 0;
+    int serversBeingCanceled = 0;  // released while a cancel for their last client is on its way
+    int cancelsInFlight = 0;       // cancel requests forwarded to the pool's servers, not yet done
     int64_t maxWaitMicros = 0;
     pool::PoolStats stats;
 };

@@ -1,0 +1,39 @@
+// A TCP relay on 127.0.0.1 to a local port, on a thread of its own. Tests put it between the
+// pooler and PostgreSQL to make the way to the server misbehave: once it stops accepting and its
+// listen queue is full, a new connection to it hangs as one to a host that drops packets does.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sluice::itest {
+
+class TcpRelay {
+public:
+    explicit TcpRelay(int targetPort);
+    ~TcpRelay();
+    TcpRelay(const TcpRelay&) = delete;
+    TcpRelay& operator=(const TcpRelay&) = delete;
+
+    int port() const { return port_; }
+    // New connections are no longer accepted, and the listen queue is filled with connections of
+    // the relay's own: from now on a connect to port() hangs. Relayed connections go on.
+    void blackholeNewConnections();
+
+private:
+    void run();
+
+    int targetPort_;
+    int listenFd_ = -1;
+    int port_ = 0;
+    int wakeFds_[2] = {-1, -1};  // a pipe that wakes the thread
+    std::atomic<bool> accepting_{true};
+    std::atomic<bool> stop_{false};
+    std::vector<int> fillers_;             // the queue's occupants
+    std::vector<std::pair<int, int>> pairs_;  // client, server (the relay thread's own)
+    std::thread thread_;
+};
+
+}  // namespace sluice::itest
