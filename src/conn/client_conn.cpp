@@ -190,11 +190,9 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         if (name == "user" || name == "database") continue;
         if (isTrackedParameter(name, settings)) {
             wanted_.set(name, value);
-        } else if (listContains(settings.ignore_startup_parameters, name)) {
-            continue;
         } else if (name == "options") {
-            // As PgBouncer 1.25: "-c name=value" for tracked parameters is honoured; anything
-            // else needs the parameter in ignore_startup_parameters.
+            // As PgBouncer 1.25: "-c name=value" for tracked parameters is honoured; any other
+            // setting needs its name, or "options", in ignore_startup_parameters.
             auto options = parseStartupOptions(value);
             if (!options) {
                 closeWithError(options.error().sqlstate, options.error().message);
@@ -203,12 +201,16 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
             for (const auto& [option, optionValue] : options.value()) {
                 if (isTrackedParameter(option, settings)) {
                     wanted_.set(option, optionValue);
-                } else if (!listContains(settings.ignore_startup_parameters, option)) {
+                } else if (!listContains(settings.ignore_startup_parameters, option) &&
+                           !listContains(settings.ignore_startup_parameters, "options")) {
+                    SLOG_WARN("{} unsupported startup parameter in options: {}={}", describe(), option, optionValue);
                     closeWithError(proto::sqlstate::kProtocolViolation,
                                    fmt::format("unsupported startup parameter in options: {}", option));
                     return;
                 }
             }
+        } else if (listContains(settings.ignore_startup_parameters, name)) {
+            continue;
         } else {
             closeWithError(proto::sqlstate::kProtocolViolation, fmt::format("unsupported startup parameter: {}", name));
             return;

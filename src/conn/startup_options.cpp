@@ -26,15 +26,10 @@ std::vector<std::string> splitOptions(std::string_view text) {
     return words;
 }
 
-Result<std::pair<std::string, std::string>> splitSetting(const std::string& setting) {
-    size_t eq = setting.find('=');
-    if (eq == std::string::npos || eq == 0)
-        return Error{fmt::format("invalid setting in startup options: \"{}\" (expected name=value)", setting),
-                     "08P01"};
-    std::string name = setting.substr(0, eq);
-    for (char& c : name)
-        if (c == '-') c = '_';  // PostgreSQL accepts --statement-timeout for statement_timeout
-    return std::pair{name, setting.substr(eq + 1)};
+// PgBouncer's words for any options value it cannot take, whatever is wrong with it.
+Error unsupported() {
+    return Error{"unsupported options startup parameter: only '-c config=val' and '--config=val' are allowed",
+                 "08P01"};
 }
 
 }  // namespace
@@ -46,19 +41,19 @@ Result<OptionSettings> parseStartupOptions(std::string_view options) {
         const std::string& word = words[i];
         std::string setting;
         if (word == "-c") {
-            if (i + 1 >= words.size()) return Error{"startup options end after -c", "08P01"};
+            if (i + 1 >= words.size()) return unsupported();
             setting = words[++i];
-        } else if (word.rfind("-c", 0) == 0) {
-            setting = word.substr(2);
-        } else if (word.rfind("--", 0) == 0) {
+        } else if (word.starts_with("-c") || word.starts_with("--")) {
             setting = word.substr(2);
         } else {
-            return Error{fmt::format("unsupported startup option: \"{}\" (only -c name=value is supported)", word),
-                         "08P01"};
+            return unsupported();
         }
-        auto split = splitSetting(setting);
-        if (!split) return split.error();
-        settings.push_back(std::move(split.value()));
+        const size_t eq = setting.find('=');
+        if (eq == std::string::npos || eq == 0) return unsupported();
+        std::string name = setting.substr(0, eq);
+        for (char& c : name)
+            if (c == '-') c = '_';  // PostgreSQL reads --statement-timeout as statement_timeout
+        settings.emplace_back(std::move(name), setting.substr(eq + 1));
     }
     return settings;
 }

@@ -13,7 +13,8 @@ namespace sluice::conn {
 
 using OptionSettings = std::vector<std::pair<std::string, std::string>>;
 
-// Only settings are understood; any other switch (-d 5, -B …) is an error naming it.
+// Only settings are understood (-c name=value, -cname=value, --name=value); anything else
+// (-d 5, -c name without a value) is PgBouncer's "unsupported options startup parameter".
 Result<OptionSettings> parseStartupOptions(std::string_view options);
 
 }  // namespace sluice::conn
