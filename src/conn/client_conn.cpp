@@ -182,7 +182,7 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         closeWithError(proto::sqlstate::kTooManyConnections, "no more connections allowed (max_client_conn)");
         return;
     }
-    if (!connections_.acceptingLogins()) {
+    if (!connections_.acceptingLogins() && !isConsoleDatabase(database_)) {  // the console stays open
         closeWithError(proto::sqlstate::kCannotConnectNow, "pooler is shutting down");
         return;
     }
@@ -321,6 +321,10 @@ bool ClientConn::answersPreparesItself() const {
 }
 
 void ClientConn::requestServer() {
+    if (connections_.refusingServers()) {  // SHUTDOWN WAIT_FOR_SERVERS: no new transaction
+        closeWithError(proto::sqlstate::kProtocolViolation, "server shutting down");
+        return;
+    }
     // Reading goes on, also while queued: stopping and restarting it would cost two epoll_ctl
     // calls per transaction. Bytes that arrive meanwhile wait in the buffer (readInput).
     pool::Acquired acquired = shard_->acquire(*this);

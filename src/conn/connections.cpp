@@ -433,6 +433,17 @@ void Connections::closeAllClients(std::string_view reason) {
     for (ClientConn* client : all) client->closeWithError("57P01", reason);
 }
 
+void Connections::beginShutdown(bool waitForServers) {
+    acceptingLogins_ = false;
+    closeIdleServers("shutdown in progress");
+    if (!waitForServers) return;
+    refusingServers_ = true;
+    std::vector<ClientConn*> queued;
+    for (auto& [ptr, client] : clients_)
+        if (client->state() == ClientConn::State::Waiting) queued.push_back(ptr);
+    for (ClientConn* client : queued) client->closeWithError(proto::sqlstate::kProtocolViolation, "server shutting down");
+}
+
 void Connections::closeIdleServers(std::string_view reason, const std::string& database) {
     for (auto& [key, shard] : shards_) {
         if (!database.empty() && key.first != database) continue;

@@ -119,8 +119,12 @@ public:
     discovery::HostRegistry& hosts() { return pools_.hosts(); }
 
     // Shutdown and PAUSE support.
-    void stopAcceptingLogins() { acceptingLogins_ = false; }
+    // SHUTDOWN WAIT_FOR_CLIENTS / WAIT_FOR_SERVERS (SIGTERM / SIGINT): logins to databases are
+    // refused (the console's still work); idle servers close. Waiting for servers, a client that
+    // needs one — queued, or starting its next transaction — is closed ("server shutting down").
+    void beginShutdown(bool waitForServers);
     bool acceptingLogins() const { return acceptingLogins_; }
+    bool refusingServers() const { return refusingServers_; }
     // PAUSE (SIGUSR1): servers are closed as their clients release them, new queries wait;
     // RESUME (SIGUSR2) hands servers out again. With a database name, only that database.
     void pause(const std::string& database = "");
@@ -183,6 +187,7 @@ private:
     auth::ScramSecretCache scramSecrets_;
     StatementCatalog statements_{[this] { return nextId(); }};
     bool acceptingLogins_ = true;
+    bool refusingServers_ = false;
     bool paused_ = false;
     bool suspended_ = false;
     std::set<std::string> pausedDatabases_;

@@ -41,6 +41,7 @@ public:
     struct Handle;  // the libuv handle; closed asynchronously, so it may outlive the Listener
     void close();
     const std::string& description() const { return description_; }
+    bool isUnix() const { return isUnix_; }
 
 private:
     Listener(uv_loop_t* loop, bool isUnix, OnConnection onConnection);

@@ -248,15 +248,24 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
             if (auto status = self->reload(); !status)
                 SLOG_ERROR("reload failed, keeping the current configuration: {}", status.error().message);
             break;
+        // PgBouncer's lines: operators and scripts look for them.
         case SIGTERM:
-            SLOG_INFO("got SIGTERM, shutting down, waiting for clients");
-            self->beginShutdown(self->shutdown_ == Shutdown::None ? Shutdown::WaitForClients : Shutdown::Immediate);
+            if (self->shutdown_ != Shutdown::None) {
+                SLOG_INFO("got SIGTERM while shutting down, fast exit");
+                self->beginShutdown(Shutdown::Immediate);
+                break;
+            }
+            SLOG_INFO("got SIGTERM, shutting down, waiting for all clients disconnect");
+            self->beginShutdown(Shutdown::WaitForClients);
             break;
         case SIGINT:
-            SLOG_INFO("got SIGINT, shutting down, waiting for servers");
-            self->beginShutdown(self->shutdown_ == Shutdown::None || self->shutdown_ == Shutdown::WaitForClients
-                                    ? Shutdown::WaitForServers
-                                    : Shutdown::Immediate);
+            if (self->shutdown_ != Shutdown::None) {
+                SLOG_INFO("got SIGINT while shutting down, fast exit");
+                self->beginShutdown(Shutdown::Immediate);
+                break;
+            }
+            SLOG_INFO("got SIGINT, shutting down, waiting for all servers connections to be released");
+            self->beginShutdown(Shutdown::WaitForServers);
             break;
         case SIGQUIT:
             SLOG_INFO("got SIGQUIT, fast exit");
@@ -267,6 +276,10 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
             self->console_.pauseAll();
             break;
         case SIGUSR2:
+            if (self->shutdown_ != Shutdown::None) {
+                SLOG_INFO("got SIGUSR2 while shutting down, ignoring");
+                break;
+            }
             SLOG_INFO("got SIGUSR2, resuming all activity");
             self->console_.resumeAll();
             break;
@@ -400,10 +413,10 @@ void Server::beginShutdown(Shutdown mode) {
         if (mode == Shutdown::Immediate) {
             worker->post([w](conn::Connections&) { w->stop(); });
         } else {
-            worker->post([w](conn::Connections& connections) {
-                w->closeListeners();
-                connections.stopAcceptingLogins();
-                connections.closeIdleServers("shutdown in progress");
+            const bool waitForServers = mode == Shutdown::WaitForServers;
+            worker->post([w, waitForServers](conn::Connections& connections) {
+                w->closeTcpListeners();
+                connections.beginShutdown(waitForServers);
             });
         }
     }
@@ -432,8 +445,10 @@ void Server::checkShutdown() {
         clients += worker->clientCount();
         activeServers += worker->activeServerCount();
     }
-    const bool done = shutdown_ == Shutdown::WaitForClients ? clients == 0 : activeServers == 0;
-    if (done) beginShutdown(Shutdown::Immediate);
+    const bool waitingForClients = shutdown_ == Shutdown::WaitForClients;
+    if (waitingForClients ? clients != 0 : activeServers != 0) return;
+    SLOG_INFO(waitingForClients ? "client connections dropped, exiting" : "server connections dropped, exiting");
+    beginShutdown(Shutdown::Immediate);
 }
 
 void Server::serveHttp(std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond) {

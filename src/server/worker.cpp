@@ -128,11 +128,19 @@ void Worker::closeListeners() {
     listeners_.clear();
 }
 
+void Worker::closeTcpListeners() {
+    std::erase_if(listeners_, [](const std::unique_ptr<net::Listener>& listener) {
+        if (listener->isUnix()) return false;
+        listener->close();
+        return true;
+    });
+}
+
 void Worker::stop() {
     if (stopping_) return;
     stopping_ = true;
     closeListeners();
-    connections_->stopAcceptingLogins();
+    connections_->beginShutdown(false);
     connections_->closeAllClients("server shutting down");
     connections_->closeAllServers("server shutting down");
     uv_timer_stop(&sweepTimer_);

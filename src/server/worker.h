@@ -38,6 +38,8 @@ public:
 
     // Called on the worker's thread (through post).
     void closeListeners();
+    // Shutting down with a wait: TCP closes, the unix socket stays for the admin console.
+    void closeTcpListeners();
     void stop();  // closes everything; the loop then ends
 
 private:

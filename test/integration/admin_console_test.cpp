@@ -834,6 +834,65 @@ TEST_F(AdminConsole, ShutdownWaitForClientsExitsOnceTheLastClientLeaves) {
     EXPECT_EQ(*code, 0) << log();
 }
 
+// As PgBouncer 1.25: TCP closes, the unix socket stays for the console; a transaction in
+// progress finishes; a client that needs a server afterwards — queued, or starting its next
+// transaction — is closed; the process exits once no server is in use.
+TEST_F(AdminConsole, ShutdownWaitForServersLetsTheTransactionFinishAndClosesTheRest) {
+    ASSERT_TRUE(start("pool_mode = transaction\ndefault_pool_size = 1\n"));
+    PqConn inTransaction = client(), queued = client(), console = admin();
+    ASSERT_TRUE(inTransaction.isOk() && queued.isOk() && console.isOk()) << log();
+    ASSERT_TRUE(inTransaction.exec("BEGIN").ok);
+    ASSERT_TRUE(inTransaction.exec("SELECT 1").ok);
+    ASSERT_TRUE(queued.send("SELECT 'queued'"));  // waits: the pool's one server is taken
+    ASSERT_TRUE(eventually([&] {
+        QueryResult pools = console.exec("SHOW POOLS", 5s);
+        for (const auto& row : pools.rows)
+            if (row[0] == "app" && row[1] == "app") return row[3] == "1";  // cl_waiting
+        return false;
+    })) << log();
+
+    EXPECT_EQ(run(console, "SHUTDOWN WAIT_FOR_SERVERS").commandTag, "SHUTDOWN");
+    QueryResult refused = queued.collect(5s);
+    EXPECT_NE(refused.error.find("server shutting down"), std::string::npos) << refused.describe();
+    EXPECT_EQ(inTransaction.exec("SELECT 2", 5s).value(), "2") << "the transaction in progress goes on";
+    ASSERT_TRUE(inTransaction.exec("COMMIT", 5s).ok);
+    EXPECT_FALSE(client().isOk()) << "TCP is closed";
+    PqConn local(conninfo({{"host", sluice_.dir()},
+                           {"port", std::to_string(sluice_.port())},
+                           {"user", "pgbouncer"},
+                           {"dbname", "pgbouncer"},
+                           {"passfile", "/nonexistent"}}),
+                 5s);
+    EXPECT_TRUE(local.isOk()) << "the unix socket stays for the console: " << local.error() << log();
+    EXPECT_TRUE(local.exec("SHOW VERSION", 5s).ok);
+    // Its next transaction needs a server: closed. Then no server is in use, and Sluice exits.
+    QueryResult next = inTransaction.exec("SELECT 3", 5s);
+    EXPECT_NE(next.error.find("server shutting down"), std::string::npos) << next.describe();
+    auto code = sluice_.waitExit(10s);
+    ASSERT_TRUE(code.has_value()) << "still running with no server in use\n" << log();
+    EXPECT_EQ(*code, 0);
+    EXPECT_NE(sluice_.log().find("server connections dropped, exiting"), std::string::npos) << log();
+}
+
+TEST_F(AdminConsole, SignalsDuringAShutdownAsPgBouncer) {
+    ASSERT_TRUE(start());
+    PqConn app = client();
+    ASSERT_TRUE(app.isOk()) << log();
+    ASSERT_TRUE(sluice_.signal(SIGTERM));
+    ASSERT_TRUE(eventually([&] {
+        return sluice_.log().find("got SIGTERM, shutting down, waiting for all clients disconnect") != std::string::npos;
+    })) << log();
+    ASSERT_TRUE(sluice_.signal(SIGUSR2));
+    ASSERT_TRUE(eventually([&] {
+        return sluice_.log().find("got SIGUSR2 while shutting down, ignoring") != std::string::npos;
+    })) << log();
+    EXPECT_EQ(app.exec("SELECT 1", 5s).value(), "1") << "clients keep working";
+    ASSERT_TRUE(sluice_.signal(SIGINT));
+    auto code = sluice_.waitExit(10s);
+    ASSERT_TRUE(code.has_value()) << "SIGINT during a shutdown is a fast exit\n" << log();
+    EXPECT_NE(sluice_.log().find("got SIGINT while shutting down, fast exit"), std::string::npos) << log();
+}
+
 TEST_F(AdminConsole, PlainShutdownExitsAtOnce) {
     ASSERT_TRUE(start());
     PqConn app = client();
