@@ -28,7 +28,9 @@ bool ClientConn::wantsSecretLookup() const {
     if (console_ || login_->hasSecret || !databaseEntry_) return false;
     const auto& settings = connections_.settings();
     const std::string& method = settings.auth_type;
-    if (method == "any" || method == "trust" || method == "cert") return false;
+    // trust asks no password, but as in PgBouncer the user must exist: in auth_file, or found
+    // by auth_query. any ignores the user; cert trusts the certificate.
+    if (method == "any" || method == "cert") return false;
     return !databaseEntry_->authUser.empty() || !settings.auth_user.empty();
 }
 
@@ -88,6 +90,7 @@ void ClientConn::runSecretLookup(ServerConn& server) {
             closeWithError(proto::sqlstate::kProtocolViolation, "no such user");
             return;
         }
+        login_->userKnown = true;
         if (rows.size() == 1 && rows[0].size() >= 2 && rows[0][1]) {
             login_->secret = *rows[0][1];
             login_->hasSecret = true;
@@ -161,8 +164,9 @@ void ClientConn::startAuthentication() {
         return;
     }
     if (method == "trust") {
-        // PgBouncer's rule: no password is asked, but the user must be in auth_file.
-        if (!login_->hasSecret) {
+        // PgBouncer's rule: no password is asked, but the user must be in auth_file or found by
+        // auth_query (a user it does not find was refused as "no such user" already).
+        if (!login_->hasSecret && !login_->userKnown) {
             SLOG_INFO("{} no such user: {}", describe(), user_);
             closeWithError(proto::sqlstate::kProtocolViolation, "\"trust\" authentication failed");
             return;

@@ -186,6 +186,7 @@ private:
     struct Login {
         std::string secret;  // the user's auth_file secret, if any
         bool hasSecret = false;
+        bool userKnown = false;  // in auth_file, or found by auth_query (trust needs no more)
         std::string md5Salt;
         std::unique_ptr<auth::ScramServer> scram;
         bool saslStarted = false;

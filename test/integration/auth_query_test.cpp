@@ -30,6 +30,24 @@ TEST(AuthQuery, AUserMissingFromAuthFileIsLookedUp) {
     EXPECT_NE(nobody.error().find("FATAL:  no such user"), std::string::npos) << nobody.error();
 }
 
+// trust asks no password, but as in PgBouncer the user must exist: one missing from auth_file
+// is looked up through auth_query, and refused when PostgreSQL does not know it either.
+TEST(AuthQuery, TrustLooksUpAUserMissingFromAuthFile) {
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    sluice.writeFile("userlist.txt", "\"sluice_test\" \"secret\"\n");
+    // The servers log in as the forced user: trust gives the pooler no password of the client's.
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "auth_type = trust\nauth_user = sluice_test\n",
+                                      "app = host=127.0.0.1 port=" + std::to_string(pg.port()) +
+                                          " dbname=app user=sluice_test\n")));
+    PqConn app(sluice.conninfo("app", "", "app"));
+    ASSERT_TRUE(app.isOk()) << app.error() << "\n" << sluice.log();
+    EXPECT_EQ(app.exec("SELECT 1").value(), "1");
+    PqConn nobody(sluice.conninfo("nobody_here", "", "app"));
+    EXPECT_EQ(nobody.sqlstate(), "08P01") << nobody.error();
+    EXPECT_NE(nobody.error().find("FATAL:  no such user"), std::string::npos) << nobody.error();
+}
+
 TEST(AuthQuery, AFailingLookupIsACleanError) {
     PgServer& pg = sharedPg();
     SluiceProcess sluice;
