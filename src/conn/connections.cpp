@@ -93,6 +93,12 @@ pool::PoolShard& Connections::shardFor(const config::DatabaseEntry& entry, const
         slot->setRoomMaker([this](pool::PoolShard& asking, bool databaseLimit) {
             return closeIdleServerForRoom(asking, databaseLimit);
         });
+        if (mesh_ && mesh_->workerCount() > 1)
+            slot->setRoomSharing(
+                workerIndex_, [this](pool::PoolShard& asking) { offerToOtherWorkers(asking); },
+                [this](pool::PoolShard& giving, pool::PooledServer& server, TimePoint waitingSince) {
+                    return giveRoom(giving, static_cast<ServerConn&>(server), waitingSince);
+                });
         if (paused_ || pausedDatabases_.count(database)) slot->pause();
     } else {
         slot->sharedPool()->setTarget(std::move(target));
@@ -254,15 +260,40 @@ bool Connections::closeIdleServerForRoom(pool::PoolShard& asking, bool databaseL
         const bool shares = databaseLimit ? shard->pool().database() == asking.pool().database()
                                           : shard->pool().user() == asking.pool().user();
         if (!shares || shard->idleCount() == 0) continue;
-        ServerConn* oldest = nullptr;
-        shard->forEachIdle([&](pool::PooledServer& server) {
-            if (!oldest) oldest = static_cast<ServerConn*>(&server);
-        });
+        auto* oldest = static_cast<ServerConn*>(shard->oldestIdle());
         oldest->close(databaseLimit ? "closing to make room under max_db_connections"
                                     : "closing to make room under max_user_connections");
         return true;
     }
     return false;
+}
+
+void Connections::offerToOtherWorkers(pool::PoolShard& asking) {
+    const std::string database = asking.pool().database(), user = asking.pool().user();
+    for (int worker = 0; worker < mesh_->workerCount(); ++worker) {
+        if (worker == workerIndex_) continue;
+        mesh_->postToWorker(worker, [database, user](Connections& other) {
+            if (auto it = other.shards_.find({database, user}); it != other.shards_.end()) it->second->offerIdleServer();
+        });
+    }
+}
+
+bool Connections::giveRoom(pool::PoolShard& giving, ServerConn& server, TimePoint waitingSince) {
+    auto to = giving.pool().takeRoomRequest(waitingSince, workerIndex_);
+    if (!to) return false;
+    // Give-away rather than hand-off (DESIGN §3): the server closes here, its slot goes with the
+    // word, and the other worker opens a server of its own with it.
+    const std::string database = giving.pool().database(), user = giving.pool().user();
+    WorkerMesh* mesh = mesh_;
+    server.closeHandingOnSlot("server slot given to a client waiting on another worker",
+                              [mesh, worker = *to, database, user, pool = giving.sharedPool()] {
+                                  mesh->postToWorker(worker, [database, user, pool](Connections& other) {
+                                      auto it = other.shards_.find({database, user});
+                                      if (it != other.shards_.end()) it->second->roomGiven();
+                                      else pool->releaseServerSlot();
+                                  });
+                              });
+    return true;
 }
 
 void Connections::hostsChanged() {

@@ -177,6 +177,9 @@ public:
 private:
     void launchServer(pool::PoolShard& shard);
     // PoolShard::RoomMaker: an idle server of another pool on this worker sharing the full limit.
+    // Room between workers (PoolShard::setRoomSharing).
+    void offerToOtherWorkers(pool::PoolShard& asking);
+    bool giveRoom(pool::PoolShard& giving, ServerConn& server, TimePoint waitingSince);
     bool closeIdleServerForRoom(pool::PoolShard& asking, bool databaseLimit);
     void openForcedUserPools();
 

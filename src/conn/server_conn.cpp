@@ -773,7 +773,16 @@ void ServerConn::close(std::string_view reason) {
     socket_.close();
 }
 
-void ServerConn::onSocketClosed() { connections_.destroy(*this); }
+void ServerConn::closeHandingOnSlot(std::string_view reason, std::function<void()> then) {
+    slotGivenAway = true;
+    afterClose_ = std::move(then);
+    close(reason);
+}
+
+void ServerConn::onSocketClosed() {
+    if (afterClose_) afterClose_();
+    connections_.destroy(*this);
+}
 
 }  // namespace sluice::conn
 

@@ -40,6 +40,9 @@ public:
 
     void connect();
     void close(std::string_view reason);
+    // Closes, its pool slot not given back but handed on: `then` runs once the connection is
+    // closed (so the next server's backend does not overlap this one longer than it must).
+    void closeHandingOnSlot(std::string_view reason, std::function<void()> then);
     // The host did not answer, refused, or said it cannot take connections now (PgBouncer's
     // "connect failed" / "connect timeout"): the host is marked down for server_login_retry,
     // waiting clients stay queued for another host or a later try.
@@ -157,6 +160,7 @@ private:
     CancelTarget cancelTarget_;
     int cancelsInFlight_ = 0;
     bool resetAfterCancel_ = false;  // BeingCanceled: whether its release runs server_reset_query
+    std::function<void()> afterClose_;  // closeHandingOnSlot
     ClientConn* client_ = nullptr;
     pool::ServerParams params_;
     pool::ServerParams syncedFor_;

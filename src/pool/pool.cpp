@@ -39,6 +39,36 @@ Pool::Slot Pool::tryReserveServerSlot(int limit, const PoolTarget& target) {
     return Slot::Reserved;
 }
 
+void Pool::askForRoom(int worker, TimePoint oldestWaiter) {
+    std::lock_guard lock(mutex_);
+    for (auto& ask : roomAsks_)
+        if (ask.first == worker) {
+            ask.second = std::min(ask.second, oldestWaiter);
+            return;
+        }
+    roomAsks_.emplace_back(worker, oldestWaiter);
+    roomRequests_.store(static_cast<int>(roomAsks_.size()), std::memory_order_relaxed);
+}
+
+std::optional<int> Pool::takeRoomRequest(TimePoint waitingSince, int giver) {
+    std::lock_guard lock(mutex_);
+    auto oldest = roomAsks_.end();
+    for (auto it = roomAsks_.begin(); it != roomAsks_.end(); ++it)
+        if (it->first != giver && it->second < waitingSince && (oldest == roomAsks_.end() || it->second < oldest->second))
+            oldest = it;
+    if (oldest == roomAsks_.end()) return std::nullopt;
+    const int worker = oldest->first;
+    roomAsks_.erase(oldest);
+    roomRequests_.store(static_cast<int>(roomAsks_.size()), std::memory_order_relaxed);
+    return worker;
+}
+
+void Pool::withdrawRoomRequest(int worker) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(roomAsks_, [worker](const auto& ask) { return ask.first == worker; });
+    roomRequests_.store(static_cast<int>(roomAsks_.size()), std::memory_order_relaxed);
+}
+
 void Pool::releaseServerSlot() {
     userServers_->release();
     databaseServers_->release();

@@ -9,9 +9,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "auth/scram_keys.h"
+#include "util/clock.h"
 #include "pool/limit_counter.h"
 #include "pool/pool_target.h"
 #include "pool/server_params.h"
@@ -58,6 +60,15 @@ public:
     void rememberNormalized(const std::string& name, const std::string& requested, const std::string& reported);
     int serverCount() const { return servers_.load(std::memory_order_relaxed); }
 
+    // Room between workers (DESIGN §3). A worker whose clients wait while the pool is full asks,
+    // with when its longest-waiting client started waiting; a worker with a server to spare (one
+    // just released, or idle) takes the oldest ask older than its own longest wait and gives its
+    // server's slot to that worker (withdrawRoomRequest when its clients no longer wait).
+    void askForRoom(int worker, TimePoint oldestWaiter);
+    std::optional<int> takeRoomRequest(TimePoint waitingSince, int giver);
+    void withdrawRoomRequest(int worker);
+    bool roomWanted() const { return roomRequests_.load(std::memory_order_relaxed) > 0; }
+
     // The keys of the latest client that proved them (see ScramPassthrough).
     void rememberScramKeys(ScramPassthrough keys);
     std::optional<ScramPassthrough> scramKeys() const;
@@ -70,12 +81,14 @@ public:
 private:
     const std::string database_;
     const std::string user_;
-    mutable std::mutex mutex_;  // guards target_, defaults_ and scramKeys_ (login-time only)
+    mutable std::mutex mutex_;  // guards target_, defaults_, scramKeys_ (login-time only), roomAsks_
     std::shared_ptr<const PoolTarget> target_;
     std::shared_ptr<const ServerParams> defaults_;
     std::optional<ScramPassthrough> scramKeys_;
     std::map<std::pair<std::string, std::string>, std::string> normalized_;
     std::atomic<int> servers_{0};
+    std::vector<std::pair<int, TimePoint>> roomAsks_;  // worker, its oldest waiter; under mutex_
+    std::atomic<int> roomRequests_{0};                  // roomAsks_.size(), read without the lock
     std::atomic<int64_t> clients_{0};
     std::shared_ptr<LimitCounter> databaseServers_, userServers_;
     ClientLimits clientLimits_;

@@ -64,6 +64,7 @@ void PoolShard::resume() {
         active_.pushBack(*server);
         client->onServerAvailable(*server);
     }
+    if (waiting_.empty()) noLongerWaiting();
     launchIfNeeded();
 }
 
@@ -88,7 +89,47 @@ Acquired PoolShard::acquire(PoolWaiter& client) {
     return {};
 }
 
-void PoolShard::cancelWait(PoolWaiter& client) { waiting_.remove(client); }
+void PoolShard::cancelWait(PoolWaiter& client) {
+    waiting_.remove(client);
+    if (waiting_.empty()) noLongerWaiting();
+}
+
+TimePoint PoolShard::oldestWait() const {
+    const PoolWaiter* oldest = waiting_.front();
+    return oldest ? oldest->waitingSince : Clock::now();
+}
+
+void PoolShard::askOtherWorkers() {
+    if (askedForRoom_ || !askForRoom_ || waiting_.empty()) return;
+    askedForRoom_ = true;
+    pool_->askForRoom(workerOf_, oldestWait());
+    askForRoom_(*this);
+}
+
+void PoolShard::noLongerWaiting() {
+    if (!askedForRoom_) return;
+    askedForRoom_ = false;
+    pool_->withdrawRoomRequest(workerOf_);
+}
+
+void PoolShard::roomGiven() {
+    askedForRoom_ = false;
+    // The slot came with the gift: used for a server if a client still needs one, else given back.
+    if (!paused_ && wantsMoreServers()) {
+        const size_t before = login_.size();
+        launcher_(*this);
+        if (login_.size() != before) {
+            launchIfNeeded();  // more clients waiting: ask again
+            return;
+        }
+    }
+    pool_->releaseServerSlot();
+}
+
+void PoolShard::offerIdleServer() {
+    if (idle_.empty() || !giveRoom_) return;
+    giveRoom_(*this, *idle_.front(), Clock::now());
+}
 
 void PoolShard::serverReady(PooledServer& server) {
     lastLoginError_.reset();
@@ -96,7 +137,10 @@ void PoolShard::serverReady(PooledServer& server) {
     // Also when it goes straight to a queued client: server_check_delay counts from the last
     // use, so a server in constant use is never checked.
     server.idleSince = Clock::now();
+    // Another worker's client waited longer than any of ours: the server's slot goes there.
+    if (pool_->roomWanted() && giveRoom_ && giveRoom_(*this, server, oldestWait())) return;
     if (PoolWaiter* client = paused_ ? nullptr : waiting_.popFront()) {
+        if (waiting_.empty()) noLongerWaiting();
         active_.pushBack(server);
         client->onServerAvailable(server);
         return;
@@ -107,6 +151,7 @@ void PoolShard::serverReady(PooledServer& server) {
 void PoolShard::serverGone(PooledServer& server) {
     if (!server.poolHook.linked()) return;
     static_cast<IntrusiveList<PooledServer, &PooledServer::poolHook>*>(server.poolHook.list)->remove(server);
+    if (server.slotGivenAway) return;  // another worker opens a server in its place
     pool_->releaseServerSlot();
     launchIfNeeded();
 }
@@ -123,6 +168,7 @@ void PoolShard::serverLoginFailed(PooledServer& server, const Error& error) {
         PoolWaiter* client = waiting_.popFront();
         client->onServerUnavailable(error);
     }
+    if (waiting_.empty()) noLongerWaiting();
 }
 
 bool PoolShard::preferredHost(const PooledServer& server) const {
@@ -158,6 +204,7 @@ bool PoolShard::launchOne(int limit) {
         // back, so that this pool's clients do not starve while it idles.
         slot = pool_->tryReserveServerSlot(limit, *target_);
     }
+    if (slot == Pool::Slot::PoolFull) askOtherWorkers();
     if (slot != Pool::Slot::Reserved) return false;
     size_t before = login_.size();
     launcher_(*this);
@@ -190,7 +237,11 @@ void PoolShard::maintain(TimePoint now) {
         useReservePool(*oldest);
     while (pool_->serverCount() < target_->minPoolSize && launchOne(target_->minPoolSize)) {
     }
-    // A slot freed in another pool under the same max_db/max_user_connections: try again.
-    if (!waiting_.empty()) launchIfNeeded();
+    // A slot freed in another pool under the same max_db/max_user_connections: try again; an
+    // ask for room no other worker could answer yet is made again.
+    if (!waiting_.empty()) {
+        askedForRoom_ = false;
+        launchIfNeeded();
+    }
 }
 }  // namespace sluice::pool

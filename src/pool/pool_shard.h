@@ -27,6 +27,7 @@ public:
     TimePoint idleSince{};
     uint64_t generation = 0;  // the shard's target generation it was opened for
     size_t hostIndex = 0;     // which host of the target's list it is connected to
+    bool slotGivenAway = false;  // closing so that another worker opens one in its place
 };
 
 // The part of a client connection that can wait for a server.
@@ -57,6 +58,22 @@ public:
     // idle server of another pool that holds one of those slots; true when one was closed.
     using RoomMaker = std::function<bool(PoolShard& asking, bool databaseLimit)>;
     void setRoomMaker(RoomMaker makeRoom) { makeRoom_ = std::move(makeRoom); }
+    // Several workers (DESIGN §3): the pool is full and this worker's clients wait: the ask is
+    // in the Pool; tell the other workers (an idle server there is given at once).
+    using RoomAsker = std::function<void(PoolShard& asking)>;
+    // A server this worker can spare (just released, or idle) goes to the worker that asked,
+    // if its client waited longer than `waitingSince`: the server is closed, its slot given on
+    // (slotGivenAway); true when it was.
+    using RoomGiver = std::function<bool(PoolShard& giving, PooledServer& server, TimePoint waitingSince)>;
+    void setRoomSharing(int worker, RoomAsker ask, RoomGiver give) {
+        workerOf_ = worker;
+        askForRoom_ = std::move(ask);
+        giveRoom_ = std::move(give);
+    }
+    // Another worker closed a server so that this one opens one: its slot is ours.
+    void roomGiven();
+    // Another worker asks for room: an idle server here goes to it.
+    void offerIdleServer();
 
     PoolShard(std::shared_ptr<Pool> pool, Launcher launcher, double loginRetrySeconds, bool roundRobin);
 
@@ -139,6 +156,7 @@ public:
 
     size_t waitingCount() const { return waiting_.size(); }
     size_t idleCount() const { return idle_.size(); }
+    PooledServer* oldestIdle() const { return idle_.front(); }
     size_t activeCount() const { return active_.size(); }
     size_t loginCount() const { return login_.size(); }
     size_t usedCount() const { return used_.size(); }
@@ -166,6 +184,16 @@ private:
     uint64_t generation_ = 0;
     Launcher launcher_;
     RoomMaker makeRoom_;
+    RoomAsker askForRoom_;
+    RoomGiver giveRoom_;
+    int workerOf_ = 0;
+    bool askedForRoom_ = false;  // an ask of ours is in the Pool
+    // Clients wait at the pool's limit: ask the other workers, once until answered or withdrawn.
+    void askOtherWorkers();
+    // No client waits any more: an ask of ours is withdrawn.
+    void noLongerWaiting();
+    // When this worker's longest-waiting client started waiting (now, when none waits).
+    TimePoint oldestWait() const;
     double loginRetrySeconds_;
     bool roundRobin_;
     bool paused_ = false;

@@ -2,15 +2,12 @@
 // with the simple and the extended protocol, the select-only and the tpcb-like scripts. Every
 // transaction must succeed, and PostgreSQL must never see more than the pool's 10 backends.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "pg_server.h"
+#include "pgbench_util.h"
 #include "pq_util.h"
 #include "sluice_process.h"
 #include "txn_util.h"
@@ -20,45 +17,6 @@ namespace {
 
 constexpr int kClients = 200;
 constexpr int kPoolSize = 10;
-
-std::string findPgbench() {
-    if (const char* env = std::getenv("PG_BINDIR"); env != nullptr && *env != '\0') {
-        std::string path = std::string(env) + "/pgbench";
-        if (std::filesystem::exists(path)) return path;
-    }
-    std::string best;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
-        std::string path = (entry.path() / "bin" / "pgbench").string();
-        if (std::filesystem::exists(path) && path > best) best = path;
-    }
-    return best;
-}
-
-struct RunResult {
-    int status = -1;     // exit status, 128 + N when killed by signal N
-    std::string output;  // stdout and stderr
-};
-
-// Runs a shell command (its parts already quoted where needed), killed after `seconds`.
-RunResult run(const std::string& command, int seconds) {
-    RunResult result;
-    std::string line = "timeout -s KILL " + std::to_string(seconds) + " " + command + " 2>&1";
-    FILE* pipe = ::popen(line.c_str(), "r");
-    if (pipe == nullptr) return result;
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.output.append(buffer, n);
-    int raw = ::pclose(pipe);
-    result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    return result;
-}
-
-// The number after `label` in pgbench's report, -1 when the line is missing.
-long long reported(const std::string& output, const std::string& label) {
-    std::smatch match;
-    if (std::regex_search(output, match, std::regex(label + R"(:\s*(\d+))"))) return std::stoll(match[1].str());
-    return -1;
-}
 
 struct Case {
     std::string poolMode;  // transaction | statement
@@ -74,31 +32,17 @@ std::string caseName(const ::testing::TestParamInfo<Case>& info) {
 
 class TxnPgbench : public ::testing::TestWithParam<Case> {
 protected:
-    static void SetUpTestSuite() {
+    void SetUp() override {
+        const std::string missing = ensurePgbenchTables();
+        ASSERT_TRUE(missing.empty()) << missing;
         pgbench_ = findPgbench();
-        if (pgbench_.empty()) return;
-        const PgServer& pg = sharedPg();
-        // Straight to PostgreSQL over its unix socket, as the owner of database app.
-        RunResult init = run(pgbench_ + " -i -s 1 -q -h '" + pg.socketDir() + "' -p " + std::to_string(pg.port()) +
-                                 " -U app app",
-                             120);
-        initOutput_ = init.output;
-        initialized_ = init.status == 0;
     }
 
-    static std::string pgbench_;
-    static bool initialized_;
-    static std::string initOutput_;
+    std::string pgbench_;
 };
-
-std::string TxnPgbench::pgbench_;
-bool TxnPgbench::initialized_ = false;
-std::string TxnPgbench::initOutput_;
 
 TEST_P(TxnPgbench, TwoHundredClientsOnAPoolOfTen) {
     const Case& c = GetParam();
-    ASSERT_FALSE(pgbench_.empty()) << "pgbench not found under /usr/lib/postgresql/*/bin (install postgresql)";
-    ASSERT_TRUE(initialized_) << "pgbench -i failed:\n" << initOutput_;
     ASSERT_TRUE(clearAppBackends()) << "backends of an earlier test would not go away";
 
     SluiceProcess sluice;

@@ -2,6 +2,7 @@
 // (SO_REUSEPORT) handed each of its connections to.
 #include <gtest/gtest.h>
 
+#include "pgbench_util.h"
 #include "sluice_process.h"
 #include "txn_util.h"
 
@@ -67,6 +68,42 @@ TEST(Workers, ACancelForAQueuedClientReachesItsWorker) {
     }
     ASSERT_TRUE(holder.cancel());
     EXPECT_EQ(holder.collect(10s).sqlstate, "57014");
+}
+
+// The case: one server for the pool, eight clients spread over two workers. A server
+// idle (or just released) on one worker goes to the other worker's longest-waiting client: its
+// slot is given over and that worker opens a server with it. No client waits until
+// query_wait_timeout, nothing fails, and Sluice never holds more than the pool's one server.
+TEST(Workers, AServerOfTheOtherWorkerServesClientsThatWaitHere) {
+    const std::string missing = ensurePgbenchTables();
+    ASSERT_TRUE(missing.empty()) << missing;
+    ASSERT_TRUE(clearAppBackends());
+    SluiceProcess sluice;
+    ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(),
+                                      "workers = 2\npool_mode = transaction\ndefault_pool_size = 1\n"
+                                      "query_wait_timeout = 5\n")));
+    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    MaxSampler servers(
+        [&] {
+            QueryResult rows = console.exec("SHOW SERVERS");
+            return rows.ok ? static_cast<int>(rows.rows.size()) : -1;
+        },
+        20ms);
+    const std::string command = "env PGPASSWORD=apppass " + findPgbench() + " -h 127.0.0.1 -p " +
+                                std::to_string(sluice.port()) + " -U app -n -S -c 8 -j 8 -T 6 app";
+    RunResult bench = run(command, 60);
+    servers.stop();
+    const std::string context =
+        "\n$ " + command + "\n" + lastLines(bench.output, 20) + "--- sluice log:\n" + lastLines(sluice.log(), 15);
+    EXPECT_EQ(bench.status, 0) << context;
+    EXPECT_GT(reported(bench.output, "number of transactions actually processed"), 0) << context;
+    EXPECT_EQ(reported(bench.output, "number of failed transactions"), 0) << context;
+    EXPECT_EQ(bench.output.find("query_wait_timeout"), std::string::npos) << context;
+    EXPECT_LE(servers.max(), 1) << "more servers than the pool's one";
+    EXPECT_GT(servers.samples(), 0);
+    // Both workers' clients were served: the slot went back and forth.
+    EXPECT_NE(sluice.log().find("server slot given to a client waiting on another worker"), std::string::npos)
+        << context;
 }
 
 }  // namespace
