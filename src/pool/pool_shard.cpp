@@ -138,7 +138,7 @@ void PoolShard::serverReady(PooledServer& server) {
     // use, so a server in constant use is never checked.
     server.idleSince = Clock::now();
     // Another worker's client waited longer than any of ours: the server's slot goes there.
-    if (pool_->roomWanted() && giveRoom_ && giveRoom_(*this, server, oldestWait())) return;
+    if (giveRoom_ && pool_->roomWanted() && giveRoom_(*this, server, oldestWait())) return;
     if (PoolWaiter* client = paused_ ? nullptr : waiting_.popFront()) {
         if (waiting_.empty()) noLongerWaiting();
         active_.pushBack(server);
