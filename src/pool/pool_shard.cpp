@@ -1,5 +1,7 @@
 #include "pool/pool_shard.h"
 
+#include <fmt/format.h>
+
 #include "util/log.h"
 
 namespace sluice::pool {
@@ -14,7 +16,10 @@ PoolShard::PoolShard(std::shared_ptr<Pool> pool, Launcher launcher, double login
 void PoolShard::refreshTarget() {
     auto fresh = pool_->target();
     if (fresh == target_) return;
-    if (!sameServer(*fresh, *target_)) ++generation_;
+    if (!sameServer(*fresh, *target_)) {
+        ++generation_;
+        lastLoginError_.reset();  // it was the old target's: the new one gets its own try at once
+    }
     target_ = std::move(fresh);
     hostsVersion_ = 0;
 }
@@ -81,8 +86,13 @@ Acquired PoolShard::acquire(PoolWaiter& client) {
         active_.pushBack(*server);
         return {server, std::nullopt};
     }
-    if (lastLoginError_ && login_.empty() && secondsSince(lastLoginFailure_) < loginRetrySeconds_)
-        return {nullptr, lastLoginError_};
+    // As PgBouncer's fast fail: while the last login failed less than server_login_retry ago
+    // and the pool has no server at all, a new client is refused at once with that error.
+    if (lastLoginError_ && login_.empty() && active_.empty() && used_.empty() &&
+        secondsSince(lastLoginFailure_) < loginRetrySeconds_)
+        return {nullptr, Error{fmt::format("server login has been failing, cached error: {} (server_login_retry)",
+                                           lastLoginError_->message),
+                               "08P01"}};
     client.waitingSince = Clock::now();
     waiting_.pushBack(client);
     launchIfNeeded();

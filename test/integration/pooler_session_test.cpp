@@ -409,6 +409,23 @@ TEST_F(PoolerSession, AServerLoginFailureIsLoggedWithTheServersText) {
     while (!serverClosed() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
     EXPECT_TRUE(serverClosed()) << sluice_.log();
     EXPECT_NE(sluice_.log().find("server login failed: FATAL " + server), std::string::npos) << sluice_.log();
+    // Within server_login_retry a new client is refused at once with the cached error, in
+    // PgBouncer's words...
+    PqConn next(appConninfo());
+    EXPECT_FALSE(next.isOk());
+    EXPECT_EQ(next.sqlstate(), "08P01") << next.error();
+    EXPECT_NE(next.error().find("server login has been failing, cached error: " + server + " (server_login_retry)"),
+              std::string::npos)
+        << next.error();
+    // ...but not once the configuration is fixed: the next client gets a fresh try.
+    ASSERT_TRUE(sluice_.reload(basicIni(pg, sluice_.port(), "",
+                                        "app = host=" + pg.host() + " port=" + std::to_string(pg.port()) +
+                                            " dbname=app user=app password=apppass\n")));
+    auto reloaded = [&] { return sluice_.log().find("got SIGHUP") != std::string::npos; };
+    deadline = Clock::now() + 5s;
+    while (!reloaded() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    PqConn fixed(appConninfo());
+    EXPECT_TRUE(fixed.isOk()) << fixed.error() << "\n" << sluice_.log();
 }
 
 }  // namespace
