@@ -83,13 +83,18 @@ void Console::runSet(const conn::ConsoleRequest& request, const Command& command
         answerError(request, proto::sqlstate::kInsufficientPrivilege, kAdminNeeded);
         return;
     }
-    if (auto status = control_.applySetting(command.setKey, command.setValue); !status) {
-        answerError(request, status.error().sqlstate.empty() ? "22023" : status.error().sqlstate,
-                    status.error().message);
+    auto applied = control_.applySetting(command.setKey, command.setValue);
+    if (!applied) {
+        answerError(request, applied.error().sqlstate.empty() ? "22023" : applied.error().sqlstate,
+                    applied.error().message);
         return;
     }
     SLOG_INFO("SET {} = '{}' (admin console, user {})", command.setKey, command.setValue, request.user);
-    answerTag(request, fmt::format("SET {}={}", command.setKey, command.setValue));
+    std::string out;
+    if (!applied.value().empty()) proto::appendNoticeResponse(out, "NOTICE", "01000", applied.value());
+    proto::appendCommandComplete(out, fmt::format("SET {}={}", command.setKey, command.setValue));
+    proto::appendReadyForQuery(out, 'I');
+    answer(request, out);
 }
 
 void Console::runVerb(const conn::ConsoleRequest& request, const Command& command) {

@@ -30,7 +30,8 @@ public:
     // RELOAD: re-reads the configuration and auth_file; the error says why not.
     virtual Status reload() = 0;
     // SET key = value: a new snapshot with one setting changed (restart-only keys refused).
-    virtual Status applySetting(std::string_view key, std::string_view value) = 0;
+    // A notice for the console, if any ("" when none).
+    virtual Result<std::string> applySetting(std::string_view key, std::string_view value) = 0;
     virtual void shutdown(ShutdownMode mode) = 0;
     virtual bool shuttingDown() const = 0;
     // Sends the console's answer to the client that asked.

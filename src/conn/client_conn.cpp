@@ -171,7 +171,7 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
     const auto& settings = connections_.settings();
     user_ = *packet.find("user");
     database_ = *packet.find("database");
-    const std::string& tlsMode = settings.client_tls_sslmode;
+    const std::string& tlsMode = connections_.clientTlsMode();
     if ((tlsMode == "require" || tlsMode == "verify-ca" || tlsMode == "verify-full") && !socket_.isTls() &&
         !socket_.isUnix()) {
         closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,

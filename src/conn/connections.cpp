@@ -34,6 +34,7 @@ void Connections::openForcedUserPools() {
 Connections::~Connections() = default;
 
 void Connections::setSnapshot(Snapshot snapshot) {
+    const bool serverTlsChanged = snapshot_.config && snapshot_.serverTls.settings != snapshot.serverTls.settings;
     snapshot_ = std::move(snapshot);
     scramSecrets_.clear();
     // The new settings may give quiet clients a timeout: the next sweep looks at every client.
@@ -42,6 +43,8 @@ void Connections::setSnapshot(Snapshot snapshot) {
     const auto& settings = snapshot_.config->settings;
     for (auto& [key, shard] : shards_) {
         shard->setOptions(settings.server_login_retry, settings.server_round_robin);
+        // As a changed host does: servers made with the old TLS settings are replaced.
+        if (serverTlsChanged) shard->reconnect();
         const auto& [database, poolUser] = key;
         const config::DatabaseEntry* entry = nullptr;
         if (auto it = config().databases.find(database); it != config().databases.end()) entry = &it->second;

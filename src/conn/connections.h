@@ -36,11 +36,18 @@ class ServerConn;
 struct Snapshot {
     std::shared_ptr<const config::Config> config;
     std::shared_ptr<const auth::AuthFile> authFile;
-    // Built from client_tls_* / server_tls_* at load and reload; null when the mode is disable.
-    std::shared_ptr<const net::TlsContext> clientTls;
-    std::shared_ptr<const net::TlsContext> serverTls;
     std::shared_ptr<const auth::HbaRules> hba;  // auth_hba_file, when auth_type = hba
     std::shared_ptr<const auth::IdentMaps> identMaps;  // auth_ident_file, when set
+    // The TLS in use, built from client_tls_* / server_tls_* (contexts null when the mode is
+    // disable). Usually what the settings say; after a SET that leaves them inconsistent, the
+    // last consistent ones (as PgBouncer), so each mode always goes with its context.
+    struct Tls {
+        std::shared_ptr<const net::TlsContext> context;
+        std::string mode = "disable";
+        std::string settings;  // all of its *_tls_* values: a change means new server connections
+    };
+    Tls clientTls;
+    Tls serverTls;
 };
 
 // tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt and tcp_user_timeout as socket options.
@@ -61,8 +68,10 @@ public:
     const config::Config& config() const { return *snapshot_.config; }
     const config::Settings& settings() const { return snapshot_.config->settings; }
     const auth::AuthFile& authFile() const { return *snapshot_.authFile; }
-    const std::shared_ptr<const net::TlsContext>& clientTls() const { return snapshot_.clientTls; }
-    const std::shared_ptr<const net::TlsContext>& serverTls() const { return snapshot_.serverTls; }
+    const std::shared_ptr<const net::TlsContext>& clientTls() const { return snapshot_.clientTls.context; }
+    const std::shared_ptr<const net::TlsContext>& serverTls() const { return snapshot_.serverTls.context; }
+    const std::string& clientTlsMode() const { return snapshot_.clientTls.mode; }
+    const std::string& serverTlsMode() const { return snapshot_.serverTls.mode; }
     const auth::HbaRules* hba() const { return snapshot_.hba.get(); }
     const auth::IdentMaps* identMaps() const { return snapshot_.identMaps.get(); }
     void setSnapshot(Snapshot snapshot);

@@ -132,7 +132,7 @@ void ServerConn::onSocketConnected(int status) {
 void ServerConn::handleTlsAnswer(net::IoBuffer& input) {
     const char answer = static_cast<char>(input.data()[0]);
     input.consume(1);
-    const std::string& mode = connections_.settings().server_tls_sslmode;
+    const std::string& mode = connections_.serverTlsMode();
     switch (interpretTlsAnswer(answer, mode)) {
         case TlsAnswer::StartTls: {
             if (!input.empty()) {

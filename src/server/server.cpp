@@ -82,23 +82,32 @@ Server::~Server() {
 static Status attachTls(conn::Snapshot& snapshot) {
     const config::Settings& s = snapshot.config->settings;
     auto verifies = [](const std::string& mode) { return mode == "verify-ca" || mode == "verify-full"; };
-    snapshot.clientTls = nullptr;
-    snapshot.serverTls = nullptr;
+    conn::Snapshot::Tls client{nullptr, s.client_tls_sslmode,
+                               fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", s.client_tls_sslmode, s.client_tls_key_file,
+                                           s.client_tls_cert_file, s.client_tls_ca_file, s.client_tls_protocols,
+                                           s.client_tls_ciphers, s.client_tls13_ciphers, s.client_tls_ecdhcurve,
+                                           s.client_tls_dheparams)};
+    conn::Snapshot::Tls server{nullptr, s.server_tls_sslmode,
+                               fmt::format("{}|{}|{}|{}|{}|{}|{}", s.server_tls_sslmode, s.server_tls_key_file,
+                                           s.server_tls_cert_file, s.server_tls_ca_file, s.server_tls_protocols,
+                                           s.server_tls_ciphers, s.server_tls13_ciphers)};
     if (s.client_tls_sslmode != "disable") {
         auto tls = net::TlsContext::create({true, s.client_tls_key_file, s.client_tls_cert_file, s.client_tls_ca_file,
                                             s.client_tls_protocols, s.client_tls_ciphers, s.client_tls13_ciphers,
                                             s.client_tls_ecdhcurve, s.client_tls_dheparams,
                                             verifies(s.client_tls_sslmode)});
         if (!tls) return Error{"client TLS: " + tls.error().message};
-        snapshot.clientTls = std::move(tls.value());
+        client.context = std::move(tls.value());
     }
     if (s.server_tls_sslmode != "disable") {
         auto tls = net::TlsContext::create({false, s.server_tls_key_file, s.server_tls_cert_file, s.server_tls_ca_file,
                                             s.server_tls_protocols, s.server_tls_ciphers, s.server_tls13_ciphers,
                                             "auto", "auto", verifies(s.server_tls_sslmode)});
         if (!tls) return Error{"server TLS: " + tls.error().message};
-        snapshot.serverTls = std::move(tls.value());
+        server.context = std::move(tls.value());
     }
+    snapshot.clientTls = std::move(client);  // both or neither: a failure leaves the snapshot's as they were
+    snapshot.serverTls = std::move(server);
     return okStatus();
 }
 
@@ -112,7 +121,9 @@ Result<conn::Snapshot> Server::loadSnapshot() const {
         if (!read) return read.error();
         *authFile = std::move(read.value());
     }
-    conn::Snapshot snapshot{config, authFile, nullptr, nullptr, nullptr, nullptr};
+    conn::Snapshot snapshot;
+    snapshot.config = config;
+    snapshot.authFile = authFile;
     if (auto status = attachTls(snapshot); !status) return status.error();
     if (config->settings.auth_type == "hba") {
         if (config->settings.auth_hba_file.empty()) return Error{"auth_type = hba needs auth_hba_file"};
@@ -320,16 +331,27 @@ void Server::publish(conn::Snapshot snapshot) {
     restartStatsTimer();
 }
 
-Status Server::applySetting(std::string_view key, std::string_view value) {
+Result<std::string> Server::applySetting(std::string_view key, std::string_view value) {
     config::Config changed = *snapshot_.config;
     changed.warnings.clear();
-    if (auto status = config::applySetting(changed, key, value, config::ApplyMode::Runtime); !status) return status;
+    if (auto status = config::applySetting(changed, key, value, config::ApplyMode::Runtime); !status)
+        return status.error();
     for (const auto& warning : changed.warnings) SLOG_WARN("{}", warning);
-    conn::Snapshot next{std::make_shared<const config::Config>(std::move(changed)), snapshot_.authFile, nullptr,
-                        nullptr, snapshot_.hba, snapshot_.identMaps};
-    if (auto status = attachTls(next); !status) return Error{status.error().message, "22023"};
+    // The TLS in use stays unless the new settings build (attachTls).
+    conn::Snapshot next{std::make_shared<const config::Config>(std::move(changed)), snapshot_.authFile, snapshot_.hba,
+                        snapshot_.identMaps, snapshot_.clientTls, snapshot_.serverTls};
+    std::string notice;
+    if (auto status = attachTls(next); !status) {
+        std::string lower(key);
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower.find("_tls") == std::string::npos) return Error{status.error().message, "22023"};
+        // As PgBouncer: the TLS settings are set one at a time (a CA file after the sslmode
+        // that needs it), so the value is kept and the TLS in use stays until they fit together.
+        SLOG_WARN("TLS settings could not be applied, still using old configuration: {}", status.error().message);
+        notice = "TLS settings could not be applied, still using old configuration";
+    }
     publish(std::move(next));
-    return okStatus();
+    return notice;
 }
 
 void Server::shutdown(admin::ShutdownMode mode) {
@@ -536,8 +558,8 @@ discovery::ProbeSettings Server::probeSettings() const {
     discovery::ProbeSettings settings;
     settings.interval = s.host_probe_interval > 0 ? s.host_probe_interval : 1;
     settings.timeout = s.host_probe_timeout > 0 ? s.host_probe_timeout : 3;
-    settings.sslmode = s.server_tls_sslmode;
-    settings.tls = snapshot_.serverTls;
+    settings.sslmode = snapshot_.serverTls.mode;
+    settings.tls = snapshot_.serverTls.context;
     settings.tcp = conn::tcpOptionsFrom(s);
     return settings;
 }

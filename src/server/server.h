@@ -41,7 +41,7 @@ public:
     void collectReports(std::function<void(std::vector<conn::WorkerReport>)> done) override;
     void onEveryWorker(std::function<void(conn::Connections&)> task) override;
     Status reload() override;
-    Status applySetting(std::string_view key, std::string_view value) override;
+    Result<std::string> applySetting(std::string_view key, std::string_view value) override;
     void shutdown(admin::ShutdownMode mode) override;
     bool shuttingDown() const override { return shutdown_ != Shutdown::None; }
     void reply(const conn::ConsoleRequest& to, std::string bytes, bool closeAfter) override;

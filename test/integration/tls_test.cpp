@@ -194,6 +194,47 @@ TEST(TlsToServer, VerifyFullAgainstATlsPostgres) {
     EXPECT_NE(refused.error().find("certificate verif"), std::string::npos) << refused.error();
 }
 
+// As PgBouncer: TLS settings SET one at a time are kept even while they do not fit together yet
+// (a NOTICE says the TLS in use stays), and apply once they do; servers made with the old
+// settings are replaced, as after a changed host.
+TEST(TlsToServer, SettingsSetAtRuntimeApplyOnceConsistentAndReplaceTheServers) {
+    SluiceProcess sluice;
+    const TestCertificates certs = makeCertificates(sluice.dir(), "app");
+    PgServerOptions options;
+    options.tlsCertFile = certs.serverCert;
+    options.tlsKeyFile = certs.serverKey;
+    PgServer pg;
+    pg.start(options);
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "pool_mode = transaction\nserver_tls_sslmode = disable\n",
+                                      "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n")));
+    const std::string encrypted = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    PqConn client(sluice.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(client.isOk()) << client.error();
+    EXPECT_EQ(client.exec(encrypted).value(), "f");
+
+    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    ASSERT_TRUE(console.isOk()) << console.error();
+    // verify-full needs a CA file, which comes next: no refusal on the way.
+    QueryResult mode = console.exec("SET server_tls_sslmode = 'verify-full'");
+    ASSERT_TRUE(mode.ok) << mode.describe();
+    ASSERT_FALSE(console.notices().empty());
+    EXPECT_NE(console.notices().back().find("TLS settings could not be applied, still using old configuration"),
+              std::string::npos);
+    EXPECT_EQ(client.exec(encrypted).value(), "f") << "the TLS in use stays until the settings fit";
+    const size_t noticesBefore = console.notices().size();
+    QueryResult ca = console.exec("SET server_tls_ca_file = '" + certs.caCert + "'");
+    ASSERT_TRUE(ca.ok) << ca.describe();
+    EXPECT_EQ(console.notices().size(), noticesBefore) << "consistent now: applied without a notice";
+    EXPECT_EQ(client.exec(encrypted).value(), "t") << "the old plaintext server was replaced\n" << sluice.log();
+    EXPECT_EQ(console.exec("SHOW CONFIG").ok, true);
+
+    // A TLS 1.3 cipher list OpenSSL does not know: kept as a value, the TLS in use stays.
+    QueryResult bogus = console.exec("SET server_tls13_ciphers = 'NOT_A_CIPHER'");
+    ASSERT_TRUE(bogus.ok) << bogus.describe();
+    EXPECT_GT(console.notices().size(), noticesBefore);
+    EXPECT_EQ(client.exec(encrypted).value(), "t");
+}
+
 }  // namespace
 }  // namespace sluice::itest
 
