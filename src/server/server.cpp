@@ -23,6 +23,8 @@ namespace sluice::server {
 namespace {
 
 constexpr uint64_t kControlTickMillis = 100;
+// STATUS= for systemd at most this often (in control ticks): `systemctl status` shows it.
+constexpr uint64_t kNotifyStatusTicks = 20;
 
 log::Options loggingOptions(const Options& options, const config::Settings& settings) {
     log::Options out;
@@ -158,6 +160,9 @@ int Server::run() {
         }
     }
     applyLogging(settings);
+    // After daemonize: the watchdog is for the pid that runs (WATCHDOG_PID), and it sends.
+    notifier_ = SystemdNotifier::fromEnvironment();
+    if (!notifier_.problem().empty()) SLOG_WARN("systemd notification disabled: {}", notifier_.problem());
     std::string user = !options_.user.empty() ? options_.user : settings.user;
     if (!user.empty()) {
         if (auto status = switchUser(user); !status) {
@@ -222,6 +227,11 @@ int Server::run() {
     }
     for (auto& worker : workers_) worker->start();
     SLOG_INFO("process up: Sluice {}, {} worker(s)", SLUICE_VERSION, workers);
+    // The listeners accept from here on (they were bound and listening before start()).
+    if (options_.daemon) notifier_.send(fmt::format("MAINPID={}\n", getpid()));
+    notifier_.ready(notifyStatus());
+    if (notifier_.watchdog())
+        SLOG_INFO("systemd watchdog: WATCHDOG=1 every {} ms", notifier_.watchdog()->count() / 1000);
 
     uv_timer_init(&loop_, &timer_);
     timer_.data = this;
@@ -275,6 +285,12 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
 }
 
 Status Server::reload() {
+    // RELOADING=1 ... READY=1 brackets the reload for systemd, whether it succeeds or not.
+    notifier_.reloading();
+    struct ReadyAgain {
+        Server& server;
+        ~ReadyAgain() { server.notifier_.ready(server.notifyStatus()); }
+    } readyAgain{*this};
     auto loaded = loadSnapshot();
     if (!loaded) {
         ++reloadFailures_;
@@ -394,7 +410,9 @@ void Server::onStatsTimer(uv_timer_t* timer) {
 
 void Server::beginShutdown(Shutdown mode) {
     if (shutdown_ == Shutdown::Immediate) return;
+    const bool first = shutdown_ == Shutdown::None;
     shutdown_ = mode;
+    if (first) notifier_.stopping(notifyStatus());
     for (auto& worker : workers_) {
         Worker* w = worker.get();
         if (mode == Shutdown::Immediate) {
@@ -423,6 +441,20 @@ void Server::onTimer(uv_timer_t* timer) {
     auto* self = static_cast<Server*>(timer->data);
     self->checkShutdown();
     if (self->shutdown_ != Shutdown::Immediate) self->console_.tick();
+    self->notifier_.tick(Clock::now());
+    if (++self->ticks_ % kNotifyStatusTicks == 0) self->notifier_.status(self->notifyStatus());
+}
+
+std::string Server::notifyStatus() const {
+    size_t clients = 0, servers = 0, active = 0;
+    for (const auto& worker : workers_) {
+        clients += worker->clientCount();
+        servers += worker->serverCount();
+        active += worker->activeServerCount();
+    }
+    const admin::PauseState& pause = console_.pauseState();
+    const char* state = shutdown_ != Shutdown::None ? "stopping" : (pause.paused || pause.suspended) ? "paused" : "ready";
+    return statusText(clients, servers, active, state);
 }
 
 void Server::checkShutdown() {
