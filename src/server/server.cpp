@@ -107,6 +107,9 @@ static Status attachTls(conn::Snapshot& snapshot) {
 Result<conn::Snapshot> Server::loadSnapshot() const {
     auto loaded = config::loadConfig(options_.configPath);
     if (!loaded) return loaded.error();
+    // SLUICE_<SETTING> wins over the file, at start and at every reload.
+    if (auto status = config::applyEnvironmentOverrides(*loaded, config::sluiceEnvironment()); !status)
+        return status.error();
     auto config = std::make_shared<const config::Config>(std::move(loaded.value()));
     auto authFile = std::make_shared<auth::AuthFile>();
     if (!config->settings.auth_file.empty()) {
@@ -148,7 +151,14 @@ int Server::run() {
     }
     snapshot_ = loaded.value();
     const config::Settings& settings = snapshot_.config->settings;
-    for (const auto& warning : snapshot_.config->warnings) SLOG_WARN("{}", warning);
+    // Configuration warnings ("unknown setting", "not supported yet") and environment overrides
+    // go where a person looks later: the log file and syslog, once they are set up below (and
+    // stderr unless -q). A daemon also says them on the terminal that starts it, before it leaves.
+    auto logConfigNotes = [this] {
+        for (const auto& warning : snapshot_.config->warnings) SLOG_WARN("{}", warning);
+        for (const auto& note : snapshot_.config->overrides) SLOG_INFO("{}", note);
+    };
+    if (options_.daemon) logConfigNotes();
     if (options_.daemon && settings.logfile.empty() && !settings.syslog) {
         SLOG_FATAL("running in the background (-d) needs logfile or syslog to be set");
         return 1;
@@ -160,6 +170,7 @@ int Server::run() {
         }
     }
     applyLogging(settings);
+    logConfigNotes();
     // After daemonize: the watchdog is for the pid that runs (WATCHDOG_PID), and it sends.
     notifier_ = SystemdNotifier::fromEnvironment();
     if (!notifier_.problem().empty()) SLOG_WARN("systemd notification disabled: {}", notifier_.problem());
