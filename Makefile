@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test test-unit test-integration test-asan demo bench bench-failover clean
+.PHONY: all build deps test test-unit test-integration test-packaging test-asan demo deb bench bench-failover clean
 
 all: build
 
@@ -30,6 +30,10 @@ test-unit: build
 test-integration: build
 	cd $(BUILD) && ctest --output-on-failure -R '^integration$$'
 
+# packaging/ checked against the binary (Dockerfile libraries, Kubernetes YAML, unit, .deb).
+test-packaging: build
+	cd $(BUILD) && ctest --output-on-failure -R '^packaging\.'
+
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON -DSLUICE_WERROR=ON
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
@@ -37,6 +41,10 @@ test-asan: deps
 
 demo: deps build
 	@scripts/demo.sh
+
+# A Debian package of the build: $(BUILD)/sluice_<version>_<arch>.deb (packaging/README.md).
+deb: build
+	@scripts/make_deb.sh $(BUILD)/sluice $(BUILD)
 
 bench: deps build
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BENCH_ARGS); else echo "bench: not written yet (issue 6)"; fi

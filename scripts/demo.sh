@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# `make demo`: a throwaway PostgreSQL, Sluice in session mode in front of it, and pgbench
-# through Sluice. Everything it starts is stopped and removed on exit, Ctrl-C included;
-# only Sluice's log is kept (its path is printed at the end).
+# `make demo`: what Sluice is for. A throwaway PostgreSQL, Sluice in transaction mode in front
+# of it, and pgbench: DEMO_CLIENTS (1,000) clients through Sluice onto a pool of DEMO_POOL_SIZE
+# (10) PostgreSQL backends, next to pgbench directly on PostgreSQL (where 1,000 clients do not
+# even get in); then SHOW POOLS, SHOW STATS and an excerpt of /metrics, and how to try the ini.
+# Everything it starts is stopped and removed on exit, Ctrl-C included; Sluice's log and the
+# ini are kept (their paths are printed at the end).
 #
-# Environment: SLUICE_BINARY (default build/sluice), DEMO_SECONDS (default 10),
-# DEMO_CLIENTS (default 100), DEMO_POOL_SIZE (default 10), KEEP_DEMO_DIR=1 to keep the
+# Environment: SLUICE_BINARY (default build/sluice), DEMO_SECONDS (default 10, per pgbench
+# run), DEMO_CLIENTS (default 1000), DEMO_POOL_SIZE (default 10), KEEP_DEMO_DIR=1 to keep the
 # temp dir for inspection.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sluice_bin=${SLUICE_BINARY:-$repo/build/sluice}
 seconds=${DEMO_SECONDS:-10}
-clients=${DEMO_CLIENTS:-100}
+clients=${DEMO_CLIENTS:-1000}
 pool_size=${DEMO_POOL_SIZE:-10}
 
 # shellcheck source=scripts/pg_throwaway.sh
@@ -26,7 +29,7 @@ die() {
 if [[ ! -x "$sluice_bin" ]]; then
     die "$sluice_bin not found; build it first with 'make'"
 fi
-for tool in pgbench psql; do
+for tool in pgbench psql curl; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found; run 'make deps'"
 done
 
@@ -62,6 +65,20 @@ cleanup() {
         kept_log=/tmp/sluice-demo-$(date +%Y%m%d-%H%M%S).log
         cp "$workdir/sluice.log" "$kept_log" && echo "demo: Sluice's log is kept at $kept_log"
     fi
+    if [[ -f "$workdir/pooler.ini" ]]; then
+        local kept_ini
+        kept_ini=/tmp/sluice-demo-$(date +%Y%m%d-%H%M%S).ini
+        cp "$workdir/pooler.ini" "$kept_ini"
+        echo
+        echo "To try the demo's configuration yourself: $kept_ini"
+        echo "  1. point its [databases] line at your PostgreSQL (the demo's throwaway one is gone),"
+        echo "     and unix_socket_dir and logfile at directories that exist;"
+        echo "  2. write a userlist.txt with your users (\"user\" \"password\") and set auth_file to it;"
+        echo "  3. $sluice_bin --check $kept_ini && $sluice_bin $kept_ini"
+        echo "  4. psql -h 127.0.0.1 -p <listen_port> as to PostgreSQL; the admin console is database pgbouncer;"
+        echo "     curl http://127.0.0.1:<http_listen_port>/metrics"
+        echo "  Single settings change without editing it: SLUICE_DEFAULT_POOL_SIZE=20 $sluice_bin $kept_ini"
+    fi
     if [[ "${KEEP_DEMO_DIR:-0}" == 1 ]]; then
         echo "demo: kept $workdir"
     else
@@ -83,9 +100,11 @@ say "pgbench -i -s 1 (directly on PostgreSQL, through its unix socket)"
 pgbench "${direct[@]}" -i -s 1 -q demo 2>&1 | tail -n 1
 
 listen_port=$(free_port)
+http_port=$(free_port)
 # Sluice logs in as the client's user with the password from auth_file (SCRAM to the server).
 printf '"%s" "%s"\n' "$PG_SUPERUSER" "$PG_PASSWORD" >"$workdir/userlist.txt"
 cat >"$workdir/pooler.ini" <<EOF
+;; The ini of make demo: transaction pooling, $clients clients onto $pool_size backends.
 [databases]
 demo = host=$PG_HOST port=$PG_PORT dbname=demo
 
@@ -93,17 +112,20 @@ demo = host=$PG_HOST port=$PG_PORT dbname=demo
 listen_addr = 127.0.0.1
 listen_port = $listen_port
 unix_socket_dir = $workdir
+http_listen_addr = 127.0.0.1
+http_listen_port = $http_port
 auth_type = md5
 auth_file = $workdir/userlist.txt
 admin_users = $PG_SUPERUSER
 stats_users = $PG_SUPERUSER
-pool_mode = session
+pool_mode = transaction
 default_pool_size = $pool_size
-max_client_conn = 200
+max_client_conn = $((clients + 100))
 logfile = $workdir/sluice.log
 EOF
 
-say "Starting Sluice: $sluice_bin $workdir/pooler.ini (session mode, pool size $pool_size, port $listen_port)"
+say "Starting Sluice: $sluice_bin $workdir/pooler.ini"
+echo "    transaction mode, pool size $pool_size, port $listen_port, /metrics on port $http_port"
 "$sluice_bin" "$workdir/pooler.ini" >"$workdir/sluice.stderr" 2>&1 &
 sluice_pid=$!
 for _ in $(seq 1 100); do
@@ -127,19 +149,45 @@ pooled=(-h 127.0.0.1 -p "$listen_port" -U "$PG_SUPERUSER")
 backends_sql="select coalesce(state, '(none)') as state, count(*) as backends
               from pg_stat_activity where datname = 'demo' and pid <> pg_backend_pid()
               group by state order by state"
+max_connections=$(psql "${direct[@]}" -d postgres -qAtc "show max_connections")
 
-say "pgbench -c $clients -j 2 -C -T $seconds -S through Sluice"
+# pgbench in the background and waited for, so that Ctrl-C is handled at once.
+run_pgbench() {
+    local out=$1
+    shift
+    pgbench "$@" >"$out" 2>&1 &
+    pgbench_pid=$!
+    local status=0
+    wait "$pgbench_pid" || status=$?
+    pgbench_pid=""
+    return "$status"
+}
+tps_of() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$1" | head -n 1; }
+
+say "pgbench directly on PostgreSQL with $clients clients (max_connections = $max_connections)"
+if run_pgbench "$workdir/direct-all.out" "${direct[@]}" -c "$clients" -j 2 -T 2 -S -n demo; then
+    direct_all="$(tps_of "$workdir/direct-all.out") tps"
+else
+    direct_all="refused: $(grep -m1 -o 'too many clients already\|remaining connection slots are reserved[^"]*' \
+        "$workdir/direct-all.out" || tail -n 1 "$workdir/direct-all.out")"
+fi
+echo "    $direct_all"
+
+say "pgbench directly on PostgreSQL with $pool_size clients ($pool_size backends), $seconds s, select-only"
+run_pgbench "$workdir/direct.out" "${direct[@]}" -c "$pool_size" -j 2 -T "$seconds" -S -n demo ||
+    die "direct pgbench failed: $(tail -n 3 "$workdir/direct.out")"
+direct_tps=$(tps_of "$workdir/direct.out")
+echo "    $direct_tps tps"
+
+say "pgbench through Sluice with $clients clients onto $pool_size backends, $seconds s, select-only"
 cat <<EOF
-    Session mode gives a client one server for its whole session, so $clients clients that
-    stayed connected would need $clients backends. With -C each transaction is a new
-    connection: $clients clients take turns on $pool_size PostgreSQL backends, queueing in
+    Transaction mode gives a client a server only for the length of each transaction, so
+    $clients connected clients take turns on $pool_size PostgreSQL backends, queueing in
     Sluice while all $pool_size are busy.
 EOF
-pgbench "${pooled[@]}" -c "$clients" -j 2 -C -T "$seconds" -S -n demo >"$workdir/pgbench.out" 2>&1 &
+pgbench "${pooled[@]}" -c "$clients" -j 2 -T "$seconds" -S -n demo >"$workdir/pgbench.out" 2>&1 &
 pgbench_pid=$!
-
-# Backgrounded and waited for, so that Ctrl-C is handled at once rather than after the sleep.
-sleep $((seconds / 2)) &
+sleep $((seconds / 2 + 1)) &
 wait $!
 say "Mid-run: backends PostgreSQL sees for database demo (at most $pool_size expected)"
 psql "${direct[@]}" -d postgres -P pager=off -c "$backends_sql" || true
@@ -147,18 +195,31 @@ psql "${direct[@]}" -d postgres -P pager=off -c "$backends_sql" || true
 pgbench_status=0
 wait "$pgbench_pid" || pgbench_status=$?
 pgbench_pid=""
-say "pgbench result (exit status $pgbench_status)"
-cat "$workdir/pgbench.out"
-
-say "Pool state after the run"
-if ! psql "${pooled[@]}" -d pgbouncer -P pager=off -c "SHOW POOLS" 2>"$workdir/admin.err"; then
-    echo "(admin console not available: $(head -n 1 "$workdir/admin.err"))"
-    echo "Backends PostgreSQL sees for database demo instead:"
-    psql "${direct[@]}" -d postgres -P pager=off -c "$backends_sql" || true
+if [[ $pgbench_status -ne 0 ]]; then
+    cat "$workdir/pgbench.out"
+    die "pgbench through Sluice failed"
 fi
+pooled_tps=$(tps_of "$workdir/pgbench.out")
+failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$workdir/pgbench.out")
+
+say "Side by side (select-only)"
+printf '    %-48s %s\n' "directly, $clients clients:" "$direct_all"
+printf '    %-48s %s tps\n' "directly, $pool_size clients ($pool_size backends):" "$direct_tps"
+printf '    %-48s %s tps, %s failed transactions\n' "through Sluice, $clients clients ($pool_size backends):" \
+    "$pooled_tps" "${failed:-0}"
+
+say "SHOW POOLS (admin console: psql -h 127.0.0.1 -p $listen_port -U $PG_SUPERUSER pgbouncer)"
+psql "${pooled[@]}" -d pgbouncer -P pager=off -c "SHOW POOLS" || true
+say "SHOW STATS"
+psql "${pooled[@]}" -d pgbouncer -P pager=off -x -c "SHOW STATS" |
+    grep -E '^(-\[|database |total_xact_count|total_query_count|total_xact_time|total_wait_time)' || true
+
+say "An excerpt of http://127.0.0.1:$http_port/metrics (Prometheus)"
+curl -fsS "http://127.0.0.1:$http_port/metrics" >"$workdir/metrics.txt" || true
+grep -E '^sluice_(up|clients|servers) |^sluice_(pools_(cl_active|cl_waiting|sv_active|sv_idle)|stats_(total_xact_count|avg_wait_time))\{database="demo"' \
+    "$workdir/metrics.txt" | head -n 12 || true
 
 say "Last lines of Sluice's log"
-tail -n 10 "$workdir/sluice.log" 2>/dev/null || echo "(no log file written)"
+tail -n 5 "$workdir/sluice.log" 2>/dev/null || echo "(no log file written)"
 
-[[ $pgbench_status -eq 0 ]] || die "pgbench through Sluice failed"
 say "Demo finished; stopping Sluice and PostgreSQL"

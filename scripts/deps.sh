@@ -11,7 +11,7 @@ PACKAGES=(
     libuv1-dev liburing-dev libssl-dev libinih-dev libspdlog-dev libfmt-dev libhttp-parser-dev
     libgtest-dev libgmock-dev libpq-dev
     postgresql postgresql-contrib pgbouncer
-    openssl gnuplot-nox python3
+    openssl gnuplot-nox python3 python3-yaml
 )
 
 is_installed() {

@@ -32,6 +32,10 @@ constexpr const char* kUsage =
     "SIGINT stops after the servers are released; SIGQUIT stops at once. A second signal\n"
     "escalates the shutdown. SIGUSR1 pauses (queries wait, servers close), SIGUSR2 resumes.\n"
     "\n"
+    "Environment: SLUICE_<SETTING>=VALUE overrides one setting of the file, e.g.\n"
+    "SLUICE_DEFAULT_POOL_SIZE=20 (validated as in the file, kept on reload). Under systemd,\n"
+    "NOTIFY_SOCKET and WATCHDOG_USEC are honoured (Type=notify).\n"
+    "\n"
     "The configuration file is PgBouncer's pgbouncer.ini format; see pooler.ini(5).\n";
 
 
@@ -57,6 +61,10 @@ int checkConfig(const std::string& path) {
     auto loaded = sluice::config::loadConfig(path);
     if (!loaded) {
         std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
+        return 1;
+    }
+    if (auto status = sluice::config::applyEnvironmentOverrides(*loaded, sluice::config::sluiceEnvironment()); !status) {
+        std::fprintf(stderr, "%s\n", status.error().message.c_str());
         return 1;
     }
     for (const auto& warning : loaded->warnings) std::fprintf(stderr, "WARNING %s\n", warning.c_str());

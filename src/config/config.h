@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/database_entry.h"
@@ -34,6 +35,8 @@ struct Config {
     std::map<std::string, UserEntry> users;
     std::vector<std::string> warnings;
     std::string path;
+    // "SLUICE_X overrides setting x" for each environment override applied (logged at start).
+    std::vector<std::string> overrides;
 };
 
 Result<Config> loadConfig(const std::string& path);
@@ -50,6 +53,16 @@ enum class ApplyMode {
 // applied but adds a warning to config.warnings. Errors carry a SQLSTATE for the admin console.
 Status applySetting(Config& config, std::string_view key, std::string_view value,
                     ApplyMode mode = ApplyMode::Runtime);
+
+// Environment overrides (issue 15): SLUICE_<SETTING>=value sets one [pooler] setting, over
+// what the file says, through the same table and validation as the file (ApplyMode::Startup:
+// restart-only settings too). Applied after every load, so a reload keeps them. A bad value is an
+// error naming the variable; a SLUICE_ variable that names no setting is a warning.
+using EnvironmentVariables = std::vector<std::pair<std::string, std::string>>;
+inline constexpr std::string_view kEnvironmentPrefix = "SLUICE_";
+// The process's SLUICE_* variables, in environment order.
+EnvironmentVariables sluiceEnvironment();
+Status applyEnvironmentOverrides(Config& config, const EnvironmentVariables& variables);
 
 // Settings whose value differs between two snapshots (for RELOAD: log them, refuse or warn about
 // the restart-only ones).

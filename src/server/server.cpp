@@ -23,6 +23,8 @@ namespace sluice::server {
 namespace {
 
 constexpr uint64_t kControlTickMillis = 100;
+// STATUS= for systemd at most this often (in control ticks): `systemctl status` shows it.
+constexpr uint64_t kNotifyStatusTicks = 20;
 
 log::Options loggingOptions(const Options& options, const config::Settings& settings) {
     log::Options out;
@@ -114,6 +116,9 @@ static Status attachTls(conn::Snapshot& snapshot) {
 Result<conn::Snapshot> Server::loadSnapshot() const {
     auto loaded = config::loadConfig(options_.configPath);
     if (!loaded) return loaded.error();
+    // SLUICE_<SETTING> wins over the file, at start and at every reload.
+    if (auto status = config::applyEnvironmentOverrides(*loaded, config::sluiceEnvironment()); !status)
+        return status.error();
     auto config = std::make_shared<const config::Config>(std::move(loaded.value()));
     auto authFile = std::make_shared<auth::AuthFile>();
     if (!config->settings.auth_file.empty()) {
@@ -157,7 +162,14 @@ int Server::run() {
     }
     snapshot_ = loaded.value();
     const config::Settings& settings = snapshot_.config->settings;
-    for (const auto& warning : snapshot_.config->warnings) SLOG_WARN("{}", warning);
+    // Configuration warnings ("unknown setting", "not supported yet") and environment overrides
+    // go where a person looks later: the log file and syslog, once they are set up below (and
+    // stderr unless -q). A daemon also says them on the terminal that starts it, before it leaves.
+    auto logConfigNotes = [this] {
+        for (const auto& warning : snapshot_.config->warnings) SLOG_WARN("{}", warning);
+        for (const auto& note : snapshot_.config->overrides) SLOG_INFO("{}", note);
+    };
+    if (options_.daemon) logConfigNotes();
     if (options_.daemon && settings.logfile.empty() && !settings.syslog) {
         SLOG_FATAL("running in the background (-d) needs logfile or syslog to be set");
         return 1;
@@ -169,6 +181,10 @@ int Server::run() {
         }
     }
     applyLogging(settings);
+    logConfigNotes();
+    // After daemonize: the watchdog is for the pid that runs (WATCHDOG_PID), and it sends.
+    notifier_ = SystemdNotifier::fromEnvironment();
+    if (!notifier_.problem().empty()) SLOG_WARN("systemd notification disabled: {}", notifier_.problem());
     std::string user = !options_.user.empty() ? options_.user : settings.user;
     if (!user.empty()) {
         if (auto status = switchUser(user); !status) {
@@ -233,6 +249,11 @@ int Server::run() {
     }
     for (auto& worker : workers_) worker->start();
     SLOG_INFO("process up: Sluice {}, {} worker(s)", SLUICE_VERSION, workers);
+    // The listeners accept from here on (they were bound and listening before start()).
+    if (options_.daemon) notifier_.send(fmt::format("MAINPID={}\n", getpid()));
+    notifier_.ready(notifyStatus());
+    if (notifier_.watchdog())
+        SLOG_INFO("systemd watchdog: WATCHDOG=1 every {} ms", notifier_.watchdog()->count() / 1000);
 
     uv_timer_init(&loop_, &timer_);
     timer_.data = this;
@@ -299,6 +320,12 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
 }
 
 Status Server::reload() {
+    // RELOADING=1 ... READY=1 brackets the reload for systemd, whether it succeeds or not.
+    notifier_.reloading();
+    struct ReadyAgain {
+        Server& server;
+        ~ReadyAgain() { server.notifier_.ready(server.notifyStatus()); }
+    } readyAgain{*this};
     auto loaded = loadSnapshot();
     if (!loaded) {
         ++reloadFailures_;
@@ -429,7 +456,9 @@ void Server::onStatsTimer(uv_timer_t* timer) {
 
 void Server::beginShutdown(Shutdown mode) {
     if (shutdown_ == Shutdown::Immediate) return;
+    const bool first = shutdown_ == Shutdown::None;
     shutdown_ = mode;
+    if (first) notifier_.stopping(notifyStatus());
     for (auto& worker : workers_) {
         Worker* w = worker.get();
         if (mode == Shutdown::Immediate) {
@@ -458,6 +487,20 @@ void Server::onTimer(uv_timer_t* timer) {
     auto* self = static_cast<Server*>(timer->data);
     self->checkShutdown();
     if (self->shutdown_ != Shutdown::Immediate) self->console_.tick();
+    self->notifier_.tick(Clock::now());
+    if (++self->ticks_ % kNotifyStatusTicks == 0) self->notifier_.status(self->notifyStatus());
+}
+
+std::string Server::notifyStatus() const {
+    size_t clients = 0, servers = 0, active = 0;
+    for (const auto& worker : workers_) {
+        clients += worker->clientCount();
+        servers += worker->serverCount();
+        active += worker->activeServerCount();
+    }
+    const admin::PauseState& pause = console_.pauseState();
+    const char* state = shutdown_ != Shutdown::None ? "stopping" : (pause.paused || pause.suspended) ? "paused" : "ready";
+    return statusText(clients, servers, active, state);
 }
 
 void Server::checkShutdown() {

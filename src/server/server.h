@@ -16,6 +16,7 @@
 #include "discovery/host_prober.h"
 #include "metrics/http_endpoint.h"
 #include "pool/pool_registry.h"
+#include "server/systemd_notify.h"
 #include "server/worker.h"
 
 namespace sluice::server {
@@ -78,6 +79,8 @@ private:
     static void onTimer(uv_timer_t* timer);
     static void onStatsTimer(uv_timer_t* timer);
     static void onControlAsync(uv_async_t* async);
+    // The STATUS= line for systemd: clients and servers summed over the workers.
+    std::string notifyStatus() const;
     bool writePidfile();
     void removePidfile();
 
@@ -104,6 +107,8 @@ private:
     Shutdown shutdown_ = Shutdown::None;
     std::string pidfile_;
     int exitCode_ = 0;
+    SystemdNotifier notifier_;  // sd_notify; does nothing without $NOTIFY_SOCKET
+    uint64_t ticks_ = 0;
 };
 
 }  // namespace sluice::server

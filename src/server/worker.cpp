@@ -121,6 +121,7 @@ void Worker::onTimer(uv_timer_t* timer) {
 void Worker::publishCounts() {
     clients_.store(connections_->clientCount(), std::memory_order_relaxed);
     activeServers_.store(connections_->activeServerCount(), std::memory_order_relaxed);
+    servers_.store(connections_->serverCount(), std::memory_order_relaxed);
 }
 
 void Worker::closeListeners() {

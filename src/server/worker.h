@@ -35,6 +35,7 @@ public:
     // Thread-safe figures, refreshed by the worker's sweep, for the control thread's decisions.
     size_t clientCount() const { return clients_.load(std::memory_order_relaxed); }
     size_t activeServerCount() const { return activeServers_.load(std::memory_order_relaxed); }
+    size_t serverCount() const { return servers_.load(std::memory_order_relaxed); }
 
     // Called on the worker's thread (through post).
     void closeListeners();
@@ -60,6 +61,7 @@ private:
     std::vector<std::function<void(conn::Connections&)>> posted_;
     std::atomic<size_t> clients_{0};
     std::atomic<size_t> activeServers_{0};
+    std::atomic<size_t> servers_{0};
     bool stopping_ = false;
 };
 

@@ -194,6 +194,21 @@ std::string SluiceProcess::log() const { return readTextFile(dir_ + "/sluice.out
     for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
 
+    // The child's environment, built before fork (no allocation after it).
+    std::vector<std::string> envStrings;
+    for (char** e = environ; *e; ++e) {
+        const std::string entry(*e);
+        const std::string name = entry.substr(0, entry.find('='));
+        bool overridden = false;
+        for (const auto& [key, value] : env_) overridden |= key == name;
+        if (!overridden) envStrings.push_back(entry);
+    }
+    for (const auto& [key, value] : env_)
+        if (value) envStrings.push_back(key + "=" + *value);
+    std::vector<char*> envp;
+    for (const auto& entry : envStrings) envp.push_back(const_cast<char*>(entry.c_str()));
+    envp.push_back(nullptr);
+
     const std::string outPath = dir_ + "/sluice.out";
     int out = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -215,7 +230,7 @@ std::string SluiceProcess::log() const { return readTextFile(dir_ + "/sluice.out
         if (close_range(3, ~0U, 0) != 0) {
             for (int fd = 3; fd < 1024; ++fd) ::close(fd);
         }
-        execv(argv[0], argv.data());
+        execve(argv[0], argv.data(), envp.data());
         const char message[] = "SluiceProcess: execv failed: ";
         const char* reason = strerror(errno);
         ssize_t ignored = write(2, message, sizeof message - 1);
@@ -273,6 +288,16 @@ std::optional<int> SluiceProcess::waitExit(std::chrono::milliseconds timeout) {
 bool SluiceProcess::isRunning() { return pid_ > 0 && !waitExit(0ms).has_value(); }
 
 bool SluiceProcess::signal(int sig) const { return pid_ > 0 && ::kill(pid_, sig) == 0; }
+
+void SluiceProcess::setEnv(const std::string& name, const std::string& value) {
+    std::erase_if(env_, [&](const auto& entry) { return entry.first == name; });
+    env_.emplace_back(name, value);
+}
+
+void SluiceProcess::unsetEnv(const std::string& name) {
+    std::erase_if(env_, [&](const auto& entry) { return entry.first == name; });
+    env_.emplace_back(name, std::nullopt);
+}
 
 bool SluiceProcess::reload(const std::string& iniText) const {
     writeTextFile(iniPath(), replaceAll(iniText, "@DIR@", dir_));

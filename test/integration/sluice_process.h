@@ -17,6 +17,7 @@
 #include <csignal>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pg_server.h"
@@ -44,6 +45,11 @@ public:
     // nothing listens within timeout (the process is then killed).
     ::testing::AssertionResult start(const std::string& iniText, std::vector<std::string> extraArgs = {},
                                      std::chrono::milliseconds timeout = 10s);
+
+    // An environment variable for the processes start() runs from now on (added to, or
+    // replacing one of, the test's own environment); unsetEnv removes one from theirs.
+    void setEnv(const std::string& name, const std::string& value);
+    void unsetEnv(const std::string& name);
 
     // Replaces the ini ("@DIR@" replaced as in start()) and sends SIGHUP: the reload a test wants.
     bool reload(const std::string& iniText) const;
@@ -83,6 +89,7 @@ private:
     std::string connectHost_ = "127.0.0.1";
     std::string unixSocketDir_ = "/tmp";
     std::optional<int> exitCode_;
+    std::vector<std::pair<std::string, std::optional<std::string>>> env_;  // nullopt: unset
 };
 
 // userlist.txt lines for the fixture's roles, with plain passwords (usable for md5 and SCRAM
