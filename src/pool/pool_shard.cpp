@@ -92,7 +92,7 @@ Acquired PoolShard::acquire(PoolWaiter& client) {
         secondsSince(lastLoginFailure_) < loginRetrySeconds_)
         return {nullptr, Error{fmt::format("server login has been failing, cached error: {} (server_login_retry)",
                                            lastLoginError_->message),
-                               "08P01"}};
+                               "08P01", lastLoginError_->detail}};
     client.waitingSince = Clock::now();
     waiting_.pushBack(client);
     launchIfNeeded();

@@ -150,9 +150,11 @@ TEST_F(PreparedStatements, CloseThenParseTheSameNameAgainAndUnknownNames) {
 TEST_F(PreparedStatements, TheLeastRecentlyUsedStatementMakesRoomOnAFullServer) {
     startSluice("max_prepared_statements = 2\ndefault_pool_size = 1\n", 1);
     PqConn conn = client();
-    for (int i = 0; i < 5; ++i) ASSERT_EQ(prepare(conn, "s" + std::to_string(i), "SELECT " + std::to_string(i)), "");
+    // (Names built by append: GCC 12 warns, wrongly, about "s" + std::to_string(i) here.)
+    auto name = [](int i) { return std::string("s").append(std::to_string(i)); };
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(prepare(conn, name(i), "SELECT " + std::to_string(i)), "");
     for (int round = 0; round < 2; ++round)
-        for (int i = 0; i < 5; ++i) EXPECT_EQ(execPrepared(conn, "s" + std::to_string(i), {}), std::to_string(i));
+        for (int i = 0; i < 5; ++i) EXPECT_EQ(execPrepared(conn, name(i), {}), std::to_string(i));
     // On PostgreSQL, the one server holds at most two of the pooler's statements.
     PqConn direct(sharedPg().socketConninfo("app"));
     auto held = direct.exec("SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND datname = 'app'");
@@ -238,8 +240,10 @@ std::string rowOf(PqConn& conn, const std::string& name) {
         const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
         outcome = std::string(state ? state : "?") + ": " + PQresultErrorMessage(result);
     } else if (PQntuples(result) > 0) {
-        for (int column = 0; column < PQnfields(result); ++column)
-            outcome += (column ? "," : "") + std::string(PQgetvalue(result, 0, column));
+        for (int column = 0; column < PQnfields(result); ++column) {
+            if (column > 0) outcome += ',';
+            outcome += PQgetvalue(result, 0, column);
+        }
     }
     PQclear(result);
     return outcome;
