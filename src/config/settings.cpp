@@ -81,9 +81,15 @@ Status setSetting(Settings& settings, const SettingDef& def, std::string_view va
             return okStatus();
         }
         case Type::Int: {
+            if (!def.allowed.empty() && findAllowed(def, value)) {  // its one keyword: stored as 0
+                settings.*fieldAs<int64_t>(def) = 0;
+                return okStatus();
+            }
             const auto number = parseInteger(value);
             if (!number || *number < def.min || *number > def.max)
-                return invalid(def, value, "expected a whole number " + rangeText(def));
+                return invalid(def, value,
+                               "expected a whole number " + rangeText(def) +
+                                   (def.allowed.empty() ? "" : " or " + joinAllowed(def.allowed)));
             settings.*fieldAs<int64_t>(def) = *number;
             return okStatus();
         }
@@ -118,8 +124,10 @@ std::string settingValue(const Settings& settings, const SettingDef& def) {
         case Type::List:
         case Type::Enum:
             return settings.*fieldAs<std::string>(def);
-        case Type::Int:
-            return std::to_string(settings.*fieldAs<int64_t>(def));
+        case Type::Int: {
+            const int64_t number = settings.*fieldAs<int64_t>(def);
+            return number == 0 && !def.allowed.empty() ? std::string(def.allowed.front()) : std::to_string(number);
+        }
         case Type::Octal:
             return formatOctal(settings.*fieldAs<int64_t>(def));
         case Type::Bool:

@@ -268,8 +268,9 @@ std::vector<SettingDef> buildTable() {
         text("user", &S::user, "", kRestart, kSupported, "unix user to switch to after startup"),
         integer("verbose", &S::verbose, "0", 0, kIntMax, "", kReload, kSupported,
                 "more logging; 1 is debug, 2 and up are noise"),
-        integer("workers", &S::workers, "1", 1, 256, "", kRestart, kSupported,
-                "worker threads, each with its own event loop and listening sockets"),
+        SettingDef{"workers", Type::Int, "1", "", kRestart, kSupported, {"auto"}, 1, 256,
+                   "worker threads, each with its own event loop and listening sockets; auto: one per CPU",
+                   &S::workers},
     };
 }
 

@@ -231,7 +231,10 @@ int Server::run() {
             if (prober_) prober_->probeNow();
         });
     });
-    const int workers = std::clamp<int>(static_cast<int>(settings.workers), 1, conn::Connections::kMaxWorkers);
+    // workers = auto (stored as 0): one per CPU this process may run on.
+    const int wanted = settings.workers > 0 ? static_cast<int>(settings.workers)
+                                            : static_cast<int>(uv_available_parallelism());
+    const int workers = std::clamp<int>(wanted, 1, conn::Connections::kMaxWorkers);
     for (int i = 0; i < workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
         if (auto status = workers_.back()->listen(settings, workers > 1); !status) {

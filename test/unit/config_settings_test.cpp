@@ -330,5 +330,21 @@ TEST(ConfigSettings, ApplySettingAtRuntime) {
     EXPECT_EQ(config.warnings[0], "setting dns_max_ttl is not supported yet by Sluice; it is ignored");
 }
 
+TEST(ConfigSettings, WorkersTakesANumberOrAuto) {
+    const SettingDef* workers = findSetting("workers");
+    ASSERT_NE(workers, nullptr);
+    Settings settings = defaultSettings();
+    EXPECT_EQ(settingValue(settings, *workers), "1");
+    ASSERT_TRUE(setSetting(settings, *workers, "auto"));
+    EXPECT_EQ(settings.workers, 0) << "auto: one worker per CPU, decided at start";
+    EXPECT_EQ(settingValue(settings, *workers), "auto");
+    ASSERT_TRUE(setSetting(settings, *workers, "4"));
+    EXPECT_EQ(settingValue(settings, *workers), "4");
+    auto bad = setSetting(settings, *workers, "many");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("or auto"), std::string::npos) << bad.error().message;
+    EXPECT_FALSE(setSetting(settings, *workers, "0")) << "0 is not a number of workers";
+}
+
 }  // namespace
 }  // namespace sluice::config
