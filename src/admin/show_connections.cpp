@@ -39,7 +39,7 @@ void addSocketRow(ResultSet& set, const conn::ConnectionRow& row, bool debug, bo
         row.isServer ? "S" : "C",
         row.user,
         row.database,
-        "none",
+        row.replication,
         listStates ? row.listState : row.state,
         row.remoteAddress,
         row.remotePort,

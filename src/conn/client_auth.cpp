@@ -115,6 +115,7 @@ void ClientConn::startAuthentication() {
         request.tls = socket_.isTls();
         request.database = database_;
         request.user = user_;
+        request.replication = !replication_.empty();  // matches the "replication" keyword, as in PostgreSQL
         request.address = socket_.peerSockaddr();
         const auth::HbaRules* rules = connections_.hba();
         auth::HbaRules::Match match = rules ? rules->match(request) : auth::HbaRules::Match{"reject", 0, ""};
@@ -377,6 +378,13 @@ void ClientConn::authenticated() {
     // SCRAM pass-through: servers of this pool log in with the keys this client proved, so no
     // plain password needs to be stored anywhere (only for the user's own server login).
     if (passthrough && shard_->target().serverUser == user_) shard_->pool().rememberScramKeys(*passthrough);
+    if (!replication_.empty()) {
+        // Its own server, never pooled (PgBouncer 1.23+); the welcome is that server's.
+        state_ = State::WaitWelcome;
+        waitingSince = Clock::now();  // query_wait_timeout bounds its login as a queued client's
+        dedicatedServer_ = connections_.launchDedicatedServer(*shard_, *this, replication_, std::move(replicationStartup_));
+        return;
+    }
     if (auto welcome = welcomeFromCache()) {
         sendWelcome(*welcome);
         state_ = State::Idle;  // anything the client already sent is read on by onSocketRead's loop

@@ -3,6 +3,8 @@
 // Authentication is in client_auth.cpp, the admin console in client_console.cpp.
 #include "conn/client_conn.h"
 
+#include "config/value_parse.h"
+
 #include <limits>
 #include <unistd.h>
 
@@ -186,8 +188,28 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         closeWithError(proto::sqlstate::kCannotConnectNow, "pooler is shutting down");
         return;
     }
+    if (const std::string* replication = packet.find("replication")) {
+        // As PostgreSQL reads it; PgBouncer's words for the server ("yes" / "database").
+        std::optional<bool> physical = config::parseBoolean(*replication);
+        if (*replication == "database") {
+            replication_ = "database";
+        } else if (!physical) {
+            closeWithError(proto::sqlstate::kInvalidParameterValue,
+                           fmt::format("invalid value for parameter \"replication\": \"{}\"", *replication),
+                           "Valid values are: \"false\", 0, \"true\", 1, \"database\".");
+            return;
+        } else if (*physical) {
+            replication_ = "yes";
+        }
+    }
     for (const auto& [name, value] : packet.params) {
         if (name == "user" || name == "database") continue;
+        if (!replication_.empty()) {
+            // A replication connection has its own server: every parameter goes there as it came
+            // (application_name names a synchronous standby; options may carry anything).
+            replicationStartup_.emplace_back(name, name == "replication" ? replication_ : value);
+            continue;
+        }
         if (isTrackedParameter(name, settings)) {
             wanted_.set(name, value);
         } else if (name == "options") {
@@ -232,8 +254,8 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
     else if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;
     else if (config.fallbackDatabase) databaseEntry_ = &*config.fallbackDatabase;
     if (settings.log_connections)
-        SLOG_INFO("{} login attempt: db={} user={} tls={} replication=no", describe(), database_, user_,
-                  socket_.isTls() ? socket_.tls()->describe() : "no");
+        SLOG_INFO("{} login attempt: db={} user={} tls={} replication={}", describe(), database_, user_,
+                  socket_.isTls() ? socket_.tls()->describe() : "no", replication_.empty() ? "no" : replication_);
     // An unknown or disabled database is refused after authentication (authenticated()).
     if (auto it = connections_.authFile().find(user_); it != connections_.authFile().end()) {
         login_->secret = it->second;
@@ -494,7 +516,16 @@ void ClientConn::cancelAnswered(CancelOutcome outcome) {
     }
 }
 
+void ClientConn::dedicatedServerReady(ServerConn& server) {
+    dedicatedServer_ = nullptr;
+    server_ = &server;
+    server.link(*this);
+    sendWelcome(server.params());  // the walsender's own parameters
+    serverLinked();
+}
+
 void ClientConn::onServerUnavailable(const Error& error) {
+    dedicatedServer_ = nullptr;
     if (lookupShard_) {
         lookupShard_ = nullptr;
         closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate,
@@ -590,7 +621,7 @@ void ClientConn::serverReadyForQuery(char status) {
     if (readyPending_ > 0) requestUs_ = readyUs_;  // the next request in the pipeline starts now
     if (status == 'I') transactionUs_ = readyPending_ > 0 ? readyUs_ : 0;
     if (state_ != State::Active || !server_) return;
-    if (shard_->target().mode == pool::PoolMode::Statement && status != 'I') {
+    if (shard_->target().mode == pool::PoolMode::Statement && status != 'I' && replication_.empty()) {
         ServerConn* server = server_;
         server_ = nullptr;
         server->unlink();
@@ -604,7 +635,8 @@ void ClientConn::serverReadyForQuery(char status) {
 // The release point (DESIGN §2): transaction mode when the server is idle outside a transaction
 // with nothing more owed; statement mode the same (a transaction block is refused above).
 void ClientConn::releaseServerIfDone() {
-    if (!server_ || shard_->target().mode == pool::PoolMode::Session) return;
+    // A replication connection keeps its own server, whatever the pool mode.
+    if (!server_ || shard_->target().mode == pool::PoolMode::Session || !replication_.empty()) return;
     if (readyPending_ > 0 || extendedOpen_ || streamRemaining_ > 0 || !server_->readyForQuery()) return;
     ServerConn* server = server_;
     server_ = nullptr;
@@ -876,6 +908,7 @@ void ClientConn::close(std::string_view reason) {
         server_ = nullptr;
         server->releaseFromClient(true);
     }
+    if (dedicatedServer_) std::exchange(dedicatedServer_, nullptr)->forgetDedicatedClient();
     if (cancelRegistered_) connections_.unregisterCancelKey(*this);
     if (previous == State::Canceling) connections_.forgetCancelRequester(*this);
     if (console_) connections_.unregisterConsoleClient(*this);

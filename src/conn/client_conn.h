@@ -92,6 +92,9 @@ public:
     ListHook sweepHook;  // on Connections' watched or quiet list
     // A CancelRequest for this client arrived while it waits for a server: drop its request.
     void cancelWhileWaiting();
+    // Its dedicated server (a replication connection) has logged in: the client's welcome is
+    // that server's, and the two stay linked until one of them leaves.
+    void dedicatedServerReady(ServerConn& server);
     // The cancel this connection requested is done (Connections::cancel): it closes.
     void cancelAnswered(CancelOutcome outcome);
 
@@ -206,6 +209,11 @@ private:
     bool cancelRegistered_ = false;
     uint32_t streamRemaining_ = 0;
     uint32_t discardRemaining_ = 0;  // the rest of a message refused as too large (never sent on)
+    // A replication connection: "yes" (physical) or "database" (logical), "" for any other; its
+    // startup parameters for its own server, and that server while it logs in.
+    std::string replication_;
+    std::vector<std::pair<std::string, std::string>> replicationStartup_;
+    ServerConn* dedicatedServer_ = nullptr;
     // What the linked server still owes: one ReadyForQuery per Query, FunctionCall and Sync sent,
     // and whether extended-protocol messages were sent since the last Sync.
     uint32_t readyPending_ = 0;

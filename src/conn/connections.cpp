@@ -121,6 +121,27 @@ void Connections::launchServer(pool::PoolShard& shard) {
         servers_.erase(&ref);  // it never got a handle
 }
 
+ServerConn* Connections::launchDedicatedServer(pool::PoolShard& shard, ClientConn& client,
+                                               const std::string& replication,
+                                               std::vector<std::pair<std::string, std::string>> startup) {
+    auto host = shard.chooseHost();
+    if (!host) {
+        client.onServerUnavailable(Error{"no host can serve this database now", "08006"});
+        return nullptr;
+    }
+    auto server = std::make_unique<ServerConn>(*this, shard, nextId(), *host);
+    ServerConn& ref = *server;
+    servers_.emplace(&ref, std::move(server));
+    ref.dedicate(client, replication == "database" ? "logical" : "physical", std::move(startup));
+    ref.connect();
+    if (ref.state() == ServerConn::State::Closing) {
+        if (!ref.socket().isOpen()) servers_.erase(&ref);  // it never got a handle
+        client.onServerUnavailable(Error{"could not open a server connection", "08006"});
+        return nullptr;
+    }
+    return &ref;
+}
+
 void Connections::registerCancelKey(ClientConn& client) { cancelKeys_[cancelKeyOf(client.cancelPid(), client.cancelKey())] = &client; }
 
 void Connections::unregisterCancelKey(ClientConn& client) {

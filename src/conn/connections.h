@@ -186,6 +186,13 @@ public:
 private:
     void launchServer(pool::PoolShard& shard);
     // PoolShard::RoomMaker: an idle server of another pool on this worker sharing the full limit.
+public:
+    // A server for one replication client alone (ServerConn::dedicate); null when none could be
+    // started (the client has been told).
+    ServerConn* launchDedicatedServer(pool::PoolShard& shard, ClientConn& client, const std::string& replication,
+                                      std::vector<std::pair<std::string, std::string>> startup);
+
+private:
     // Room between workers (PoolShard::setRoomSharing).
     void offerToOtherWorkers(pool::PoolShard& asking);
     bool giveRoom(pool::PoolShard& giving, ServerConn& server, TimePoint waitingSince);

@@ -48,9 +48,21 @@ std::string ServerConn::describe() const {
     return fmt::format("{}: {}/{}@{}", name_, shard_.pool().database(), shard_.pool().user(), address_);
 }
 
+void ServerConn::forgetDedicatedClient() {
+    dedicatedTo_ = nullptr;
+    close("replication client disconnected");
+}
+
+void ServerConn::dedicate(ClientConn& client, std::string replication,
+                          std::vector<std::pair<std::string, std::string>> startup) {
+    dedicatedTo_ = &client;
+    replication_ = std::move(replication);
+    clientStartup_ = std::move(startup);
+}
+
 void ServerConn::connect() {
     const config::HostAddress& target = host_->address();
-    shard_.serverLaunched(*this);
+    if (!dedicated()) shard_.serverLaunched(*this);  // a dedicated one holds no pool slot
     const bool isUnix = !target.host.empty() && target.host[0] == '/';
     address_ = host_->describe();
     if (int rc = socket_.open(isUnix); rc != 0) {
@@ -170,6 +182,7 @@ void ServerConn::sendStartup() {
     std::vector<std::pair<std::string, std::string>> params = {{"user", target.serverUser},
                                                                {"database", target.dbname}};
     for (const auto& [name, value] : target.startupParameters) params.emplace_back(name, value);
+    for (const auto& [name, value] : clientStartup_) params.emplace_back(name, value);  // later ones win
     std::string out;
     proto::appendStartupMessage(out, params);
     socket_.write(out);
@@ -276,8 +289,16 @@ void ServerConn::loginFailed(const Error& error, const Error& told) {
     if (state_ == State::Closing) return;
     SLOG_WARN("{} server login failed: {}{}{}", describe(), error.message, error.detail.empty() ? "" : ": ",
               error.detail);
-    shard_.serverLoginFailed(*this, told);
+    reportLoginFailure(told);
     close("server login failed: " + error.message);
+}
+
+void ServerConn::reportLoginFailure(const Error& told) {
+    if (!dedicated()) {
+        shard_.serverLoginFailed(*this, told);
+        return;
+    }
+    if (ClientConn* client = std::exchange(dedicatedTo_, nullptr)) client->onServerUnavailable(told);
 }
 
 void ServerConn::loginRefused(const proto::ErrorFields& fields) {
@@ -285,7 +306,7 @@ void ServerConn::loginRefused(const proto::ErrorFields& fields) {
     // PgBouncer's words, which operators grep for: "server login failed: FATAL <text>", then
     // "closing because: <text>" with the server's own message.
     SLOG_WARN("{} server login failed: {} {}", describe(), fields.severity, fields.message);
-    shard_.serverLoginFailed(*this, errorFromFields(fields));
+    reportLoginFailure(errorFromFields(fields));
     close(fields.message);
 }
 
@@ -297,7 +318,11 @@ void ServerConn::connectFailed(std::string_view reason) {
                   describe(), host_->describe(), reason, retry);
     connections_.hosts().requestProbe();
     shard_.noteConnectFailure(fmt::format("{}: {}", host_->describe(), reason));
-    close(reason);  // waiting clients stay queued (PoolShard::serverGone launches elsewhere)
+    // Waiting clients stay queued (PoolShard::serverGone launches elsewhere); a replication
+    // client has only this server.
+    if (dedicated()) reportLoginFailure(Error{fmt::format("server connection failed: {}", reason),
+                                              std::string(proto::sqlstate::kConnectionFailure)});
+    close(reason);
 }
 
 void ServerConn::lost(const Error& error) {
@@ -356,6 +381,11 @@ void ServerConn::loginDone() {
     authenticator_.reset();
     readyForQuery_ = true;
     txStatus_ = 'I';
+    if (dedicated()) {  // no role check, connect_query or parameter sync: a walsender takes no SQL
+        state_ = State::Idle;
+        if (ClientConn* client = std::exchange(dedicatedTo_, nullptr)) client->dedicatedServerReady(*this);
+        return;
+    }
     if (!shard_.serverDefaults()) shard_.pool().setServerDefaults(params_);
     state_ = State::Idle;  // out of Login: later ParameterStatus messages are live changes
     if (shard_.target().multiHost()) {
@@ -449,7 +479,7 @@ void ServerConn::link(ClientConn& client) {
     state_ = State::Active;
     streamRemaining_ = 0;
     const int64_t capacity = connections_.settings().max_prepared_statements;
-    if (capacity <= 0 || shard_.target().mode == pool::PoolMode::Session) {
+    if (capacity <= 0 || shard_.target().mode == pool::PoolMode::Session || dedicated()) {
         relay_.reset();
     } else if (!relay_) {
         relay_ = std::make_unique<PreparedRelay>(connections_.statementCatalog(), statements_,
@@ -486,6 +516,10 @@ void ServerConn::prepareFor(ClientConn& client, QueryDone done) {
 void ServerConn::releaseFromClient(bool runReset) {
     client_ = nullptr;
     if (state_ == State::Closing) return;
+    if (dedicated()) {  // never pooled: it ends with its client
+        close("replication client disconnected");
+        return;
+    }
     if (state_ == State::Internal) {
         // The client left while its check or parameter sync was running: finish that first.
         queryDone_ = [this, runReset](const std::optional<Error>& error) {
@@ -743,6 +777,9 @@ void ServerConn::close(std::string_view reason) {
     const bool wasLinked = client_ != nullptr;
     const bool wasLoggedIn = state_ != State::Connecting && state_ != State::Login && state_ != State::TlsRequest;
     state_ = State::Closing;
+    if (dedicatedTo_)  // its replication client still waits for it
+        reportLoginFailure(Error{fmt::format("server connection closed: {}", reason),
+                                 std::string(proto::sqlstate::kConnectionFailure)});
     if (connections_.settings().log_disconnections)
         SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason,
                   static_cast<long>(secondsSince(connectedAt_)));
@@ -791,6 +828,7 @@ namespace sluice::conn {
 void ServerConn::describeRow(ConnectionRow& row) const {
     row.isServer = true;
     row.id = id_;
+    if (dedicated()) row.replication = replication_;
     row.user = shard_.target().serverUser;
     row.database = shard_.pool().database();
     const auto& settings = connections_.settings();

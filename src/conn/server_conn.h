@@ -38,6 +38,15 @@ public:
     ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id, size_t hostIndex);
     ~ServerConn() override;
 
+    // A replication connection (PgBouncer 1.23+): this server belongs to `client` alone, from
+    // login to close, never to the pool; `startup` (the client's own startup parameters,
+    // replication and options among them) goes in its startup packet. Before connect().
+    void dedicate(ClientConn& client, std::string replication,
+                  std::vector<std::pair<std::string, std::string>> startup);
+    bool dedicated() const { return !replication_.empty(); }
+    const std::string& replication() const { return replication_; }  // "" when pooled
+    // Its client left before the login ended.
+    void forgetDedicatedClient();
     void connect();
     void close(std::string_view reason);
     // Closes, its pool slot not given back but handed on: `then` runs once the connection is
@@ -161,6 +170,12 @@ private:
     int cancelsInFlight_ = 0;
     bool resetAfterCancel_ = false;  // BeingCanceled: whether its release runs server_reset_query
     std::function<void()> afterClose_;  // closeHandingOnSlot
+    // dedicate(): "physical" or "logical" ("" for a pooled server); the client until it is linked.
+    std::string replication_;
+    ClientConn* dedicatedTo_ = nullptr;
+    std::vector<std::pair<std::string, std::string>> clientStartup_;
+    // A login that did not succeed: the waiting clients (or the one it was dedicated to) learn why.
+    void reportLoginFailure(const Error& told);
     ClientConn* client_ = nullptr;
     pool::ServerParams params_;
     pool::ServerParams syncedFor_;

@@ -32,6 +32,7 @@ struct ConnectionRow {
     std::string applicationName;
     int preparedStatements = 0;  // a server's: statements the pooler prepared on it
     std::string tls;  // "TLSv1.3/TLS_AES_256_GCM_SHA384", or empty
+    std::string replication = "none";  // or "physical" / "logical"
     uint64_t linkId = 0;
     size_t queuedOutput = 0;  // bytes written but not yet sent (SHOW ACTIVE_SOCKETS)
     size_t bufferedInput = 0;
