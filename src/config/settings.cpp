@@ -65,6 +65,9 @@ std::vector<std::string> splitList(std::string_view list) {
 Status setSetting(Settings& settings, const SettingDef& def, std::string_view value) {
     switch (def.type) {
         case Type::String:
+            // As PgBouncer: the console's pseudo-database runs no auth_query (at load, RELOAD, SET).
+            if (def.name == "auth_dbname" && isConsoleDatabase(value))
+                return invalid(def, value, "a database that can run auth_query, not the admin console");
             settings.*fieldAs<std::string>(def) = std::string(value);
             return okStatus();
         case Type::List:

@@ -181,6 +181,9 @@ Settings defaultSettings();
 // ("") as the check. An empty setting means "no check at all".
 inline constexpr std::string_view kEmptyQueryMarker = "<empty>";
 
+// The admin console's pseudo-database: PgBouncer's name, and Sluice's own alias.
+inline bool isConsoleDatabase(std::string_view name) { return name == "pgbouncer" || name == "sluice"; }
+
 // The items of a List setting: split on commas, trimmed, empty items dropped.
 std::vector<std::string> splitList(std::string_view list);
 

@@ -25,8 +25,12 @@
 namespace sluice::conn {
 
 bool ClientConn::wantsSecretLookup() const {
-    if (console_ || login_->hasSecret || !databaseEntry_) return false;
+    if (login_->hasSecret) return false;
     const auto& settings = connections_.settings();
+    // The console has no entry: its users missing from auth_file are looked up in auth_dbname.
+    if (console_) return !settings.auth_user.empty() && !settings.auth_dbname.empty() && settings.auth_type != "any" &&
+                         settings.auth_type != "cert";
+    if (!databaseEntry_) return false;
     const std::string& method = settings.auth_type;
     // trust asks no password, but as in PgBouncer the user must exist: in auth_file, or found
     // by auth_query. any ignores the user; cert trusts the certificate.
@@ -36,14 +40,21 @@ bool ClientConn::wantsSecretLookup() const {
 
 void ClientConn::lookUpSecret() {
     const auto& settings = connections_.settings();
-    const config::DatabaseEntry* entry = databaseEntry_;
+    const config::DatabaseEntry* entry = databaseEntry_;  // null for the console
     std::string database = database_;
-    const std::string& authDbname = !entry->authDbname.empty() ? entry->authDbname : settings.auth_dbname;
+    const std::string& authDbname = entry && !entry->authDbname.empty() ? entry->authDbname : settings.auth_dbname;
     if (!authDbname.empty()) {
         const auto& config = connections_.config();
         database = authDbname;
+        if (config::isConsoleDatabase(authDbname)) {
+            configError(fmt::format("auth_dbname \"{}\" is the admin console, which cannot run auth_query",
+                                    authDbname));
+            return;
+        }
+        // Through its own entry, else through "*" (never the client's own entry).
         if (auto it = config.databases.find(authDbname); it != config.databases.end()) entry = &it->second;
-        else if (!config.fallbackDatabase) {
+        else if (config.fallbackDatabase) entry = &*config.fallbackDatabase;
+        else {
             configError(fmt::format("authentication database \"{}\" is not configured", authDbname));
             return;
         }
@@ -54,9 +65,9 @@ void ClientConn::lookUpSecret() {
                        fmt::format("authentication database \"{}\" is disabled", database));
         return;
     }
-    const std::string& authUser = !entry->authUser.empty()            ? entry->authUser
-                                  : !databaseEntry_->authUser.empty() ? databaseEntry_->authUser
-                                                                      : settings.auth_user;
+    const std::string& authUser = !entry->authUser.empty()                               ? entry->authUser
+                                  : databaseEntry_ && !databaseEntry_->authUser.empty() ? databaseEntry_->authUser
+                                                                                         : settings.auth_user;
     state_ = State::Auth;  // client_login_timeout bounds the lookup too
     alive_ = std::make_shared<bool>(true);
     lookupShard_ = &connections_.shardFor(*entry, database, authUser);
@@ -67,7 +78,8 @@ void ClientConn::lookUpSecret() {
 
 void ClientConn::runSecretLookup(ServerConn& server) {
     const auto& settings = connections_.settings();
-    std::string sql = !databaseEntry_->authQuery.empty() ? databaseEntry_->authQuery : settings.auth_query;
+    std::string sql =
+        databaseEntry_ && !databaseEntry_->authQuery.empty() ? databaseEntry_->authQuery : settings.auth_query;
     for (size_t at = sql.find("$1"); at != std::string::npos; at = sql.find("$1", at + 1)) {
         const std::string literal = quoteLiteral(user_);
         sql.replace(at, 2, literal);

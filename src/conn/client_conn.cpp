@@ -30,8 +30,6 @@ namespace {
 // Past this much output queued toward a slow server, stop reading its client (backpressure).
 constexpr size_t kHighWater = 256u << 10;
 
-bool isConsoleDatabase(std::string_view name) { return name == "pgbouncer" || name == "sluice"; }
-
 }  // namespace
 
 ClientConn::ClientConn(Connections& connections, uint64_t id)
@@ -184,7 +182,7 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         closeWithError(proto::sqlstate::kTooManyConnections, "no more connections allowed (max_client_conn)");
         return;
     }
-    if (!connections_.acceptingLogins() && !isConsoleDatabase(database_)) {  // the console stays open
+    if (!connections_.acceptingLogins() && !config::isConsoleDatabase(database_)) {  // the console stays open
         closeWithError(proto::sqlstate::kCannotConnectNow, "pooler is shutting down");
         return;
     }
@@ -249,7 +247,7 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         socket_.write(out);
     }
     const auto& config = connections_.config();
-    console_ = isConsoleDatabase(database_);
+    console_ = config::isConsoleDatabase(database_);
     if (console_) databaseEntry_ = nullptr;
     else if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;
     else if (config.fallbackDatabase) databaseEntry_ = &*config.fallbackDatabase;

@@ -71,5 +71,41 @@ TEST(AuthQuery, AFailingLookupIsACleanError) {
     EXPECT_NE(again.error().find("authentication query failed"), std::string::npos) << again.error();
 }
 
+// auth_dbname serves the admin console too: a stats user missing from auth_file logs in to it
+// through auth_query, run in the auth database.
+TEST(AuthQuery, TheConsoleLooksUpItsUsersInTheAuthDatabase) {
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    sluice.writeFile("userlist.txt", "\"sluice_test\" \"secret\"\n");
+    ASSERT_TRUE(sluice.start(basicIni(
+        pg, freePort(), "auth_type = scram-sha-256\nauth_user = sluice_test\nauth_dbname = postgres\nstats_users = app\n")));
+    PqConn console(sluice.conninfo("app", "apppass", "pgbouncer"));
+    ASSERT_TRUE(console.isOk()) << console.error() << "\n" << sluice.log();
+    EXPECT_TRUE(console.exec("SHOW POOLS").ok);
+    PqConn wrong(sluice.conninfo("app", "wrong", "pgbouncer"));
+    EXPECT_FALSE(wrong.isOk());
+}
+
+// The console's pseudo-database cannot be an auth database: refused in [pooler] at load, and
+// on a database entry at the login that needs it, with PgBouncer's "bouncer config error".
+TEST(AuthQuery, TheConsoleIsNoAuthDatabase) {
+    PgServer& pg = sharedPg();
+    SluiceProcess refused;
+    EXPECT_FALSE(refused.start(basicIni(pg, freePort(), "auth_user = sluice_test\nauth_dbname = pgbouncer\n"), {},
+                               5s));
+    EXPECT_NE(refused.log().find("auth_dbname"), std::string::npos) << refused.log();
+
+    SluiceProcess sluice;
+    sluice.writeFile("userlist.txt", "\"sluice_test\" \"secret\"\n");
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "auth_type = scram-sha-256\nauth_user = sluice_test\n",
+                                      "app = host=127.0.0.1 port=" + std::to_string(pg.port()) +
+                                          " dbname=app auth_dbname=pgbouncer\n")));
+    PqConn app(sluice.conninfo("app", "apppass", "app"));
+    EXPECT_FALSE(app.isOk());
+    EXPECT_NE(app.error().find("bouncer config error"), std::string::npos) << app.error();
+    EXPECT_NE(sluice.log().find("is the admin console, which cannot run auth_query"), std::string::npos)
+        << sluice.log();
+}
+
 }  // namespace
 }  // namespace sluice::itest
