@@ -2,9 +2,10 @@
 JOBS ?= 2
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test test-unit test-integration test-packaging test-asan demo deb bench bench-failover clean
+.PHONY: all build deps test test-unit test-integration test-packaging test-asan test-tsan demo deb bench bench-failover clean
 
 all: build
 
@@ -39,6 +40,14 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j1
 
+# ThreadSanitizer over the tests that run several workers (the shared pools, cancels, the mesh).
+# Not part of `make test`: ThreadSanitizer slows everything ~10x.
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_TSAN=ON -DSLUICE_WERROR=ON
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./integration_tests \
+		--gtest_filter='Workers.*:PreparedStatements.*:Failover.*:Cancel.*'
+
 demo: deps build
 	@scripts/demo.sh
 
@@ -55,4 +64,4 @@ bench-failover: deps build
 	bench/failover.sh $(FAILOVER_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
