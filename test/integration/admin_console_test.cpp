@@ -154,6 +154,16 @@ protected:
                       5s);
     }
 
+    // The console over the unix socket as the pooler's own OS user: "pgbouncer", no password.
+    PqConn localConsole() {
+        return PqConn(conninfo({{"host", sluice_.dir()},
+                                {"port", std::to_string(sluice_.port())},
+                                {"user", "pgbouncer"},
+                                {"dbname", "pgbouncer"},
+                                {"passfile", "/nonexistent"}}),
+                      5s);
+    }
+
     // A console command that must succeed; its result.
     QueryResult run(PqConn& console, const std::string& sql) {
         QueryResult result = console.exec(sql, 5s);
@@ -789,12 +799,7 @@ TEST_F(AdminConsole, WithAuthTypeAnyAnyUserIsAStatsUser) {
 
 TEST_F(AdminConsole, UserPgbouncerOnTheUnixSocketNeedsNoPasswordButOnTcpItDoes) {
     ASSERT_TRUE(start());
-    PqConn local(conninfo({{"host", sluice_.dir()},
-                           {"port", std::to_string(sluice_.port())},
-                           {"user", "pgbouncer"},
-                           {"dbname", "pgbouncer"},
-                           {"passfile", "/nonexistent"}}),
-                 5s);
+    PqConn local = localConsole();
     ASSERT_TRUE(local.isOk()) << local.error() << "\n" << log();
     EXPECT_TRUE(local.exec("SHOW POOLS", 5s).ok);
     QueryResult pause = local.exec("PAUSE", 5s);
@@ -857,12 +862,7 @@ TEST_F(AdminConsole, ShutdownWaitForServersLetsTheTransactionFinishAndClosesTheR
     EXPECT_EQ(inTransaction.exec("SELECT 2", 5s).value(), "2") << "the transaction in progress goes on";
     ASSERT_TRUE(inTransaction.exec("COMMIT", 5s).ok);
     EXPECT_FALSE(client().isOk()) << "TCP is closed";
-    PqConn local(conninfo({{"host", sluice_.dir()},
-                           {"port", std::to_string(sluice_.port())},
-                           {"user", "pgbouncer"},
-                           {"dbname", "pgbouncer"},
-                           {"passfile", "/nonexistent"}}),
-                 5s);
+    PqConn local = localConsole();
     EXPECT_TRUE(local.isOk()) << "the unix socket stays for the console: " << local.error() << log();
     EXPECT_TRUE(local.exec("SHOW VERSION", 5s).ok);
     // Its next transaction needs a server: closed. Then no server is in use, and Sluice exits.

@@ -2,11 +2,9 @@
 // [databases] and auth_file, and shutdown by SIGTERM (waits for clients), a second SIGTERM and
 // SIGQUIT (at once).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -15,6 +13,7 @@
 
 #include "pg_server.h"
 #include "pq_util.h"
+#include "shell_util.h"
 #include "sluice_process.h"
 
 namespace sluice::itest {
@@ -22,24 +21,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct RunResult {
-    int status = -1;  // exit status; 128 + SIGKILL when `timeout` had to kill it
-    std::string output;  // stdout and stderr
-};
-
 // Runs the daemon with args (each already shell-safe: temp paths and flags), bounded by 10 s.
 RunResult runSluice(const std::vector<std::string>& args) {
-    std::string command = "timeout -s KILL 10 " + SluiceProcess::defaultBinary();
+    std::string command = SluiceProcess::defaultBinary();
     for (const auto& arg : args) command += " '" + arg + "'";
-    command += " 2>&1";
-    RunResult result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) return result;
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.output.append(buffer, n);
-    int raw = ::pclose(pipe);
-    result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    return result;
+    return run(command, 10);
 }
 
 // A temp dir with pooler.ini and userlist.txt, removed at the end of the test.

@@ -165,14 +165,19 @@ TEST_F(Tls, DirectTlsNeedsAlpnPostgresql) {
     EXPECT_NE(sluice_.log().find("ALPN"), std::string::npos) << sluice_.log();
 }
 
-TEST(TlsToServer, VerifyFullAgainstATlsPostgres) {
-    SluiceProcess sluice;
-    const TestCertificates certs = makeCertificates(sluice.dir(), "app");
+// A PostgreSQL of its own that speaks TLS with a certificate of `certs`.
+void startTlsPostgres(PgServer& pg, const TestCertificates& certs) {
     PgServerOptions options;
     options.tlsCertFile = certs.serverCert;
     options.tlsKeyFile = certs.serverKey;
-    PgServer pg;
     pg.start(options);
+}
+
+TEST(TlsToServer, VerifyFullAgainstATlsPostgres) {
+    SluiceProcess sluice;
+    const TestCertificates certs = makeCertificates(sluice.dir(), "app");
+    PgServer pg;
+    startTlsPostgres(pg, certs);
     const int port = freePort();
     const std::string databases = "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n";
     ASSERT_TRUE(sluice.start(basicIni(pg, port,
@@ -200,11 +205,8 @@ TEST(TlsToServer, VerifyFullAgainstATlsPostgres) {
 TEST(TlsToServer, SettingsSetAtRuntimeApplyOnceConsistentAndReplaceTheServers) {
     SluiceProcess sluice;
     const TestCertificates certs = makeCertificates(sluice.dir(), "app");
-    PgServerOptions options;
-    options.tlsCertFile = certs.serverCert;
-    options.tlsKeyFile = certs.serverKey;
     PgServer pg;
-    pg.start(options);
+    startTlsPostgres(pg, certs);
     ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "pool_mode = transaction\nserver_tls_sslmode = disable\n",
                                       "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n")));
     const std::string encrypted = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
