@@ -50,10 +50,7 @@ TEST(Cancel, AServerWithACancelOnItsWayServesNoOtherClientUntilTheCancelIsDone) 
     ASSERT_TRUE(a.isOk() && b.isOk()) << a.error() << b.error();
     ASSERT_TRUE(a.send("SELECT pg_sleep(1.5)"));
     PgCounter counter;
-    ASSERT_TRUE(waitUntil([&] {
-        return counter.count("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1.5)' "
-                             "AND state = 'active'") == 1;
-    }, 10s));
+    ASSERT_TRUE(counter.waitForActive("SELECT pg_sleep(1.5)"));
     const pid_t postmaster = sharedPg().postmasterPid();
     ASSERT_GT(postmaster, 0);
     FrozenPostmaster frozen(postmaster);
@@ -95,10 +92,7 @@ TEST(Cancel, ACancelThatCannotReachItsServerIsDroppedAfterCancelWaitTimeout) {
     ASSERT_TRUE(a.isOk()) << a.error();
     ASSERT_TRUE(a.send("SELECT pg_sleep(2)"));
     PgCounter counter;
-    ASSERT_TRUE(waitUntil([&] {
-        return counter.count("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(2)' "
-                             "AND state = 'active'") == 1;
-    }, 10s));
+    ASSERT_TRUE(counter.waitForActive("SELECT pg_sleep(2)"));
     // The server connection goes on through the relay; a new connection to it (the cancel's) hangs.
     relay.blackholeNewConnections();
     const auto started = std::chrono::steady_clock::now();

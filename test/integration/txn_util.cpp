@@ -20,6 +20,12 @@ bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
 
 PgCounter::PgCounter() : conn_(sharedPg().socketConninfo("postgres")) {}
 
+bool PgCounter::waitForActive(const std::string& query, int backends, std::chrono::milliseconds timeout) {
+    const std::string sql = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = " +
+                            sqlLiteral(query);
+    return waitUntil([&] { return count(sql) == backends; }, timeout);
+}
+
 int PgCounter::count(const std::string& sql) {
     if (!conn_.isOk()) conn_.connect(sharedPg().socketConninfo("postgres"));
     QueryResult result = conn_.exec(sql, 5s);

@@ -64,6 +64,8 @@ class PgCounter {
 public:
     PgCounter();
     int count(const std::string& sql);  // -1 when the query failed
+    // Waits (bounded) until PostgreSQL runs `query` (its exact text) in `backends` backends.
+    bool waitForActive(const std::string& query, int backends = 1, std::chrono::milliseconds timeout = 10s);
 
 private:
     PqConn conn_;

@@ -24,10 +24,7 @@ TEST(Workers, EveryCancelReachesItsQueryWhicheverWorkerAcceptsIt) {
         ASSERT_TRUE(clients.back().send("SELECT pg_sleep(20)"));
     }
     PgCounter counter;
-    ASSERT_TRUE(waitUntil([&] {
-        return counter.count("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' "
-                             "AND state = 'active'") == kQueries;
-    }, 10s)) << lastLines(sluice.log(), 20);
+    ASSERT_TRUE(counter.waitForActive("SELECT pg_sleep(20)", kQueries)) << lastLines(sluice.log(), 20);
     const auto started = std::chrono::steady_clock::now();
     for (auto& client : clients) ASSERT_TRUE(client.cancel()) << client.error();
     for (int i = 0; i < kQueries; ++i) {
