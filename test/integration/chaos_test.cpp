@@ -1,0 +1,101 @@
+// Chaos (issue 16): PostgreSQL crashing under load behind Sluice. What was in flight fails with
+// an error, nothing acknowledged is lost, no client is disconnected by the pooler, an idle client
+// notices nothing, and the pool refills to its size, no more.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "pg_server.h"
+#include "pq_util.h"
+#include "sluice_process.h"
+#include "txn_util.h"
+
+namespace sluice::itest {
+namespace {
+
+TEST(Chaos, APostgresCrashUnderLoadCostsOnlyWhatWasInFlight) {
+    // A process crash loses no acknowledged commit once it is in the kernel (fsync stays off).
+    PgServerOptions options;
+    options.extraConf = {"synchronous_commit = on"};
+    PgServer pg;
+    pg.start(options);
+    pg.exec("CREATE TABLE chaos(client int, seq int, PRIMARY KEY (client, seq)); ALTER TABLE chaos OWNER TO app",
+            "app");
+    SluiceProcess sluice;
+    constexpr int kPoolSize = 4;
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(),
+                                      "workers = 2\npool_mode = transaction\ndefault_pool_size = " +
+                                          std::to_string(kPoolSize) + "\nserver_login_retry = 0.2\n",
+                                      "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n")));
+    PqConn idle(sluice.conninfo("app", "apppass", "app"));
+    ASSERT_EQ(idle.exec("SELECT 1").value(), "1");
+
+    constexpr int kWriters = 8;
+    std::atomic<bool> stop{false};
+    std::atomic<int> acknowledged{0};
+    std::mutex mutex;
+    std::vector<std::set<int>> acked(kWriters);
+    std::vector<std::string> errors;
+    int disconnected = 0;
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+        writers.emplace_back([&, w] {
+            PqConn conn(sluice.conninfo("app", "apppass", "app"));
+            for (int seq = 0; !stop; ++seq) {
+                QueryResult result =
+                    conn.exec("INSERT INTO chaos VALUES (" + std::to_string(w) + ", " + std::to_string(seq) + ")", 10s);
+                std::lock_guard lock(mutex);
+                if (result.ok) {
+                    acked[w].insert(seq);
+                    ++acknowledged;
+                } else {
+                    errors.push_back(result.describe());
+                    if (!conn.isOk()) {  // the pooler must not do this; count it, go on
+                        ++disconnected;
+                        conn.connect(sluice.conninfo("app", "apppass", "app"));
+                    }
+                }
+            }
+        });
+    }
+    auto context = [&] { return "\n--- sluice log:\n" + lastLines(sluice.log(), 20); };
+    ASSERT_TRUE(waitUntil([&] { return acknowledged >= 200; }, 20s)) << context();
+    pg.stopImmediate();  // every backend gone at once, as in a crash
+    pg.restart();        // crash recovery
+    const int before = acknowledged;
+    EXPECT_TRUE(waitUntil([&] { return acknowledged >= before + 200; }, 30s)) << "writes resumed" << context();
+    stop = true;
+    for (auto& thread : writers) thread.join();
+
+    EXPECT_EQ(disconnected, 0) << "the pooler closed a client; first error: "
+                               << (errors.empty() ? "" : errors.front()) << context();
+    for (const auto& error : errors)
+        EXPECT_EQ(error.substr(0, 2), "08") << "an in-flight failure is a connection error: " << error;
+    // Nothing acknowledged is lost.
+    PqConn direct(pg.socketConninfo("app"));
+    for (int w = 0; w < kWriters; ++w) {
+        std::string seqs;
+        for (int seq : acked[w]) {
+            if (!seqs.empty()) seqs += ',';
+            seqs += std::to_string(seq);
+        }
+        QueryResult stored = direct.exec("SELECT count(*) FROM chaos WHERE client = " + std::to_string(w) +
+                                         " AND seq = ANY('{" + seqs + "}'::int[])");
+        EXPECT_EQ(stored.value(), std::to_string(acked[w].size())) << "writer " << w;
+    }
+    // The idle client noticed nothing.
+    QueryResult after = idle.exec("SELECT 2");
+    EXPECT_TRUE(after.ok) << after.describe();
+    // The pool refilled to its size, no more.
+    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    QueryResult servers = console.exec("SHOW SERVERS");
+    ASSERT_TRUE(servers.ok);
+    EXPECT_LE(servers.rows.size(), static_cast<size_t>(kPoolSize));
+    EXPECT_LE(pg.backendCount("app", "app"), kPoolSize);
+}
+
+}  // namespace
+}  // namespace sluice::itest
