@@ -3,6 +3,8 @@
 // notices nothing, and the pool refills to its size, no more.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -95,6 +97,41 @@ TEST(Chaos, APostgresCrashUnderLoadCostsOnlyWhatWasInFlight) {
     ASSERT_TRUE(servers.ok);
     EXPECT_LE(servers.rows.size(), static_cast<size_t>(kPoolSize));
     EXPECT_LE(pg.backendCount("app", "app"), kPoolSize);
+}
+
+// A backend that stops answering mid-result (SIGSTOP): query_timeout gives its client the
+// configured error in time, whatever the backend does; the other pools, and the same pool's
+// other clients, go on.
+TEST(Chaos, ABackendThatStopsMidResultCostsOnlyItsClient) {
+    PgServer pg;
+    pg.start();
+    SluiceProcess sluice;
+    const std::string server = "host=127.0.0.1 port=" + std::to_string(pg.port());
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "pool_mode = transaction\nquery_timeout = 2\n",
+                                      "app = " + server + " dbname=app\nother = " + server + " dbname=postgres\n")));
+    PqConn stuck(sluice.conninfo("app", "apppass", "app"));
+    const std::string query = "SELECT repeat('x', 1000) FROM generate_series(1, 200000)";
+    ASSERT_TRUE(stuck.send(query));
+    PqConn direct(pg.socketConninfo("postgres"));
+    QueryResult backend;
+    ASSERT_TRUE(waitUntil([&] {
+        backend = direct.exec("SELECT pid FROM pg_stat_activity WHERE query = " + sqlLiteral(query));
+        return backend.ok && !backend.rows.empty();
+    }, 10s));
+    const pid_t pid = static_cast<pid_t>(std::stoi(backend.value()));
+    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+    struct Resume {  // whatever happens, the backend runs again at the end
+        pid_t pid;
+        ~Resume() { ::kill(pid, SIGCONT); }
+    } resume{pid};
+
+    PqConn other(sluice.conninfo("app", "apppass", "other"));
+    EXPECT_EQ(other.exec("SELECT 'other pool'", 5s).value(), "other pool");
+    PqConn sameDatabase(sluice.conninfo("app", "apppass", "app"));
+    EXPECT_EQ(sameDatabase.exec("SELECT 'same pool'", 5s).value(), "same pool");
+    QueryResult timedOut = stuck.collect(15s);
+    EXPECT_FALSE(timedOut.ok);
+    EXPECT_NE(timedOut.error.find("query timeout"), std::string::npos) << timedOut.describe();
 }
 
 }  // namespace
