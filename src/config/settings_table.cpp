@@ -229,8 +229,9 @@ std::vector<SettingDef> buildTable() {
                "whether server connections may or must use TLS"),
         text("service_name", &S::service_name, "pgbouncer", kRestart, kIgnored,
              "Windows service name (alias job_name)"),
-        boolean("so_reuseport", &S::so_reuseport, "0", kRestart, kIgnored,
-                "set SO_REUSEPORT so several processes share the port"),
+        boolean("so_reuseport", &S::so_reuseport, "0", kRestart, kSupported,
+                "set SO_REUSEPORT so several processes share the port (a rolling restart: start the new "
+                "process, then SIGTERM the old one)"),
         integer("stats_period", &S::stats_period, "60", 1, kIntMax, "seconds", kReload, kSupported,
                 "how often averages are computed and statistics logged"),
         list("stats_users", &S::stats_users, "", kReload, kSupported,

@@ -237,7 +237,8 @@ int Server::run() {
     const int workers = std::clamp<int>(wanted, 1, conn::Connections::kMaxWorkers);
     for (int i = 0; i < workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
-        if (auto status = workers_.back()->listen(settings, workers > 1); !status) {
+        // Several workers always share the port; so_reuseport lets another process share it too.
+        if (auto status = workers_.back()->listen(settings, workers > 1 || settings.so_reuseport); !status) {
             SLOG_FATAL("{}", status.error().message);
             removePidfile();
             workers_.clear();
