@@ -141,7 +141,7 @@ TEST(ConfigSettings, SupportedSetIsExactlyWhatSluiceImplements) {
         "client_tls_dheparams", "server_tls_sslmode", "server_tls_ca_file", "server_tls_key_file",
         "server_tls_cert_file", "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers",
         "auth_hba_file", "auth_user", "auth_query", "auth_dbname", "auth_ident_file", "host_probe_interval",
-        "host_probe_timeout", "primary_wait_timeout", "max_standby_lag", "max_prepared_statements"};
+        "host_probe_timeout", "primary_wait_timeout", "max_standby_lag", "max_prepared_statements", "so_reuseport"};
     std::set<std::string_view> supported;
     for (const auto& d : settingTable())
         if (d.supported) supported.insert(d.name);
