@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -210,9 +211,12 @@ Result<HbaRules> HbaRules::parse(std::string_view text, const std::string& fileN
             } else if (const size_t slash = address.find('/'); slash != std::string::npos) {
                 if (!parseAddress(address.substr(0, slash), rule.address))
                     return fail(fmt::format("invalid address '{}'", address));
-                rule.prefixBits = std::atoi(address.c_str() + slash + 1);
+                // Digits only, all of them (atoi took "8x" as 8 and wrapped past INT_MAX).
+                const char* bits = address.data() + slash + 1;
+                const char* end = address.data() + address.size();
+                const auto [stop, ec] = std::from_chars(bits, end, rule.prefixBits);
                 const int maxBits = rule.address.ss_family == AF_INET ? 32 : 128;
-                if (rule.prefixBits < 0 || rule.prefixBits > maxBits || address.size() == slash + 1)
+                if (bits == end || *bits == '-' || ec != std::errc() || stop != end || rule.prefixBits > maxBits)
                     return fail(fmt::format("invalid CIDR mask in '{}'", address));
             } else if (parseAddress(address, rule.address)) {
                 // "address mask" form

@@ -89,6 +89,11 @@ TEST(AuthHba, ErrorsNameFileLineAndWhatIsWrong) {
     EXPECT_EQ(bad("\nhosts all all all md5\n"),
               "hba.conf:2: unknown connection type 'hosts' (allowed: local, host, hostssl, hostnossl)");
     EXPECT_EQ(bad("host all all 10.0.0.0/33 md5\n"), "hba.conf:1: invalid CIDR mask in '10.0.0.0/33'");
+    // Seen while writing the hba fuzz target: atoi() read "8x" as /8, and wrapped past INT_MAX.
+    EXPECT_EQ(bad("host all all 10.0.0.0/8x md5\n"), "hba.conf:1: invalid CIDR mask in '10.0.0.0/8x'");
+    EXPECT_EQ(bad("host all all 10.0.0.0/4294967304 md5\n"),
+              "hba.conf:1: invalid CIDR mask in '10.0.0.0/4294967304'");
+    EXPECT_EQ(bad("host all all ::/ 8 md5\n"), "hba.conf:1: invalid CIDR mask in '::/'");
     EXPECT_EQ(bad("host all all example.com md5\n"),
               "hba.conf:1: invalid address 'example.com' (host names, samehost and samenet are not supported)");
     EXPECT_EQ(bad("host all all all ldap\n"),
