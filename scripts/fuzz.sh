@@ -61,4 +61,4 @@ for target in "${targets[@]}"; do
         exit 1
     fi
 done
-echo "fuzz: ${#targets[@]} targets ran ${seconds}s each without a crash"
+echo "fuzz: ${#targets[@]} target(s) ran (up to ${seconds}s each) without a crash"
