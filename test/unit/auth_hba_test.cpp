@@ -152,6 +152,16 @@ TEST(AuthIdent, ErrorsAndTheHbaMapOption) {
     auto regex = IdentMaps::parse("m /(unclosed x\n", "ident.conf");
     ASSERT_FALSE(regex);
     EXPECT_NE(regex.error().message.find("invalid regular expression"), std::string::npos);
+    // Found by the hba fuzz target: std::regex overflowed a signed long reading this bound (UB).
+    auto bound = IdentMaps::parse("m /2{33333333333333333333333333333333333334,}42 b\n", "ident.conf");
+    ASSERT_FALSE(bound);
+    EXPECT_EQ(bound.error().message,
+              "ident.conf:1: invalid regular expression '2{33333333333333333333333333333333333334,}42': a repetition "
+              "bound exceeds 255");
+    EXPECT_FALSE(IdentMaps::parse("m /a{1,256} b\n", "ident.conf"));
+    auto fine = IdentMaps::parse("m /^a{1,255}\\{9999}$ b\n", "ident.conf");
+    ASSERT_TRUE(fine) << fine.error().message;
+    EXPECT_TRUE(fine->allows("m", "aa{9999}", "b"));
 
     auto rules = HbaRules::parse("hostssl all all all cert map=certs clientcert=verify-full\n", "hba.conf");
     ASSERT_TRUE(rules) << rules.error().message;
