@@ -4,8 +4,11 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 CMAKE_FLAGS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 10
+FUZZ_TARGETS ?=
 
-.PHONY: all build deps test test-unit test-integration test-packaging test-asan test-tsan demo deb bench bench-failover clean
+.PHONY: all build deps deps-fuzz test test-unit test-integration test-packaging test-asan test-tsan fuzz demo deb bench bench-failover clean
 
 all: build
 
@@ -63,5 +66,13 @@ bench: deps build
 bench-failover: deps build
 	bench/failover.sh $(FAILOVER_ARGS)
 
+# The libFuzzer targets of test/fuzz/ (clang), each run FUZZ_SECONDS seconds; stops at the first
+# crash. FUZZ_TARGETS="scram hba" runs only those. `make test` runs their seeds without clang.
+deps-fuzz:
+	@scripts/deps.sh --fuzz
+
+fuzz: deps-fuzz
+	FUZZ_BUILD=$(FUZZ_BUILD) JOBS=$(JOBS) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that building, testing, the demo and the benchmark need.
+# Installs the Debian 12 packages that building, testing, the demo and the benchmark need
+# (with --fuzz also those of `make fuzz`).
 # Idempotent: when everything is present it only says so, and it never runs `apt-get update`
 # unless something has to be installed. As a non-root user it uses `sudo -n` when that works
 # without a password; otherwise it prints the exact command to run and fails, so that
@@ -13,6 +14,11 @@ PACKAGES=(
     postgresql postgresql-contrib pgbouncer
     openssl gnuplot-nox python3 python3-yaml
 )
+# Only `make fuzz` (scripts/deps.sh --fuzz) needs these: clang and its libFuzzer runtime.
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+if [[ "${1:-}" == "--fuzz" ]]; then
+    PACKAGES+=("${FUZZ_PACKAGES[@]}")
+fi
 
 is_installed() {
     # dpkg keeps removed-but-configured packages around; only "install ok installed" counts.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -210,9 +211,12 @@ Result<HbaRules> HbaRules::parse(std::string_view text, const std::string& fileN
             } else if (const size_t slash = address.find('/'); slash != std::string::npos) {
                 if (!parseAddress(address.substr(0, slash), rule.address))
                     return fail(fmt::format("invalid address '{}'", address));
-                rule.prefixBits = std::atoi(address.c_str() + slash + 1);
+                // Digits only, all of them (atoi took "8x" as 8 and wrapped past INT_MAX).
+                const char* bits = address.data() + slash + 1;
+                const char* end = address.data() + address.size();
+                const auto [stop, ec] = std::from_chars(bits, end, rule.prefixBits);
                 const int maxBits = rule.address.ss_family == AF_INET ? 32 : 128;
-                if (rule.prefixBits < 0 || rule.prefixBits > maxBits || address.size() == slash + 1)
+                if (bits == end || *bits == '-' || ec != std::errc() || stop != end || rule.prefixBits > maxBits)
                     return fail(fmt::format("invalid CIDR mask in '{}'", address));
             } else if (parseAddress(address, rule.address)) {
                 // "address mask" form
@@ -281,6 +285,36 @@ Result<IdentMaps> IdentMaps::load(const std::string& path) {
     return parse(text.str(), path);
 }
 
+namespace {
+
+// PostgreSQL's regular expressions allow a bound {m,n} of at most 255 (DUPMAX). libstdc++'s
+// std::regex reads the digits into a long without a check (signed overflow, found by the hba
+// fuzz target) and expands a large bound into that many copies of the atom, so bounds are
+// checked here first. A '{' after a backslash is a literal brace and is skipped.
+bool boundsWithinLimit(std::string_view regex) {
+    constexpr int kMaxBound = 255;
+    for (size_t i = 0; i < regex.size(); ++i) {
+        if (regex[i] == '\\') {
+            ++i;
+            continue;
+        }
+        if (regex[i] != '{') continue;
+        for (size_t j = i + 1; j < regex.size(); ++j) {
+            if (regex[j] == ',') continue;
+            if (regex[j] < '0' || regex[j] > '9') break;
+            int value = 0;
+            for (; j < regex.size() && regex[j] >= '0' && regex[j] <= '9'; ++j) {
+                value = value * 10 + (regex[j] - '0');
+                if (value > kMaxBound) return false;
+            }
+            --j;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 Result<IdentMaps> IdentMaps::parse(std::string_view text, const std::string& fileName) {
     IdentMaps maps;
     std::stringstream lines{std::string(text)};
@@ -295,6 +329,9 @@ Result<IdentMaps> IdentMaps::parse(std::string_view text, const std::string& fil
             return Error{fmt::format("{}:{}: a map line is MAPNAME SYSTEM-USERNAME DATABASE-USERNAME", fileName, number)};
         Entry entry{(*tokens)[0], (*tokens)[1], (*tokens)[2], number};
         if (entry.system[0] == '/') {
+            if (!boundsWithinLimit(entry.system))
+                return Error{fmt::format("{}:{}: invalid regular expression '{}': a repetition bound exceeds 255",
+                                         fileName, number, entry.system.substr(1))};
             try {
                 std::regex check(entry.system.substr(1), std::regex::extended);
             } catch (const std::regex_error& e) {

@@ -57,8 +57,9 @@ void Connections::setSnapshot(Snapshot snapshot) {
         }
         // Servers opened for a changed (or removed) entry go now if idle, or when their client is done.
         std::vector<ServerConn*> outdated;
-        shard->forEachIdle([&](pool::PooledServer& server) {
-            if (!entry || !shard->isCurrent(server)) outdated.push_back(static_cast<ServerConn*>(&server));
+        auto* poolShard = shard.get();  // clang 14 (make fuzz) cannot capture a structured binding in a lambda
+        poolShard->forEachIdle([&](pool::PooledServer& server) {
+            if (!entry || !poolShard->isCurrent(server)) outdated.push_back(static_cast<ServerConn*>(&server));
         });
         for (ServerConn* server : outdated) server->close("database configuration changed");
     }

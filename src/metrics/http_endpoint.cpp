@@ -1,9 +1,8 @@
 #include "metrics/http_endpoint.h"
 
-#include <http_parser.h>
-
 #include <fmt/format.h>
 
+#include "metrics/http_request.h"
 #include "util/log.h"
 
 namespace sluice::metrics {
@@ -31,18 +30,6 @@ public:
         uv_timer_init(loop, &timer_);
         tcp_.data = this;
         timer_.data = this;
-        http_parser_init(&parser_, HTTP_REQUEST);
-        parser_.data = this;
-        http_parser_settings_init(&settings_);
-        settings_.on_url = [](http_parser* p, const char* at, size_t length) {
-            auto* self = static_cast<Connection*>(p->data);
-            self->url_.append(at, length);
-            return 0;
-        };
-        settings_.on_message_complete = [](http_parser* p) {
-            static_cast<Connection*>(p->data)->requestComplete();
-            return 0;
-        };
     }
 
     bool accept(uv_stream_t* server) {
@@ -75,9 +62,14 @@ private:
             self->send(HttpResponse{431, "text/plain; charset=utf-8", "request too large\n", {}});
             return;
         }
-        size_t parsed = http_parser_execute(&self->parser_, &self->settings_, buf->base, static_cast<size_t>(nread));
-        if (!self->answered_ && (self->parser_.http_errno != HPE_OK || parsed != static_cast<size_t>(nread)))
-            self->send(HttpResponse{400, "text/plain; charset=utf-8", "malformed request\n", {}});
+        if (self->request_.state() != HttpRequestParser::State::Incomplete) return;  // answer pending
+        switch (self->request_.feed(buf->base, static_cast<size_t>(nread))) {
+            case HttpRequestParser::State::Incomplete: break;
+            case HttpRequestParser::State::Complete: self->requestComplete(); break;
+            case HttpRequestParser::State::Malformed:
+                self->send(HttpResponse{400, "text/plain; charset=utf-8", "malformed request\n", {}});
+                break;
+        }
     }
 
     static void onTimeout(uv_timer_t* timer) {
@@ -89,15 +81,9 @@ private:
     void requestComplete() {
         if (answered_) return;
         uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-        http_parser_url parts;
-        http_parser_url_init(&parts);
-        std::string path = url_;
-        if (http_parser_parse_url(url_.data(), url_.size(), 0, &parts) == 0 && (parts.field_set & (1 << UF_PATH)))
-            path = url_.substr(parts.field_data[UF_PATH].off, parts.field_data[UF_PATH].len);
-        const std::string method = http_method_str(static_cast<http_method>(parser_.method));
-        head_ = method == "HEAD";
+        head_ = request_.method() == "HEAD";
         std::weak_ptr<Connection> weak = shared_from_this();
-        handler_(method, path, [weak](HttpResponse response) {
+        handler_(request_.method(), request_.path(), [weak](HttpResponse response) {
             if (auto self = weak.lock()) self->send(std::move(response));
         });
     }
@@ -159,9 +145,7 @@ private:
     uv_timer_t timer_;
     uv_write_t write_;
     uv_shutdown_t shutdown_;
-    http_parser parser_;
-    http_parser_settings settings_;
-    std::string url_;
+    HttpRequestParser request_;
     std::string out_;
     char readBuffer_[2048];
     size_t received_ = 0;

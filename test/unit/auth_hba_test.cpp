@@ -89,6 +89,11 @@ TEST(AuthHba, ErrorsNameFileLineAndWhatIsWrong) {
     EXPECT_EQ(bad("\nhosts all all all md5\n"),
               "hba.conf:2: unknown connection type 'hosts' (allowed: local, host, hostssl, hostnossl)");
     EXPECT_EQ(bad("host all all 10.0.0.0/33 md5\n"), "hba.conf:1: invalid CIDR mask in '10.0.0.0/33'");
+    // Seen while writing the hba fuzz target: atoi() read "8x" as /8, and wrapped past INT_MAX.
+    EXPECT_EQ(bad("host all all 10.0.0.0/8x md5\n"), "hba.conf:1: invalid CIDR mask in '10.0.0.0/8x'");
+    EXPECT_EQ(bad("host all all 10.0.0.0/4294967304 md5\n"),
+              "hba.conf:1: invalid CIDR mask in '10.0.0.0/4294967304'");
+    EXPECT_EQ(bad("host all all ::/ 8 md5\n"), "hba.conf:1: invalid CIDR mask in '::/'");
     EXPECT_EQ(bad("host all all example.com md5\n"),
               "hba.conf:1: invalid address 'example.com' (host names, samehost and samenet are not supported)");
     EXPECT_EQ(bad("host all all all ldap\n"),
@@ -147,6 +152,16 @@ TEST(AuthIdent, ErrorsAndTheHbaMapOption) {
     auto regex = IdentMaps::parse("m /(unclosed x\n", "ident.conf");
     ASSERT_FALSE(regex);
     EXPECT_NE(regex.error().message.find("invalid regular expression"), std::string::npos);
+    // Found by the hba fuzz target: std::regex overflowed a signed long reading this bound (UB).
+    auto bound = IdentMaps::parse("m /2{33333333333333333333333333333333333334,}42 b\n", "ident.conf");
+    ASSERT_FALSE(bound);
+    EXPECT_EQ(bound.error().message,
+              "ident.conf:1: invalid regular expression '2{33333333333333333333333333333333333334,}42': a repetition "
+              "bound exceeds 255");
+    EXPECT_FALSE(IdentMaps::parse("m /a{1,256} b\n", "ident.conf"));
+    auto fine = IdentMaps::parse("m /^a{1,255}\\{9999}$ b\n", "ident.conf");
+    ASSERT_TRUE(fine) << fine.error().message;
+    EXPECT_TRUE(fine->allows("m", "aa{9999}", "b"));
 
     auto rules = HbaRules::parse("hostssl all all all cert map=certs clientcert=verify-full\n", "hba.conf");
     ASSERT_TRUE(rules) << rules.error().message;
