@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "proto/header.h"
+
 // An invariant a target checks: a violation aborts, which libFuzzer (and the replay driver)
 // reports as a crash with the input that caused it. Not assert(): it must hold in Release too.
 #define FUZZ_CHECK(cond)                                                                   \
@@ -48,6 +50,18 @@ private:
     size_t size_;
     size_t pos_ = 0;
 };
+
+// Every byte of `out` belongs to a whole, valid protocol message.
+inline void checkFramed(const std::string& out) {
+    size_t pos = 0;
+    const auto* bytes = reinterpret_cast<const uint8_t*>(out.data());
+    while (pos < out.size()) {
+        auto header = proto::peekHeader(bytes + pos, out.size() - pos);
+        FUZZ_CHECK(header && proto::headerIsValid(*header, 1u << 30));
+        FUZZ_CHECK(header->totalSize() <= out.size() - pos);
+        pos += header->totalSize();
+    }
+}
 
 inline std::string_view asText(const uint8_t* data, size_t size) {
     return {reinterpret_cast<const char*>(data), size};

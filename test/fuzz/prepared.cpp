@@ -22,21 +22,12 @@
 
 using namespace sluice;
 using conn::PreparedRelay;
+using fuzz::checkFramed;
 
 namespace {
 
 constexpr size_t kCapacity = 3;
 
-void checkFramed(const std::string& out) {
-    size_t pos = 0;
-    const auto* bytes = reinterpret_cast<const uint8_t*>(out.data());
-    while (pos < out.size()) {
-        auto header = proto::peekHeader(bytes + pos, out.size() - pos);
-        FUZZ_CHECK(header && proto::headerIsValid(*header, 1u << 30));
-        FUZZ_CHECK(header->totalSize() <= out.size() - pos);
-        pos += header->totalSize();
-    }
-}
 
 std::string name(fuzz::Bytes& in) {
     switch (in.byte() % 6) {

@@ -18,6 +18,7 @@
 #include "proto/parse.h"
 
 using namespace sluice;
+using fuzz::checkFramed;
 
 namespace {
 
@@ -39,17 +40,6 @@ conn::ServerCredentials credentials(uint8_t choice) {
     return c;
 }
 
-// Every byte of `out` belongs to a whole, valid message.
-void checkFramed(const std::string& out) {
-    size_t pos = 0;
-    const auto* bytes = reinterpret_cast<const uint8_t*>(out.data());
-    while (pos < out.size()) {
-        auto header = proto::peekHeader(bytes + pos, out.size() - pos);
-        FUZZ_CHECK(header && proto::headerIsValid(*header, 1u << 30));
-        FUZZ_CHECK(header->totalSize() <= out.size() - pos);
-        pos += header->totalSize();
-    }
-}
 
 }  // namespace
 
