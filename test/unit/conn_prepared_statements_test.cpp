@@ -127,10 +127,7 @@ TEST_F(Relay, AParseTheServerLacksIsSentUnderThePoolersNameAndAnsweredByTheServe
 
 TEST_F(Relay, AParseTheServerHasIsAnsweredByThePoolerInItsPlace) {
     conn::ClientStatements first, second;
-    send(parse("a", "SELECT 1"), first);
-    send(sync(), first);
-    answer('1', first);
-    answer('Z', first);
+    prepared("a", "SELECT 1", first);
     // Another client, same text, its own name: nothing goes to the server but the Sync...
     EXPECT_EQ(send(parse("b", "SELECT 1"), second), "");
     EXPECT_EQ(types(send(bind("b"), second)), "B");
@@ -145,10 +142,7 @@ TEST_F(Relay, AParseTheServerHasIsAnsweredByThePoolerInItsPlace) {
 
 TEST_F(Relay, ABindOnAServerThatLacksTheStatementPreparesItFirstAndSwallowsTheAnswer) {
     conn::ClientStatements client;
-    send(parse("s", "SELECT 2"), client);
-    send(sync(), client);
-    answer('1', client);
-    answer('Z', client);
+    prepared("s", "SELECT 2", client);
     server_.clear();  // the client's next transaction is on another server
     EXPECT_EQ(types(send(bind("s"), client)), "PB");
     send(sync(), client);
@@ -190,14 +184,9 @@ TEST_F(Relay, AnErrorSkipsToSyncAndUndoesWhatTheSkippedParsesWouldHaveMade) {
 
 TEST_F(Relay, PoolerAnswersBehindAnErrorAreNotSent) {
     conn::ClientStatements client;
-    send(parse("x", "SELECT 4"), client);
-    send(sync(), client);
-    answer('1', client);
-    answer('Z', client);
-    std::string execute;
-    proto::MessageBuilder(execute, 'E').addString("").addInt32(0);
+    prepared("x", "SELECT 4", client);
     send(bind("x"), client);
-    send(execute, client);
+    send(execute(), client);
     std::string close;
     proto::appendClose(close, 'S', "x");
     EXPECT_EQ(send(close, client), "");
@@ -209,10 +198,7 @@ TEST_F(Relay, PoolerAnswersBehindAnErrorAreNotSent) {
 
 TEST_F(Relay, PoolerAnswersWithNothingAheadAreDueAtOnce) {
     conn::ClientStatements client;
-    send(parse("y", "SELECT 5"), client);
-    send(sync(), client);
-    answer('1', client);
-    answer('Z', client);
+    prepared("y", "SELECT 5", client);
     send(parse("z", "SELECT 5"), client);
     std::string flush;
     proto::MessageBuilder(flush, 'H');
@@ -282,10 +268,7 @@ TEST_F(Relay, MessagesAfterAnErrorAreIgnoredUpToTheSyncTheClientSendsLater) {
 
 TEST_F(Relay, DiscardAllForgetsTheServersAndTheClientsStatements) {
     conn::ClientStatements client;
-    send(parse("s", "SELECT 6"), client);
-    send(sync(), client);
-    answer('1', client);
-    answer('Z', client);
+    prepared("s", "SELECT 6", client);
     std::string query;
     proto::appendQuery(query, "DISCARD ALL");
     send(query, client);
@@ -304,10 +287,7 @@ TEST_F(Relay, AParseOfAStatementAServerAcceptedBeforeNeedsNoServer) {
     EXPECT_EQ(conn::answerParsesLocally(reinterpret_cast<const uint8_t*>(prepareAndSync.data()), prepareAndSync.size(),
                                         catalog_, first, unanswered, parses),
               0u);
-    send(parse("p", "SELECT 7"), first);
-    send(sync(), first);
-    answer('1', first);
-    answer('Z', first);
+    prepared("p", "SELECT 7", first);
     // Accepted once: another client's Parse + Sync is answered at once, without a server.
     std::string out;
     EXPECT_EQ(conn::answerParsesLocally(reinterpret_cast<const uint8_t*>(prepareAndSync.data()), prepareAndSync.size(),
