@@ -331,9 +331,8 @@ void Console::show(const conn::ConsoleRequest& request, const std::string& what)
     if (name == "state") return answerResult(request, showState(pause_));
     if (name == "dns_hosts") return answerResult(request, showDnsHosts());
     if (name == "dns_zones") return answerResult(request, showDnsZones());
-    if (name == "peers") return answerResult(request, showPeers());
+    if (name == "peers") return answerResult(request, showPeers(*snapshot.config));
     if (name == "hosts") return answerResult(request, showHosts(hostRows(*snapshot.config, control_.hosts())));
-    if (name == "peer_pools") return answerResult(request, showPeerPools());
     if (name == "fds") {
         if (!request.adminUser) return answerError(request, proto::sqlstate::kInsufficientPrivilege, kAdminNeeded);
         std::string out;
@@ -349,6 +348,7 @@ void Console::show(const conn::ConsoleRequest& request, const std::string& what)
         {"sockets", [](Console&, const Reports& r) { return showSockets(r, false); }},
         {"active_sockets", [](Console&, const Reports& r) { return showSockets(r, true); }},
         {"pools", [](Console&, const Reports& r) { return showPools(r); }},
+        {"peer_pools", [](Console& c, const Reports& r) { return showPeerPools(r, *c.control_.snapshot().config); }},
         {"mem", [](Console&, const Reports& r) { return showMem(r); }},
         {"stats", [](Console& c, const Reports& r) { return c.stats_.showStats(r); }},
         {"stats_totals", [](Console& c, const Reports& r) { return c.stats_.showStatsTotals(r); }},

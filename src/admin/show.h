@@ -47,8 +47,9 @@ ResultSet showState(const PauseState& pause);
 ResultSet showFds();
 ResultSet showDnsHosts();
 ResultSet showDnsZones();
-ResultSet showPeers();
-ResultSet showPeerPools();
+// [peers] and the cancel requests forwarded to each (every configured peer has a row).
+ResultSet showPeers(const config::Config& config);
+ResultSet showPeerPools(const Reports& reports, const config::Config& config);
 
 // The console's help text (a NOTICE's detail), as PgBouncer prints it.
 std::string helpText();

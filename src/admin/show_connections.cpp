@@ -156,9 +156,9 @@ ResultSet showLists(const Reports& reports, const config::Config& config, const 
     // Databases and pools count the console's own, as PgBouncer does.
     set.addRow({"databases", static_cast<int>(config.databases.size()) + 1});
     set.addRow({"users", static_cast<int>(users.size())});
-    set.addRow({"peers", 0});
+    set.addRow({"peers", static_cast<int>(config.peers.size())});
     set.addRow({"pools", static_cast<int>(pools.size()) + 1});
-    set.addRow({"peer_pools", 0});
+    set.addRow({"peer_pools", static_cast<int>(config.peers.size())});
     set.addRow({"free_clients", 0});
     set.addRow({"used_clients", usedClients});
     set.addRow({"login_clients", loginClients});

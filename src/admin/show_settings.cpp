@@ -177,20 +177,36 @@ ResultSet showDnsZones() {
     return ResultSet{{"zonename", ColumnType::Text}, {"serial", ColumnType::Int8}, {"count", ColumnType::Int4}};
 }
 
-ResultSet showPeers() {
-    return ResultSet{{"peer_id", ColumnType::Int4},
-                     {"host", ColumnType::Text},
-                     {"port", ColumnType::Int4},
-                     {"pool_size", ColumnType::Int4}};
+ResultSet showPeers(const config::Config& config) {
+    ResultSet set{{"peer_id", ColumnType::Int4},
+                  {"host", ColumnType::Text},
+                  {"port", ColumnType::Int4},
+                  {"pool_size", ColumnType::Int4}};
+    for (const auto& [id, peer] : config.peers)
+        set.addRow({id, peer.host, peer.port,
+                    peer.poolSize.value_or(static_cast<int>(config.settings.default_pool_size))});
+    return set;
 }
 
-ResultSet showPeerPools() {
+ResultSet showPeerPools(const Reports& reports, const config::Config& config) {
     // PgBouncer's docs call the first column "database"; what it sends is the peer's id.
-    return ResultSet{{"peer_id", ColumnType::Int4},
-                     {"cl_active_cancel_req", ColumnType::Int4},
-                     {"cl_waiting_cancel_req", ColumnType::Int4},
-                     {"sv_active_cancel", ColumnType::Int4},
-                     {"sv_login", ColumnType::Int4}};
+    ResultSet set{{"peer_id", ColumnType::Int4},
+                  {"cl_active_cancel_req", ColumnType::Int4},
+                  {"cl_waiting_cancel_req", ColumnType::Int4},
+                  {"sv_active_cancel", ColumnType::Int4},
+                  {"sv_login", ColumnType::Int4}};
+    for (const auto& [id, peer] : config.peers) {
+        conn::PeerCancelCounts sum;
+        for (const auto& report : reports)
+            if (auto it = report.peerCancels.find(id); it != report.peerCancels.end()) {
+                sum.waiting += it->second.waiting;
+                sum.connecting += it->second.connecting;
+                sum.sent += it->second.sent;
+            }
+        // A forwarded request is active from the moment its connection to the peer is opened.
+        set.addRow({id, sum.connecting + sum.sent, sum.waiting, sum.sent, sum.connecting});
+    }
+    return set;
 }
 
 std::string helpText() {

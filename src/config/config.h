@@ -2,8 +2,8 @@
 // found on the way. Loading is all-or-nothing: any error means no Config.
 //
 // File format (PgBouncer's pgbouncer.ini, read with inih):
-//  * [pooler] and [pgbouncer] are the same section; [databases], [users]; [peers] is accepted
-//    with a warning (not supported yet); any other section is a warning and its lines are ignored.
+//  * [pooler] and [pgbouncer] are the same section; [databases], [users], [peers]; any other
+//    section is a warning and its lines are ignored.
 //  * Lines starting with ';' or '#' are comments. Like PgBouncer, ';' and '#' later in a line
 //    are part of the value, so `connect_query = SELECT 1; SELECT 2` keeps both statements.
 //  * Setting names are case-insensitive; database and user names are not. Database and user
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "config/database_entry.h"
+#include "config/peer_entry.h"
 #include "config/settings.h"
 #include "config/user_entry.h"
 #include "util/result.h"
@@ -33,6 +34,7 @@ struct Config {
     std::map<std::string, DatabaseEntry> databases;
     std::optional<DatabaseEntry> fallbackDatabase;  // the "*" entry; its dbname is empty
     std::map<std::string, UserEntry> users;
+    std::map<int, PeerEntry> peers;  // by peer id
     std::vector<std::string> warnings;
     std::string path;
     // "SLUICE_X overrides setting x" for each environment override applied (logged at start).

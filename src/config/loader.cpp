@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "config/conn_string.h"
 #include "config/line_source.h"
+#include "config/peer_entry.h"
 #include "config/value_parse.h"
 
 namespace sluice::config {
@@ -170,7 +171,6 @@ private:
             section_ = Section::Users;
         } else if (name == "peers") {
             section_ = Section::Peers;
-            config_.warnings.push_back(where() + ": section [peers] is not supported yet by Sluice; it is ignored");
         } else {
             section_ = Section::Unknown;
             config_.warnings.push_back(where() + ": unknown section [" + name + "]; its lines are ignored");
@@ -281,28 +281,13 @@ private:
         config_.users.insert_or_assign(name, std::move(entry.value()));
     }
 
-    // [peers] is ignored for now, so a bad entry only warns; checked anyway so that turning
-    // peering on later does not surprise anyone with errors in an old file.
-    void handlePeer(std::string_view name, std::string_view value) {
-        const auto id = parseInteger(name);
-        if (!id || *id < 1 || *id > 16383) {
-            config_.warnings.push_back(where() + ": peer id '" + std::string(name) +
-                                       "' is not a number between 1 and 16383");
+    void handlePeer(std::string_view id, std::string_view value) {
+        auto entry = parsePeerEntry(id, value);
+        if (!entry) {
+            errors_.push_back(where() + ": peer '" + std::string(id) + "': " + entry.error().message);
             return;
         }
-        auto pairs = splitConnString(value);
-        if (!pairs) {
-            config_.warnings.push_back(where() + ": peer " + std::string(name) + ": " + pairs.error().message);
-            return;
-        }
-        bool hasHost = false;
-        for (const auto& [key, text] : pairs.value()) {
-            if (key == "host") hasHost = true;
-            else if (key != "port" && key != "pool_size")
-                config_.warnings.push_back(where() + ": peer " + std::string(name) + ": unknown key '" + key +
-                                           "'; allowed keys: host, port, pool_size");
-        }
-        if (!hasHost) config_.warnings.push_back(where() + ": peer " + std::string(name) + ": host is missing");
+        config_.peers.insert_or_assign(entry->id, std::move(entry.value()));
     }
 
     LineSource source_;

@@ -167,8 +167,9 @@ std::vector<SettingDef> buildTable() {
                 "server connections allowed per user (0 = unlimited)"),
         integer("min_pool_size", &S::min_pool_size, "0", 0, kIntMax, "", kReload, kSupported,
                 "keep at least this many server connections open per pool"),
-        integer("peer_id", &S::peer_id, "0", 0, 16383, "", kRestart, kIgnored,
-                "this process's id among peers for cancel forwarding (0 = no peering)"),
+        integer("peer_id", &S::peer_id, "0", 0, 16383, "", kReload, kSupported,
+                "this process's id in its [peers] group: put in cancel keys so peers forward cancels here "
+                "(0 = no peering)"),
         text("pidfile", &S::pidfile, "", kRestart, kSupported, "file the process id is written to"),
         integer("pkt_buf", &S::pkt_buf, "4096", 512, kIntMax, "bytes", kRestart, kSupported,
                 "size of the per-connection packet buffer"),

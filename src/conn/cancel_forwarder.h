@@ -1,7 +1,7 @@
-// Forwards one CancelRequest to a server on a connection of its own (the protocol's way), with
-// the server's real key, and waits for the server to close that connection: only then has the
-// backend been signalled, and only then may the server run another client's query (DESIGN §2,
-// "Cancels").
+// Forwards one CancelRequest on a connection of its own (the protocol's way) and waits for the
+// other end to close that connection: to a server, with the server's real key — only then has
+// the backend been signalled, and only then may the server run another client's query (DESIGN
+// §2, "Cancels"); or to a peer process, with the client's key (DESIGN §3, "Peers").
 #pragma once
 
 #include <sys/socket.h>
@@ -16,19 +16,23 @@
 namespace sluice::conn {
 
 // How a cancel request ended, for the connection that sent it.
-enum class CancelOutcome { Delivered, Failed, TimedOut, UnknownKey, IdleClient };
+enum class CancelOutcome { Delivered, Failed, TimedOut, UnknownKey, IdleClient, TtlExhausted, UnknownPeer };
 
 // Where a server connection went: its unix socket path, or the address it connected to (a
 // host name was resolved then; the cancel goes to the same machine without asking DNS again).
+// A peer is given by name: `hostName` is resolved when the forward starts.
 struct CancelTarget {
-    std::string unixPath;  // empty: TCP to `address`
+    std::string unixPath;  // empty: TCP to `address`, or to `hostName`:`port` once resolved
     sockaddr_storage address{};
+    std::string hostName;
+    int port = 0;
 };
 
 class CancelForwarder final : public net::SocketOwner {
 public:
     using Done = std::function<void(CancelForwarder&, CancelOutcome)>;
     CancelForwarder(uv_loop_t* loop, CancelTarget target, int32_t pid, int32_t key, Done done);
+    ~CancelForwarder() override;
     void start();
     // Sent: the server has the request and will close the connection once it acted on it.
     bool sent() const { return sent_; }
@@ -42,7 +46,12 @@ public:
     void onSocketClosed() override;
 
 private:
+    static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
+    void connectTo(const sockaddr* address);
+
+    uv_loop_t* loop_;
     net::Socket socket_;
+    uv_getaddrinfo_t* resolver_ = nullptr;  // while a host name is resolved
     CancelTarget target_;
     int32_t pid_;
     int32_t key_;

@@ -4,8 +4,6 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <cstring>
-
 #include <fmt/format.h>
 
 #include "auth/crypto_util.h"
@@ -364,12 +362,11 @@ void ClientConn::authenticated() {
     std::optional<pool::ScramPassthrough> passthrough = std::move(login_->passthrough);
     login_.reset();  // what only the login needed
     do {
-        uint8_t random[sizeof cancelPid_ + sizeof cancelKey_];  // one call: each costs a syscall
+        uint8_t random[8];  // pid and key in one call: each costs a syscall
         auth::randomBytes(random, sizeof random);
-        uint32_t pid = 0;
-        std::memcpy(&pid, random, sizeof pid);
-        cancelPid_ = connections_.cancelPidFor(pid);  // names this worker: see Connections::cancel
-        std::memcpy(&cancelKey_, random + sizeof cancelPid_, sizeof cancelKey_);
+        const CancelKey given = connections_.newCancelKey(random);  // names this worker (and process)
+        cancelPid_ = given.pid;
+        cancelKey_ = given.key;
     } while (connections_.findByCancelKey(cancelPid_, cancelKey_) != nullptr);
     connections_.registerCancelKey(*this);
     cancelRegistered_ = true;

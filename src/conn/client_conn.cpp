@@ -511,6 +511,8 @@ void ClientConn::cancelAnswered(CancelOutcome outcome) {
         case CancelOutcome::TimedOut: close("cancel_wait_timeout"); break;
         case CancelOutcome::UnknownKey: close("failed cancel request"); break;
         case CancelOutcome::IdleClient: close("cancel request for idle client"); break;
+        case CancelOutcome::TtlExhausted: close("failed to forward cancel request because its TTL was exhausted"); break;
+        case CancelOutcome::UnknownPeer: close("could not find peer to forward request to"); break;
     }
 }
 

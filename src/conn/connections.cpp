@@ -19,7 +19,11 @@ uint64_t cancelKeyOf(int32_t pid, int32_t key) {
 }  // namespace
 
 Connections::Connections(uv_loop_t* loop, pool::PoolRegistry& pools, ProcessCounters& counters, Snapshot snapshot)
-    : loop_(loop), pools_(pools), counters_(counters), snapshot_(std::move(snapshot)) {
+    : loop_(loop),
+      pools_(pools),
+      counters_(counters),
+      snapshot_(std::move(snapshot)),
+      peerCanceler_(loop, counters.peerCancels, [this]() -> const config::Config& { return config(); }) {
     openForcedUserPools();
 }
 
@@ -153,7 +157,14 @@ void Connections::unregisterCancelKey(ClientConn& client) {
 void Connections::cancel(int32_t pid, int32_t key, ClientConn& requester) {
     const uint64_t ticket = requester.id();
     cancelRequesters_[ticket] = &requester;
-    const int owner = pid & 0xff;
+    if (const int peerId = settings().peer_id; peerId > 0) {
+        if (const int peer = cancelKeyPeer(pid); peer != peerId) {
+            peerCanceler_.forward(peer, pid, key, [this, ticket](CancelOutcome outcome) { answerCancelRequester(ticket, outcome); });
+            return;
+        }
+        key |= kCancelTtlMask;  // ours: the keys we gave carry a full TTL, whatever hops it took
+    }
+    const int owner = cancelKeyWorker(pid);
     if (pid < 0 || !mesh_ || owner == workerIndex_ || owner >= mesh_->workerCount()) {
         cancelOwnClient(pid, key, [this, ticket](CancelOutcome outcome) { answerCancelRequester(ticket, outcome); });
         return;
@@ -253,6 +264,7 @@ void Connections::checkTimeouts() {
                 late.push_back(cancel.get());
         for (CancelForwarder* cancel : late) cancel->abandon();  // its requester logs why it closes
     }
+    peerCanceler_.sweep(now);
 
     for (auto& [key, shard] : shards_) {
         if (shard->paused()) closeIdleServers("pause", key.first);
@@ -437,6 +449,7 @@ WorkerReport Connections::report() const {
     WorkerReport report;
     report.clientObjects = clients_.size();
     report.serverObjects = servers_.size();
+    report.peerCancels = peerCanceler_.counts();
     std::map<const pool::PoolShard*, PoolRow> pools;
     for (const auto& [key, shard] : shards_) {
         PoolRow& row = pools[shard.get()];

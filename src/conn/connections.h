@@ -17,8 +17,10 @@
 #include "auth/hba.h"
 #include "auth/scram_secret_cache.h"
 #include "config/config.h"
+#include "conn/cancel_key.h"
 #include "conn/client_conn.h"
 #include "conn/console_gateway.h"
+#include "conn/peer_canceler.h"
 #include "conn/worker_mesh.h"
 #include "conn/prepared_statements.h"
 #include "conn/worker_report.h"
@@ -57,6 +59,7 @@ net::Socket::TcpOptions tcpOptionsFrom(const config::Settings& settings);
 struct ProcessCounters {
     std::atomic<int64_t> clients{0};
     std::atomic<uint64_t> nextConnectionId{1};
+    PeerCancelSlots peerCancels;
 };
 
 class Connections {
@@ -91,12 +94,13 @@ public:
     // A login to `database` through the "*" entry: true the first time in the process.
     bool registerAutoDatabase(const std::string& database) { return pools_.registerAutoDatabase(database); }
 
-    // Cancel keys: the BackendKeyData each client was given. The low byte of the pid names the
-    // worker that owns the client (its sign bit clear, as PgBouncer's), so a CancelRequest that
-    // the kernel hands to another worker (SO_REUSEPORT) is passed on to the owner.
+    // Cancel keys: the BackendKeyData each client was given, naming the worker that owns the
+    // client and, with peering, this process (conn/cancel_key.h), so that a CancelRequest the
+    // kernel hands to another worker (SO_REUSEPORT), or a load balancer to another process, is
+    // passed on to the owner.
     static constexpr int kMaxWorkers = 256;
-    int32_t cancelPidFor(uint32_t random) const {
-        return static_cast<int32_t>(((random & 0x7fffffffu) & ~0xffu) | static_cast<uint32_t>(workerIndex_));
+    CancelKey newCancelKey(const uint8_t (&random)[8]) const {
+        return makeCancelKey(random, workerIndex_, settings().peer_id);
     }
     // A CancelRequest from `requester` (a connection of this worker that sent one): cancels the
     // client's query (or its wait for a server) on whichever worker owns it; an unknown or
@@ -226,6 +230,7 @@ private:
     std::map<std::pair<std::string, std::string>, std::unique_ptr<pool::PoolShard>> shards_;
     std::unordered_map<uint64_t, ClientConn*> cancelKeys_;
     std::vector<std::unique_ptr<class CancelForwarder>> cancels_;
+    PeerCanceler peerCanceler_;
     std::unordered_map<uint64_t, ClientConn*> cancelRequesters_;  // by id, waiting for their answer
 
     // Cancels a client of this worker; `answer` runs (on this worker) when that is done.

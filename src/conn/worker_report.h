@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -55,11 +56,19 @@ struct PoolRow {
     pool::PoolStats stats;
 };
 
+// Cancel requests for one peer (SHOW PEER_POOLS): queued, and forwards connecting / sent.
+struct PeerCancelCounts {
+    int waiting = 0;
+    int connecting = 0;
+    int sent = 0;
+};
+
 struct WorkerReport {
     std::vector<ConnectionRow> clients;  // logged in (and the admin console's own)
     std::vector<ConnectionRow> loginClients;
     std::vector<ConnectionRow> servers;
     std::vector<PoolRow> pools;
+    std::map<int, PeerCancelCounts> peerCancels;  // by peer id
     int adminClients = 0;
     size_t clientObjects = 0;
     size_t serverObjects = 0;

@@ -21,11 +21,14 @@ public:
     // New connections are no longer accepted, and the listen queue is filled with connections of
     // the relay's own: from now on a connect to port() hangs. Relayed connections go on.
     void blackholeNewConnections();
+    // New connections go to `port` from now on (a load balancer choosing another backend);
+    // relayed connections stay where they are.
+    void retarget(int port) { targetPort_ = port; }
 
 private:
     void run();
 
-    int targetPort_;
+    std::atomic<int> targetPort_;
     int listenFd_ = -1;
     int port_ = 0;
     int wakeFds_[2] = {-1, -1};  // a pipe that wakes the thread

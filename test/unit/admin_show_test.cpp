@@ -379,11 +379,11 @@ TEST(AdminShowColumns, EveryShowHasPgBouncersColumnsInOrderWithItsTypes) {
     }
     {
         SCOPED_TRACE("SHOW PEERS");
-        expectColumns(showPeers(), kPeersColumns);
+        expectColumns(showPeers(config::Config{}), kPeersColumns);
     }
     {
         SCOPED_TRACE("SHOW PEER_POOLS");
-        expectColumns(showPeerPools(), kPeerPoolsColumns);
+        expectColumns(showPeerPools({}, config::Config{}), kPeerPoolsColumns);
     }
 }
 
@@ -733,12 +733,39 @@ TEST(AdminShowVersion, OneRowNamingSluiceAndItsVersion) {
     EXPECT_NE(version.cell(0, "version").find(SLUICE_VERSION), std::string::npos) << version.cell(0, "version");
 }
 
-TEST(AdminShowOthers, FdsDnsAndPeersAreEmpty) {
+// Every configured peer has a row in both; pool_size falls back to default_pool_size, and the
+// forwarded cancels of all workers are summed.
+TEST(AdminShowOthers, PeersAndPeerPoolsListTheConfiguredPeers) {
+    const config::Config config = configOf(
+        "[pgbouncer]\ndefault_pool_size = 9\npeer_id = 1\n"
+        "[peers]\n1 = host=/tmp/one\n2 = host=10.0.0.2 port=6433 pool_size=4\n");
+    Decoded peers = wire(showPeers(config));
+    ASSERT_EQ(peers.rows.size(), 2u);
+    EXPECT_EQ(peers.cell(0, "peer_id"), "1");
+    EXPECT_EQ(peers.cell(0, "host"), "/tmp/one");
+    EXPECT_EQ(peers.cell(0, "port"), "6432");
+    EXPECT_EQ(peers.cell(0, "pool_size"), "9");
+    EXPECT_EQ(peers.cell(1, "host"), "10.0.0.2");
+    EXPECT_EQ(peers.cell(1, "port"), "6433");
+    EXPECT_EQ(peers.cell(1, "pool_size"), "4");
+
+    Reports reports(2);
+    reports[0].peerCancels[2] = {.waiting = 1, .connecting = 1, .sent = 2};
+    reports[1].peerCancels[2] = {.waiting = 0, .connecting = 0, .sent = 1};
+    Decoded pools = wire(showPeerPools(reports, config));
+    ASSERT_EQ(pools.rows.size(), 2u);
+    EXPECT_EQ(pools.cell(0, "cl_active_cancel_req"), "0");
+    EXPECT_EQ(pools.cell(1, "peer_id"), "2");
+    EXPECT_EQ(pools.cell(1, "cl_active_cancel_req"), "4");
+    EXPECT_EQ(pools.cell(1, "cl_waiting_cancel_req"), "1");
+    EXPECT_EQ(pools.cell(1, "sv_active_cancel"), "3");
+    EXPECT_EQ(pools.cell(1, "sv_login"), "1");
+}
+
+TEST(AdminShowOthers, FdsAndDnsAreEmpty) {
     EXPECT_EQ(showFds().rowCount(), 0u);
     EXPECT_EQ(showDnsHosts().rowCount(), 0u);
     EXPECT_EQ(showDnsZones().rowCount(), 0u);
-    EXPECT_EQ(showPeers().rowCount(), 0u);
-    EXPECT_EQ(showPeerPools().rowCount(), 0u);
     EXPECT_NE(helpText().find("SHOW HELP|CONFIG|DATABASES"), std::string::npos);
     EXPECT_NE(helpText().find("KILL_CLIENT"), std::string::npos);
 }

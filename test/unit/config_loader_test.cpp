@@ -167,33 +167,55 @@ TEST(ConfigLoader, SectionHeaderMayCarryAComment) {
     EXPECT_EQ(config->settings.listen_port, 6001);
 }
 
-TEST(ConfigLoader, UnknownSectionAndPeersAreWarnings) {
+TEST(ConfigLoader, UnknownSectionIsAWarning) {
     auto config = parse(
         "[pgbouncer]\n"
         "listen_port = 6001\n"
         "[extras]\n"
-        "anything = goes\n"
-        "[peers]\n"
-        "1 = host=/tmp/other\n");
+        "anything = goes\n");
     ASSERT_TRUE(config) << config.error().message;
-    ASSERT_EQ(config->warnings.size(), 2u);
+    ASSERT_EQ(config->warnings.size(), 1u);
     EXPECT_EQ(config->warnings[0], "test.ini:3: unknown section [extras]; its lines are ignored");
-    EXPECT_EQ(config->warnings[1], "test.ini:5: section [peers] is not supported yet by Sluice; it is ignored");
 }
 
-TEST(ConfigLoader, PeersAreCheckedButOnlyWarn) {
+// PgBouncer's [peers] lines: id = host=... port=... pool_size=... (port 6432 and pool_size
+// unset when not given); the process's own id may be listed too.
+TEST(ConfigLoader, PeersAreRead) {
     auto config = parse(
         "[pgbouncer]\n"
+        "peer_id = 2\n"
         "[peers]\n"
         "1 = host=/tmp/a port=6433 pool_size=4\n"
-        "two = host=b\n"
-        "3 = port=1\n"
-        "4 = host=c sslmode=x\n");
+        "2 = host=pooler-2.example.com\n"
+        "65535 = host=10.0.0.9\n");
     ASSERT_TRUE(config) << config.error().message;
-    ASSERT_EQ(config->warnings.size(), 4u);
-    EXPECT_EQ(config->warnings[1], "test.ini:4: peer id 'two' is not a number between 1 and 16383");
-    EXPECT_EQ(config->warnings[2], "test.ini:5: peer 3: host is missing");
-    EXPECT_EQ(config->warnings[3], "test.ini:6: peer 4: unknown key 'sslmode'; allowed keys: host, port, pool_size");
+    EXPECT_TRUE(config->warnings.empty());
+    EXPECT_EQ(config->settings.peer_id, 2);
+    ASSERT_EQ(config->peers.size(), 3u);
+    const auto& first = config->peers.at(1);
+    EXPECT_EQ(first.host, "/tmp/a");
+    EXPECT_EQ(first.port, 6433);
+    EXPECT_EQ(first.poolSize, 4);
+    EXPECT_EQ(config->peers.at(2).host, "pooler-2.example.com");
+    EXPECT_EQ(config->peers.at(2).port, 6432);
+    EXPECT_FALSE(config->peers.at(2).poolSize.has_value());
+}
+
+// As in PgBouncer, a bad [peers] line stops the load, naming the line.
+TEST(ConfigLoader, BadPeersAreErrors) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"two = host=b", "test.ini:2: peer 'two': peer id 'two' is not a number between 1 and 65535"},
+        {"0 = host=b", "test.ini:2: peer '0': peer id '0' is not a number between 1 and 65535"},
+        {"3 = port=1", "test.ini:2: peer '3': host is missing"},
+        {"4 = host=c sslmode=x", "test.ini:2: peer '4': unknown key 'sslmode'; allowed keys: host, port, pool_size"},
+        {"5 = host=c port=0", "test.ini:2: peer '5': invalid port '0': expected a number between 1 and 65535"},
+        {"6 = host=c pool_size=-1", "test.ini:2: peer '6': invalid pool_size '-1': expected a whole number"},
+    };
+    for (const auto& [line, expected] : cases) {
+        auto config = parse("[peers]\n" + line + "\n[pgbouncer]\n");
+        ASSERT_FALSE(config) << line;
+        EXPECT_NE(config.error().message.find(expected), std::string::npos) << config.error().message;
+    }
 }
 
 TEST(ConfigLoader, LongLinesAreReadWhole) {

@@ -141,7 +141,8 @@ TEST(ConfigSettings, SupportedSetIsExactlyWhatSluiceImplements) {
         "client_tls_dheparams", "server_tls_sslmode", "server_tls_ca_file", "server_tls_key_file",
         "server_tls_cert_file", "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers",
         "auth_hba_file", "auth_user", "auth_query", "auth_dbname", "auth_ident_file", "host_probe_interval",
-        "host_probe_timeout", "primary_wait_timeout", "max_standby_lag", "max_prepared_statements", "so_reuseport"};
+        "host_probe_timeout", "primary_wait_timeout", "max_standby_lag", "max_prepared_statements", "so_reuseport",
+        "peer_id"};
     std::set<std::string_view> supported;
     for (const auto& d : settingTable())
         if (d.supported) supported.insert(d.name);
@@ -150,11 +151,11 @@ TEST(ConfigSettings, SupportedSetIsExactlyWhatSluiceImplements) {
 
 TEST(ConfigSettings, RestartOnlySettings) {
     for (std::string_view name : {"listen_addr", "listen_port", "unix_socket_dir", "unix_socket_mode",
-                                  "unix_socket_group", "user", "pidfile", "so_reuseport", "peer_id", "pkt_buf",
+                                  "unix_socket_group", "user", "pidfile", "so_reuseport", "pkt_buf",
                                   "listen_backlog", "track_extra_parameters", "workers"})
         EXPECT_FALSE(def(name).reloadable) << name;
     for (std::string_view name : {"pool_mode", "default_pool_size", "max_client_conn", "server_lifetime",
-                                  "log_connections", "admin_users", "auth_type", "auth_file"})
+                                  "log_connections", "admin_users", "auth_type", "auth_file", "peer_id"})
         EXPECT_TRUE(def(name).reloadable) << name;
 }
 
