@@ -380,7 +380,8 @@ build_idle_tool() {
     fi
     # No configured build dir (e.g. SLUICE_BINARY from elsewhere): compile it directly.
     bench_log "CMake target bench_idle_clients unavailable (see raw/idle_tool_build.log); using g++"
-    g++ -O2 -std=c++20 -Wall -Wextra "$bench_dir/idle_clients.cpp" -I"$(pg_config --includedir)" -lpq \
+    g++ -O2 -std=c++20 -Wall -Wextra "$bench_dir/idle_clients.cpp" "$repo/test/common/libpq_logins.cpp" \
+        -I"$repo/test/common" -I"$(pg_config --includedir)" -lpq \
         -o "$work/bench_idle_clients" >>"$raw/idle_tool_build.log" 2>&1 && idle_tool=$work/bench_idle_clients
 }
 
