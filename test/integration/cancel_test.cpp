@@ -8,24 +8,13 @@
 
 #include <thread>
 
+#include "admin_util.h"
 #include "sluice_process.h"
 #include "tcp_relay.h"
 #include "txn_util.h"
 
 namespace sluice::itest {
 namespace {
-
-// One SHOW POOLS value of the app/app pool; -1 when there is none.
-int poolValue(const SluiceProcess& sluice, const std::string& column) {
-    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
-    QueryResult pools = console.exec("SHOW POOLS");
-    for (size_t c = 0; c < pools.columns.size(); ++c) {
-        if (pools.columns[c] != column) continue;
-        for (const auto& row : pools.rows)
-            if (row[0] == "app" && row[1] == "app") return std::stoi(row[c]);
-    }
-    return -1;
-}
 
 // The postmaster stopped (SIGSTOP) for the scope: a cancel request reaches its socket, nobody
 // acts on it. Running backends go on.

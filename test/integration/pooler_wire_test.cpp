@@ -22,6 +22,7 @@
 #include "pg_server.h"
 #include "pq_util.h"
 #include "sluice_process.h"
+#include "txn_util.h"
 
 namespace sluice::itest {
 namespace {
@@ -65,15 +66,6 @@ protected:
 
     SluiceProcess sluice_;
 };
-
-// The SQLSTATE and message of a failed login, or, when the login succeeded (some poolers only
-// connect to the server at the first query), of that first query, which must then fail.
-std::pair<std::string, std::string> loginOrFirstQueryError(PqConn& conn) {
-    if (!conn.isOk()) return {conn.sqlstate(), conn.error()};
-    QueryResult result = conn.exec("SELECT 1", 12s);
-    EXPECT_FALSE(result.ok);
-    return {result.sqlstate, result.error};
-}
 
 TEST_F(PoolerWire, StartupLengthTooSmallIsAProtocolViolation) {
     startSluice();

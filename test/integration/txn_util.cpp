@@ -8,6 +8,13 @@ namespace sluice::itest {
 
 using Clock = std::chrono::steady_clock;
 
+std::pair<std::string, std::string> loginOrFirstQueryError(PqConn& conn) {
+    if (!conn.isOk()) return {conn.sqlstate(), conn.error()};
+    QueryResult result = conn.exec("SELECT 1", 12s);
+    if (result.ok) return {};
+    return {result.sqlstate, result.error};
+}
+
 bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds step) {
     const auto deadline = Clock::now() + timeout;

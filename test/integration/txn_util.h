@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "pq_util.h"
 
@@ -58,6 +59,11 @@ struct Goodbye {
 // Reads straight from the socket of an idle libpq connection (libpq has not consumed what came
 // since its last result, so the bytes are there) until EOF, for at most `timeout`.
 Goodbye awaitGoodbye(const PqConn& conn, std::chrono::milliseconds timeout);
+
+// The SQLSTATE and message of a failed login, or, when the login succeeded (a pooler may connect
+// to the server only at the first query), of that first query ("SELECT 1"); both empty when the
+// query succeeded too.
+std::pair<std::string, std::string> loginOrFirstQueryError(PqConn& conn);
 
 // Counts backends with `sql` (a SELECT count(*) ...) over one superuser connection of its own.
 class PgCounter {
