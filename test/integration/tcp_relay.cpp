@@ -36,16 +36,23 @@ bool pump(int from, int to) {
 
 }  // namespace
 
-TcpRelay::TcpRelay(int targetPort) : targetPort_(targetPort) {
-    listenFd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address = loopback(0);
-    socklen_t length = sizeof address;
-    // Backlog 0: the kernel queues one connection beyond it, so two fill it.
-    if (listenFd_ < 0 || ::bind(listenFd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listenFd_, 0) != 0 || ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
-        ::pipe(wakeFds_) != 0)
-        throw std::runtime_error("TcpRelay: cannot listen");
-    port_ = ntohs(address.sin_port);
+TcpRelay::TcpRelay(int targetPort) : TcpRelay(targetPort, ::socket(AF_INET, SOCK_STREAM, 0)) {}
+
+TcpRelay::TcpRelay(int targetPort, int listenFd) : targetPort_(targetPort), listenFd_(listenFd) {
+    socklen_t length = sizeof listenAddress_;
+    if (listenFd_ < 0 || ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&listenAddress_), &length) != 0)
+        throw std::runtime_error("TcpRelay: no socket to listen on");
+    if (listenAddress_.sin_port == 0) {  // a new socket: listen on 127.0.0.1, any port
+        listenAddress_ = loopback(0);
+        length = sizeof listenAddress_;
+        // Backlog 0: the kernel queues one connection beyond it, so two fill it.
+        if (::bind(listenFd_, reinterpret_cast<sockaddr*>(&listenAddress_), sizeof listenAddress_) != 0 ||
+            ::listen(listenFd_, 0) != 0 ||
+            ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&listenAddress_), &length) != 0)
+            throw std::runtime_error("TcpRelay: cannot listen");
+    }
+    if (::pipe(wakeFds_) != 0) throw std::runtime_error("TcpRelay: no pipe");
+    port_ = ntohs(listenAddress_.sin_port);
     thread_ = std::thread([this] { run(); });
 }
 
@@ -70,8 +77,7 @@ void TcpRelay::blackholeNewConnections() {
     // SYN of the next one, whose connect then hangs.
     for (int i = 0; i < 3; ++i) {
         int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        sockaddr_in address = loopback(port_);
-        (void)::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+        (void)::connect(fd, reinterpret_cast<sockaddr*>(&listenAddress_), sizeof listenAddress_);
         fillers_.push_back(fd);
     }
 }

@@ -1,7 +1,10 @@
-// A TCP relay on 127.0.0.1 to a local port, on a thread of its own. Tests put it between the
-// pooler and PostgreSQL to make the way to the server misbehave: once it stops accepting and its
-// listen queue is full, a new connection to it hangs as one to a host that drops packets does.
+// A TCP relay on 127.0.0.1 (or a listening socket it is given) to a local port, on a thread of its
+// own. Tests put it between the pooler and PostgreSQL to make the way to the server misbehave: once
+// it stops accepting and its listen queue is full, a new connection to it hangs as one to a host
+// that drops packets does.
 #pragma once
+
+#include <netinet/in.h>
 
 #include <atomic>
 #include <mutex>
@@ -13,6 +16,9 @@ namespace sluice::itest {
 class TcpRelay {
 public:
     explicit TcpRelay(int targetPort);
+    // Relays what `listenFd` (a listening IPv4 socket made elsewhere, e.g. inside another network
+    // namespace: see BlackholeLink) accepts; the relay owns it.
+    TcpRelay(int targetPort, int listenFd);
     ~TcpRelay();
     TcpRelay(const TcpRelay&) = delete;
     TcpRelay& operator=(const TcpRelay&) = delete;
@@ -30,6 +36,7 @@ private:
 
     std::atomic<int> targetPort_;
     int listenFd_ = -1;
+    sockaddr_in listenAddress_{};
     int port_ = 0;
     int wakeFds_[2] = {-1, -1};  // a pipe that wakes the thread
     std::atomic<bool> accepting_{true};
