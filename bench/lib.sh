@@ -52,17 +52,19 @@ read_cpu_ticks() {
 }
 proc_cpu_ticks() { read_cpu_ticks "$1" && echo "$CPU_TICKS"; }
 
-# Resident set size in kB.
-proc_rss_kb() {
+# A "<key>: <value> kB" line of /proc/<pid>/status (VmRSS, VmHWM, …): the value in kB.
+proc_status_kb() {
     local key value _
     while read -r key value _; do
-        if [[ "$key" == VmRSS: ]]; then
+        if [[ "$key" == "$2:" ]]; then
             echo "$value"
             return 0
         fi
     done 2>/dev/null <"/proc/$1/status"
     return 1
 }
+# Resident set size in kB.
+proc_rss_kb() { proc_status_kb "$1" VmRSS; }
 
 # Writes "<epoch seconds> <cpu ticks>" lines for pid $1 to file $2 every 0.1 s until
 # stopped with cpu_sampler_stop. Builtins only (EPOCHREALTIME, read; the pause is a read

@@ -6,6 +6,10 @@ to records.jsonl; bench/report.py reads them).
                     --cpu samples --clk-tck 100 --warmup 4 --exit-status 0 [--note N]
   record.py idle    --scenario idle --label L --target T --ready "READY ok=..." --rss-before-kb K
                     --rss-after-kb K --idle-ticks N --idle-window "t0 t1" --clk-tck 100 [--note N]
+  record.py storm   --scenario storm --label L --target T --out pgbench.out --agg-prefix P
+                    --ready "READY ok=..." --storm-window "t0 t1" --warmup 4 --exit-status 0 [--note N]
+  record.py copy    --scenario copy --label L --target T --bytes N --copy-times "t0 t1 t2"
+                    [--rss-before-kb K --hwm-out-kb K --hwm-in-kb K] [--note N]
   record.py skip    --scenario S --label L --target T --reason R [--error]
   record.py brief   < records.jsonl      (one line about the last record, for the console)
 
@@ -39,17 +43,24 @@ def pgbench_summary(text):
     }
 
 
-def per_second_transactions(prefix):
-    """{epoch second: transactions} summed over pgbench's per-thread aggregate logs."""
-    counts = {}
+def per_second_aggregates(prefix):
+    """{epoch second: [transactions, sum of latencies in us]} summed over pgbench's per-thread
+    aggregate logs (fields: interval_start num_transactions sum_latency ...)."""
+    seconds = {}
     for path in glob.glob(glob.escape(prefix) + '.*'):
         with open(path) as f:
             for line in f:
                 fields = line.split()
-                if len(fields) >= 2:
-                    second = int(fields[0])
-                    counts[second] = counts.get(second, 0) + int(fields[1])
-    return counts
+                if len(fields) >= 3:
+                    entry = seconds.setdefault(int(fields[0]), [0, 0])
+                    entry[0] += int(fields[1])
+                    entry[1] += int(fields[2])
+    return seconds
+
+
+def per_second_transactions(prefix):
+    """{epoch second: transactions} summed over pgbench's per-thread aggregate logs."""
+    return {second: entry[0] for second, entry in per_second_aggregates(prefix).items()}
 
 
 def cpu_samples(path):
@@ -118,12 +129,11 @@ def pgbench_record(a):
 
 def idle_record(a):
     rec = {}
-    m = re.search(r'ok=(\d+) failed=(\d+) seconds=([\d.]+) first_error=(.*)', a.ready or '')
-    if m:
-        rec.update(clients_ok=int(m.group(1)), clients_failed=int(m.group(2)),
-                   login_seconds=float(m.group(3)))
+    logins = parse_ready(a.ready)
+    if logins:
+        rec.update(clients_ok=logins[0], clients_failed=logins[1], login_seconds=logins[2])
         if rec['clients_failed']:
-            a.note = '; '.join(filter(None, [a.note, f"{rec['clients_failed']} clients did not log in: {m.group(4)}"]))
+            a.note = '; '.join(filter(None, [a.note, f"{rec['clients_failed']} clients did not log in: {logins[3]}"]))
     if a.rss_before_kb and a.rss_after_kb and rec.get('clients_ok'):
         rec['rss_before_kb'] = int(a.rss_before_kb)
         rec['rss_after_kb'] = int(a.rss_after_kb)
@@ -139,6 +149,65 @@ def idle_record(a):
     return rec
 
 
+def parse_ready(ready):
+    """bench_idle_clients' READY line: (ok, failed, seconds, first error) or None."""
+    m = re.search(r'ok=(\d+) failed=(\d+) seconds=([\d.]+) first_error=(.*)', ready or '')
+    return (int(m.group(1)), int(m.group(2)), float(m.group(3)), m.group(4)) if m else None
+
+
+def mean_latency_ms(seconds, chosen):
+    transactions = sum(seconds[s][0] for s in chosen)
+    return sum(seconds[s][1] for s in chosen) / transactions / 1000 if transactions else None
+
+
+def storm_record(a):
+    """The busy clients' mean latency in the whole seconds after the warm-up and before the storm,
+    and in the seconds the storm overlaps (from its first login to the last one done)."""
+    with open(a.out, errors='replace') as f:
+        rec = pgbench_summary(f.read())
+    problems = [a.note] if a.note else []
+    logins = parse_ready(a.ready)
+    if logins:
+        rec.update(storm_logins_ok=logins[0], storm_logins_failed=logins[1], storm_seconds=logins[2],
+                   storm_logins_per_s=logins[0] / logins[2] if logins[2] > 0 else None)
+        if logins[1]:
+            problems.append(f'{logins[1]} storm logins failed: {logins[3]}')
+    seconds = per_second_aggregates(a.agg_prefix)
+    t0, t1 = (float(x) for x in a.storm_window.split())
+    if seconds:
+        first, last = min(seconds), max(seconds)
+        quiet = [s for s in seconds if first + a.warmup <= s and s + 1 <= t0]
+        storm = [s for s in seconds if int(t0) <= s <= int(t1)]
+        rec['quiet_seconds'], rec['storm_window_seconds'] = len(quiet), len(storm)
+        rec['quiet_latency_ms'] = mean_latency_ms(seconds, quiet)
+        rec['storm_latency_ms'] = mean_latency_ms(seconds, storm)
+        if rec['quiet_latency_ms'] and rec['storm_latency_ms']:
+            rec['storm_latency_factor'] = rec['storm_latency_ms'] / rec['quiet_latency_ms']
+        if t1 >= last:
+            problems.append('the storm outlasted pgbench\'s run')
+    if a.exit_status != 0:
+        problems.append(f'pgbench exit status {a.exit_status}')
+    if rec['failed_transactions']:
+        problems.append(f"{int(rec['failed_transactions'])} failed transactions")
+    if problems:
+        rec['error'] = '; '.join(problems + rec['errors'][:2])
+    return rec
+
+
+def copy_record(a):
+    rec = {'bytes': int(a.bytes) if a.bytes else None}
+    t0, t1, t2 = (float(x) for x in (a.copy_times or '0 0 0').split())
+    if rec['bytes'] and t1 > t0 and t2 > t1 and not a.note:
+        rec['copy_out_mb_s'] = rec['bytes'] / 1e6 / (t1 - t0)
+        rec['copy_in_mb_s'] = rec['bytes'] / 1e6 / (t2 - t1)
+    if a.rss_before_kb and a.hwm_out_kb and a.hwm_in_kb:
+        rec['rss_before_kb'] = int(a.rss_before_kb)
+        rec['peak_rss_growth_mb'] = (max(int(a.hwm_out_kb), int(a.hwm_in_kb)) - int(a.rss_before_kb)) / 1024
+    if a.note:
+        rec['error'] = a.note
+    return rec
+
+
 def brief(records):
     if not records:
         return ''
@@ -149,7 +218,10 @@ def brief(records):
     parts = []
     for key, fmt in (('tps', '{:.0f} tps'), ('latency_ms', 'lat {:.3f} ms'), ('cpu_us_per_tx', 'CPU {:.1f} us/tx'),
                      ('bytes_per_idle_client', '{:.0f} B/idle client'), ('idle_cpu_percent', 'idle CPU {:.2f}%'),
-                     ('login_seconds', 'logins took {:.1f} s')):
+                     ('login_seconds', 'logins took {:.1f} s'), ('quiet_latency_ms', 'quiet lat {:.3f} ms'),
+                     ('storm_latency_ms', 'storm lat {:.3f} ms'), ('storm_seconds', 'storm took {:.1f} s'),
+                     ('copy_out_mb_s', 'COPY out {:.0f} MB/s'), ('copy_in_mb_s', 'COPY in {:.0f} MB/s'),
+                     ('peak_rss_growth_mb', 'peak RSS +{:.1f} MB')):
         if r.get(key) is not None:
             parts.append(fmt.format(r[key]))
     if r.get('error'):
@@ -159,9 +231,10 @@ def brief(records):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('kind', choices=['pgbench', 'idle', 'skip', 'brief'])
+    p.add_argument('kind', choices=['pgbench', 'idle', 'storm', 'copy', 'skip', 'brief'])
     for name in ('scenario', 'label', 'target', 'args', 'out', 'agg_prefix', 'cpu', 'note', 'reason', 'ready',
-                 'rss_before_kb', 'rss_after_kb', 'idle_window'):
+                 'rss_before_kb', 'rss_after_kb', 'idle_window', 'storm_window', 'bytes', 'copy_times',
+                 'hwm_out_kb', 'hwm_in_kb'):
         p.add_argument('--' + name.replace('_', '-'), default='')
     p.add_argument('--clk-tck', type=int, default=100)
     p.add_argument('--warmup', type=int, default=0)
@@ -179,6 +252,10 @@ def main():
             rec['error'] = a.reason
     elif a.kind == 'pgbench':
         rec = pgbench_record(a)
+    elif a.kind == 'storm':
+        rec = storm_record(a)
+    elif a.kind == 'copy':
+        rec = copy_record(a)
     else:
         rec = idle_record(a)
     rec = {'scenario': a.scenario, 'label': a.label, 'target': a.target,

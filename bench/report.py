@@ -26,9 +26,22 @@ IDLE_FIGURES = [
     ('idle_cpu_percent', 'pooler CPU % while idle', '{:.2f}', 'down'),
 ]
 
+STORM_FIGURES = [
+    ('quiet_latency_ms', 'avg latency ms, quiet', '{:.3f}', 'down'),
+    ('storm_latency_ms', 'avg latency ms, in the storm', '{:.3f}', 'down'),
+    ('storm_latency_factor', 'latency in the storm / quiet', '{:.2f}', 'down'),
+    ('storm_seconds', 'seconds for the logins', '{:.1f}', 'down'),
+]
+COPY_FIGURES = [
+    ('copy_out_mb_s', 'COPY out MB/s', '{:,.0f}', 'up'),
+    ('copy_in_mb_s', 'COPY in MB/s', '{:,.0f}', 'up'),
+    ('peak_rss_growth_mb', 'pooler peak RSS growth MB', '{:.1f}', 'down'),
+]
+
 
 def figures_for(scenario):
-    return {'logins': LOGIN_FIGURES, 'idle': IDLE_FIGURES}.get(scenario, PGBENCH_FIGURES)
+    return {'logins': LOGIN_FIGURES, 'idle': IDLE_FIGURES, 'storm': STORM_FIGURES,
+            'copy': COPY_FIGURES}.get(scenario, PGBENCH_FIGURES)
 
 
 def ratio(key, sluice, pgbouncer):
@@ -76,7 +89,7 @@ def build_rows(records):
                 per_round[target] = {r.get('round', 1): r[key] for r in measured}
                 if not runs:
                     cells[target] = '-'
-                elif any('skipped' in r for r in runs) or (target == 'direct' and key.startswith('cpu_us')):
+                elif any('skipped' in r for r in runs) or (target == 'direct' and key.startswith(('cpu_us', 'peak_rss'))):
                     cells[target] = 'n/a'
                 elif not measured:
                     cells[target] = 'error' if any(r.get('error') for r in runs) else '?'
@@ -128,7 +141,8 @@ def describe(meta):
     return [
         f"{meta['date']}, {meta['mode']} mode: pgbench -T {meta['seconds']} (CPU window skips the first "
         f"{meta['warmup_seconds']} s), scale {meta['scale']}, {meta['idle_clients']} idle clients held "
-        f"{meta['idle_seconds']} s"
+        f"{meta['idle_seconds']} s (to {meta.get('idle_addresses', '127.0.0.1')}), "
+        f"storm of {meta.get('storm_logins', '?')} logins, COPY of {meta.get('copy_mb', '?')} MB"
         + (f"; {meta['rounds']} rounds per scenario, medians shown." if meta.get('rounds', 1) > 1 else "."),
         f"PostgreSQL {meta['postgresql']}, PgBouncer {meta['pgbouncer']}, Sluice {meta['sluice']} "
         f"(workers: {meta['sluice_workers']}).",
@@ -136,6 +150,7 @@ def describe(meta):
         f"max_client_conn={meta['max_client_conn']}, open files limit {meta['open_files_limit']}; "
         f"server login: {meta['server_login']}.",
         f"PostgreSQL durability relaxed: {meta['durability']}.",
+    ] + ([f"Idle clients: {meta['idle_capped']}."] if meta.get('idle_capped') else []) + [
         f"Machine: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}, "
         f"load average {' '.join(meta['load_at_start'])} at start, {' '.join(meta.get('load_at_end', ['?']))} at end; "
         "pgbench, PostgreSQL and the pooler share the machine.",
@@ -158,8 +173,9 @@ def chart_data(rows):
     for s in scenarios:
         mine = {r['key']: r for r in rows if r['scenario'] == s}
         label = next(r['full_label'] for r in rows if r['scenario'] == s)
-        throughput = mine.get('tps', {}).get('ratio')
-        cost = (mine.get('cpu_us_per_tx') or mine.get('bytes_per_idle_client') or {}).get('ratio')
+        throughput = (mine.get('tps') or mine.get('copy_out_mb_s') or {}).get('ratio')
+        cost = (mine.get('cpu_us_per_tx') or mine.get('bytes_per_idle_client') or mine.get('storm_latency_factor')
+                or {}).get('ratio')
         fmt = lambda v: f'{v:.4f}' if v is not None else '?'
         lines.append(f'"{label}" {fmt(throughput)} {fmt(cost)}')
     return '\n'.join(lines) + '\n'

@@ -4,6 +4,7 @@
 # results.json, ratios.png, raw/). See bench/README.md for what is measured and how.
 #
 #   bench/run.sh [--quick] [--seconds N] [--scale N] [--idle-clients N] [--rounds N]
+#                [--storm-logins N] [--copy-mb N]
 #                [--targets direct,pgbouncer,sluice] [--scenarios lat1,sel50,...]
 #
 # --rounds N runs each pgbench scenario N times per target, the targets taking turns (the
@@ -16,7 +17,8 @@
 # BENCH_RESULTS (default bench/results), KEEP_BENCH_DIR=1 keeps the temp dir,
 # BENCH_SCRAM_PASSTHROUGH=1 (poolers log in to PostgreSQL with the client's SCRAM keys),
 # BENCH_AUTH_FILE_PLAIN=1 (auth_file holds the plain password: a pooler derives the SCRAM
-# secret itself, once or per login).
+# secret itself, once or per login), BENCH_CLIENTS_PER_ADDRESS (default 20000: idle clients per
+# 127.0.0.x address the poolers listen on).
 #
 # Everything it starts (PostgreSQL, both poolers, pgbench, the idle clients) is stopped on
 # exit, Ctrl-C and failure included. A scenario that fails is reported, never fatal: this
@@ -29,17 +31,21 @@ bench_dir=$repo/bench
 source "$repo/scripts/pg_throwaway.sh"
 # shellcheck source=bench/lib.sh
 source "$bench_dir/lib.sh"
+# shellcheck source=bench/scale.sh
+source "$bench_dir/scale.sh"
 
-usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # ---- settings -------------------------------------------------------------------------
-mode=full seconds="" scale="" idle_n="" targets_arg="" scenarios_arg="" rounds=1
+mode=full seconds="" scale="" idle_n="" storm_n="" copy_mb="" targets_arg="" scenarios_arg="" rounds=1
 while (($#)); do
     case $1 in
         --quick) mode=quick ;;
         --seconds) seconds=${2:?}; shift ;;
         --scale) scale=${2:?}; shift ;;
         --idle-clients) idle_n=${2:?}; shift ;;
+        --storm-logins) storm_n=${2:?}; shift ;;
+        --copy-mb) copy_mb=${2:?}; shift ;;
         --rounds) rounds=${2:?}; shift ;;
         --targets) targets_arg=${2:?}; shift ;;
         --scenarios) scenarios_arg=${2:?}; shift ;;
@@ -49,25 +55,52 @@ while (($#)); do
     shift
 done
 if [[ $mode == quick ]]; then
-    : "${seconds:=5}" "${scale:=1}" "${idle_n:=2000}"
-    warm=1 idle_seconds=3
+    : "${seconds:=5}" "${scale:=1}" "${idle_n:=2000}" "${storm_n:=5000}" "${copy_mb:=100}"
+    warm=1 idle_seconds=3 storm_quiet=3
 else
-    : "${seconds:=20}" "${scale:=10}" "${idle_n:=10000}"
-    warm=4 idle_seconds=10
+    : "${seconds:=20}" "${scale:=10}" "${idle_n:=50000}" "${storm_n:=5000}" "${copy_mb:=1024}"
+    warm=4 idle_seconds=10 storm_quiet=6
 fi
+# The storm's logins must end inside pgbench's run, whose length is fixed in advance: pgbench
+# runs storm_budget seconds beyond the quiet stretch (a storm that outlasts it is reported).
+storm_budget=40
+storm_pgbench_seconds=$((warm + storm_quiet + storm_budget))
+# Every idle client is a descriptor in the pooler (and in bench_idle_clients). Where the hard
+# limit cannot be raised (no CAP_SYS_RESOURCE, e.g. in a container), fewer idle clients than
+# asked are held, and the results say why.
+raise_fd_limit $((idle_n + 3000 > 65536 ? idle_n + 3000 : 65536)) >/dev/null  # not in a subshell: it must stay
+fd_limit=$(ulimit -n)
+idle_capped=""
+if ((fd_limit < idle_n + 1000)); then
+    idle_capped="$idle_n idle clients asked, but the open files limit is $fd_limit and cannot be raised here (ulimit -Hn; raising it needs CAP_SYS_RESOURCE)"
+    idle_n=$(((fd_limit - 1000) / 1000 * 1000))
+    bench_log "$idle_capped: holding $idle_n"
+fi
+# One destination address and port takes at most ~28,000 connections (the ephemeral port
+# range): the poolers listen on one 127.0.0.x per BENCH_CLIENTS_PER_ADDRESS (20,000) idle
+# clients, which spread over them.
+per_address=${BENCH_CLIENTS_PER_ADDRESS:-20000}
+idle_hosts=127.0.0.1
+for ((i = 2; i <= (idle_n + per_address - 1) / per_address; i++)); do idle_hosts+=",127.0.0.$i"; done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench: --rounds must be a positive number" >&2; exit 2; }
 ((seconds >= warm + 2)) || { echo "bench: --seconds must be at least $((warm + 2))" >&2; exit 2; }
 pool_size=20
 max_client_conn=$((idle_n + 2000 > 12000 ? idle_n + 2000 : 12000))
 bench_user=bench bench_password=bench-pw bench_db=bench
+# The storm's and the idle clients' thousands of logins come as their own role, whose SCRAM
+# secret has 256 PBKDF2 rounds (bench/scram_secret.py says why); the poolers log in to
+# PostgreSQL as bench all the same.
+crowd_user=crowd crowd_password=crowd-pw
 
 # Scenarios: name → label, pgbench arguments, whether PostgreSQL runs it directly.
-all_scenarios=(lat1 sel50 sel1000 tpcb50 ext50 prep50 logins idle)
+all_scenarios=(lat1 sel50 sel1000 tpcb50 ext50 prep50 logins storm copy idle)
 declare -A label=(
     [lat1]="select-only, 1 client" [sel50]="select-only, 50 clients"
     [sel1000]="select-only, 1000 clients" [tpcb50]="tpcb-like, 50 clients"
     [ext50]="select-only -M extended, 50 cl." [prep50]="select-only -M prepared, 50 cl."
     [logins]="logins: -C -S, 8 clients"
+    [storm]="50 clients (-S) + $storm_n logins"
+    [copy]="COPY $copy_mb MB out and in"
     [idle]="$idle_n idle clients"
 )
 declare -A pgbench_args=(
@@ -83,6 +116,7 @@ declare -A scenario_settings=(
 )
 declare -A direct_skip=(
     [sel1000]="1000 backends would measure PostgreSQL's process model, not pooling"
+    [storm]="$storm_n logins would be $storm_n backends, beyond max_connections"
     [idle]="$idle_n backends would exceed max_connections; there is no pooler process to weigh"
 )
 all_targets=(direct pgbouncer sluice)
@@ -176,8 +210,6 @@ run_bg() {
 }
 
 set_runner || { echo "bench: no unprivileged user to run the poolers as" >&2; exit 1; }
-fd_limit=$(raise_fd_limit 65536)
-((fd_limit >= idle_n + 100)) || bench_log "open files limit is $fd_limit; $idle_n idle clients may not all connect"
 
 # ---- PostgreSQL ----------------------------------------------------------------------
 say "Starting a throwaway PostgreSQL ($mode mode)"
@@ -190,6 +222,7 @@ as_super=(psql -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U "$PG_SUPERUSER" -X -q -v ON_
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE $bench_user LOGIN PASSWORD '$bench_password';
 CREATE DATABASE $bench_db OWNER $bench_user;
+CREATE ROLE $crowd_user LOGIN PASSWORD '$(python3 "$bench_dir/scram_secret.py" "$crowd_password" 256)';
 SQL
 say "pgbench -i -s $scale (directly, through the unix socket)"
 pgbench -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U "$bench_user" -i -s "$scale" -q "$bench_db" 2>&1 | tail -n 1
@@ -208,6 +241,8 @@ else
     client_auth="scram-sha-256 over TCP loopback, auth_file with the SCRAM secret from pg_authid"
     printf '"%s" "%s"\n' "$bench_user" "$secret" >"$authdir/userlist.txt"
 fi
+crowd_secret=$("${as_super[@]}" -d postgres -Atc "SELECT rolpassword FROM pg_authid WHERE rolname = '$crowd_user'")
+printf '"%s" "%s"\n' "$crowd_user" "$crowd_secret" >>"$authdir/userlist.txt"
 [[ $(id -u) -eq 0 ]] && chown "$(_pgt_os_user)": "$authdir/userlist.txt"
 chmod 0600 "$authdir/userlist.txt"
 
@@ -232,7 +267,7 @@ write_ini() {
 $bench_db = $db_entry
 
 [pgbouncer]
-listen_addr = 127.0.0.1
+listen_addr = $idle_hosts
 listen_port = $port
 listen_backlog = 4096
 unix_socket_dir =
@@ -319,10 +354,11 @@ import json, os, platform, sys
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 json.dump({
     "mode": "$mode", "seconds": $seconds, "warmup_seconds": $warm, "scale": $scale,
-    "idle_clients": $idle_n, "idle_seconds": $idle_seconds, "pool_size": $pool_size, "rounds": $rounds,
+    "idle_clients": $idle_n, "idle_addresses": "$idle_hosts", "storm_logins": $storm_n, "copy_mb": $copy_mb,
+    "idle_seconds": $idle_seconds, "pool_size": $pool_size, "rounds": $rounds,
     "pool_mode": "transaction", "auth": "$client_auth",
     "server_login": "$server_login",
-    "max_client_conn": $max_client_conn, "open_files_limit": $fd_limit,
+    "max_client_conn": $max_client_conn, "open_files_limit": $fd_limit, "idle_capped": "$idle_capped",
     "sluice_workers": "${SLUICE_WORKERS:-default (1)}",
     "postgresql": "$("$PG_BINDIR/postgres" --version | awk '{print $3}')",
     "pgbouncer": "$pgbouncer_rev",
@@ -403,8 +439,8 @@ run_idle() {
     local pid=${pooler_pid[$t]} rss_before rss_after ticks0 ticks1 t0 t1 ready="" i
     sleep 1
     rss_before=$(proc_rss_kb "$pid")
-    local conninfo="host=127.0.0.1 port=${pooler_port[$t]} dbname=$bench_db user=$bench_user password=$bench_password sslmode=disable gssencmode=disable connect_timeout=120"
-    "$idle_tool" "$conninfo" "$idle_n" 256 300 >"$out.out" 2>&1 &
+    local conninfo="host=127.0.0.1 port=${pooler_port[$t]} dbname=$bench_db user=$crowd_user password=$crowd_password sslmode=disable gssencmode=disable connect_timeout=120"
+    "$idle_tool" "$conninfo" "$idle_n" 256 300 "$idle_hosts" >"$out.out" 2>&1 &
     idle_pid=$!
     for ((i = 0; i < 3200; i++)); do  # up to 320 s; the tool gives up at 300
         ready=$(grep -m 1 '^READY' "$out.out" 2>/dev/null || true)
@@ -461,10 +497,12 @@ for scenario in "${scenarios[@]}"; do
     done
     if [[ $scenario == idle ]]; then
         [[ " ${targets[*]} " == *" direct "* ]] && skip idle direct "${direct_skip[idle]}"
+    fi
+    if [[ ($scenario == idle || $scenario == storm) && -z "$idle_tool" ]]; then
         [[ " ${targets[*]} " =~ " "(pgbouncer|sluice)" " ]] && build_idle_tool
     fi
-    # The idle scenario runs once: its figures are stable, and 10,000 logins take a while.
-    scenario_rounds=$([[ $scenario == idle ]] && echo 1 || echo "$rounds")
+    # Idle, storm and copy run once: their figures are stable, and they take a while.
+    scenario_rounds=$([[ $scenario =~ ^(idle|storm|copy)$ ]] && echo 1 || echo "$rounds")
     for ((BENCH_ROUND = 1; BENCH_ROUND <= scenario_rounds; BENCH_ROUND++)); do
         ((scenario_rounds > 1)) && echo "  round $BENCH_ROUND/$scenario_rounds"
         order=("${targets[@]}")
@@ -484,7 +522,13 @@ for scenario in "${scenarios[@]}"; do
             fi
             if [[ $scenario == idle ]]; then
                 run_idle "$t"
-            elif check_target "$t"; then
+            elif [[ $scenario == copy ]]; then
+                run_copy "$t"
+            elif [[ $scenario == storm && -z "$idle_tool" ]]; then
+                skip storm "$t" "bench_idle_clients could not be built"
+            elif [[ $scenario == storm ]] && check_target "$t"; then
+                run_storm "$t"
+            elif [[ $scenario != storm ]] && check_target "$t"; then
                 run_pgbench "$scenario" "$t"
             else
                 record skip --scenario "$scenario" --label "${label[$scenario]}" --target "$t" --error \
