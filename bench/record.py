@@ -9,7 +9,8 @@ to records.jsonl; bench/report.py reads them).
   record.py storm   --scenario storm --label L --target T --out pgbench.out --agg-prefix P
                     --ready "READY ok=..." --storm-window "t0 t1" --warmup 4 --exit-status 0 [--note N]
   record.py copy    --scenario copy --label L --target T --bytes N --copy-times "t0 t1 t2"
-                    [--rss-before-kb K --hwm-out-kb K --hwm-in-kb K] [--note N]
+                    [--copy-ticks "c0 c1 c2" --clk-tck 100 --rss-before-kb K --hwm-out-kb K
+                    --hwm-in-kb K] [--note N]
   record.py skip    --scenario S --label L --target T --reason R [--error]
   record.py brief   < records.jsonl      (one line about the last record, for the console)
 
@@ -200,6 +201,11 @@ def copy_record(a):
     if rec['bytes'] and t1 > t0 and t2 > t1 and not a.note:
         rec['copy_out_mb_s'] = rec['bytes'] / 1e6 / (t1 - t0)
         rec['copy_in_mb_s'] = rec['bytes'] / 1e6 / (t2 - t1)
+        ticks = a.copy_ticks.split()
+        if len(ticks) == 3:  # the pooler's CPU seconds per GB moved
+            c0, c1, c2 = (int(x) for x in ticks)
+            rec['copy_out_cpu_s_per_gb'] = (c1 - c0) / a.clk_tck / (rec['bytes'] / 1e9)
+            rec['copy_in_cpu_s_per_gb'] = (c2 - c1) / a.clk_tck / (rec['bytes'] / 1e9)
     if a.rss_before_kb and a.hwm_out_kb and a.hwm_in_kb:
         rec['rss_before_kb'] = int(a.rss_before_kb)
         rec['peak_rss_growth_mb'] = (max(int(a.hwm_out_kb), int(a.hwm_in_kb)) - int(a.rss_before_kb)) / 1024
@@ -221,6 +227,7 @@ def brief(records):
                      ('login_seconds', 'logins took {:.1f} s'), ('quiet_latency_ms', 'quiet lat {:.3f} ms'),
                      ('storm_latency_ms', 'storm lat {:.3f} ms'), ('storm_seconds', 'storm took {:.1f} s'),
                      ('copy_out_mb_s', 'COPY out {:.0f} MB/s'), ('copy_in_mb_s', 'COPY in {:.0f} MB/s'),
+                     ('copy_out_cpu_s_per_gb', 'out {:.2f} CPU s/GB'), ('copy_in_cpu_s_per_gb', 'in {:.2f} CPU s/GB'),
                      ('peak_rss_growth_mb', 'peak RSS +{:.1f} MB')):
         if r.get(key) is not None:
             parts.append(fmt.format(r[key]))
@@ -234,7 +241,7 @@ def main():
     p.add_argument('kind', choices=['pgbench', 'idle', 'storm', 'copy', 'skip', 'brief'])
     for name in ('scenario', 'label', 'target', 'args', 'out', 'agg_prefix', 'cpu', 'note', 'reason', 'ready',
                  'rss_before_kb', 'rss_after_kb', 'idle_window', 'storm_window', 'bytes', 'copy_times',
-                 'hwm_out_kb', 'hwm_in_kb'):
+                 'hwm_out_kb', 'hwm_in_kb', 'copy_ticks'):
         p.add_argument('--' + name.replace('_', '-'), default='')
     p.add_argument('--clk-tck', type=int, default=100)
     p.add_argument('--warmup', type=int, default=0)

@@ -35,6 +35,8 @@ STORM_FIGURES = [
 COPY_FIGURES = [
     ('copy_out_mb_s', 'COPY out MB/s', '{:,.0f}', 'up'),
     ('copy_in_mb_s', 'COPY in MB/s', '{:,.0f}', 'up'),
+    ('copy_out_cpu_s_per_gb', 'pooler CPU s/GB out', '{:.2f}', 'down'),
+    ('copy_in_cpu_s_per_gb', 'pooler CPU s/GB in', '{:.2f}', 'down'),
     ('peak_rss_growth_mb', 'pooler peak RSS growth MB', '{:.1f}', 'down'),
 ]
 
@@ -89,7 +91,7 @@ def build_rows(records):
                 per_round[target] = {r.get('round', 1): r[key] for r in measured}
                 if not runs:
                     cells[target] = '-'
-                elif any('skipped' in r for r in runs) or (target == 'direct' and key.startswith(('cpu_us', 'peak_rss'))):
+                elif any('skipped' in r for r in runs) or (target == 'direct' and key.startswith(('cpu_us', 'peak_rss', 'copy_out_cpu', 'copy_in_cpu'))):
                     cells[target] = 'n/a'
                 elif not measured:
                     cells[target] = 'error' if any(r.get('error') for r in runs) else '?'

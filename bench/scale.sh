@@ -6,7 +6,8 @@
 #          storm_n clients in as crowd_user (256 logins in flight), and they go once all are in. The busy
 #          clients' latency in the quiet seconds and in the seconds the storm overlaps.
 #   copy   COPY of copy_mb MB out of a table and into another through the target, timed; the
-#          pooler's peak RSS (VmHWM of a freshly started pooler) against its RSS before.
+#          pooler's CPU over each (less disturbed by a busy machine than the time) and its peak
+#          RSS (VmHWM of a freshly started pooler) against its RSS before.
 
 run_storm() {
     local t=$1
@@ -74,6 +75,7 @@ copy_through() {
 run_copy() {
     local t=$1
     local out=$raw/copy.$t port pid="" rss_before="" hwm_out="" hwm_in="" t0 t1 t2 rc=0 note="" rows
+    local ticks0="" ticks1="" ticks2=""
     prepare_copy
     if [[ $t != direct ]]; then
         # Fresh, so that VmHWM is this scenario's peak.
@@ -87,13 +89,14 @@ run_copy() {
     fi
     port=$(target_port "$t")
     "${as_super[@]}" -d "$bench_db" -c "TRUNCATE copy_dst"
+    [[ -n "$pid" ]] && ticks0=$(proc_cpu_ticks "$pid")
     t0=$EPOCHREALTIME
     copy_through "$port" "$out.out.log" "\\copy copy_src TO '/dev/null'" || rc=$?
     t1=$EPOCHREALTIME
-    [[ -n "$pid" ]] && hwm_out=$(proc_status_kb "$pid" VmHWM)
+    [[ -n "$pid" ]] && hwm_out=$(proc_status_kb "$pid" VmHWM) && ticks1=$(proc_cpu_ticks "$pid")
     ((rc == 0)) && { copy_through "$port" "$out.in.log" "\\copy copy_dst FROM '$work/copy.data'" || rc=$?; }
     t2=$EPOCHREALTIME
-    [[ -n "$pid" ]] && hwm_in=$(proc_status_kb "$pid" VmHWM)
+    [[ -n "$pid" ]] && hwm_in=$(proc_status_kb "$pid" VmHWM) && ticks2=$(proc_cpu_ticks "$pid")
     rows=$("${as_super[@]}" -d "$bench_db" -Atc "SELECT count(*) FROM copy_dst")
     if [[ -n "$pid" ]] && ! alive "$pid"; then
         note=$(pooler_died "$t" copy)
@@ -103,7 +106,7 @@ run_copy() {
         note="copy_dst has $rows rows, not $((copy_mb * 1048))"
     fi
     record copy --scenario copy --label "${label[copy]}" --target "$t" --bytes "$copy_bytes" \
-        --copy-times "$t0 $t1 $t2" --rss-before-kb "$rss_before" --hwm-out-kb "$hwm_out" --hwm-in-kb "$hwm_in" \
-        --note "$note"
+        --copy-times "$t0 $t1 $t2" --copy-ticks "$ticks0 $ticks1 $ticks2" --clk-tck "$clk_tck" \
+        --rss-before-kb "$rss_before" --hwm-out-kb "$hwm_out" --hwm-in-kb "$hwm_in" --note "$note"
     python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
 }
