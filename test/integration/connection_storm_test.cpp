@@ -38,7 +38,8 @@ TEST(ConnectionStorm, FiveThousandScramLoginsBesideFiftyBusyClients) {
     ASSERT_TRUE(missing.empty()) << missing;
     const std::string pgbench = findPgbench();
     ASSERT_TRUE(clearAppBackends()) << "backends of an earlier test would not go away";
-    // The test holds every storm connection, and Sluice (which inherits the limit) both ends.
+    // The test holds the client end of every storm connection, Sluice (which inherits the limit)
+    // the other.
     const long needed = kLogins + kBusyClients + 500;
     ASSERT_GE(logins::raiseFdLimit(needed), needed) << "the open files limit cannot be raised enough";
 
