@@ -34,7 +34,8 @@ constexpr const char* kUsage =
     "\n"
     "Environment: SLUICE_<SETTING>=VALUE overrides one setting of the file, e.g.\n"
     "SLUICE_DEFAULT_POOL_SIZE=20 (validated as in the file, kept on reload). Under systemd,\n"
-    "NOTIFY_SOCKET and WATCHDOG_USEC are honoured (Type=notify).\n"
+    "NOTIFY_SOCKET and WATCHDOG_USEC are honoured (Type=notify), and sockets passed with\n"
+    "LISTEN_FDS/LISTEN_PID (socket activation) replace listen_addr and unix_socket_dir.\n"
     "\n"
     "The configuration file is PgBouncer's pgbouncer.ini format; see pooler.ini(5).\n";
 

@@ -16,6 +16,7 @@
 #include "admin/show.h"
 #include "admin/show_hosts.h"
 #include "metrics/prometheus.h"
+#include "server/socket_activation.h"
 #include "util/log.h"
 
 namespace sluice::server {
@@ -235,10 +236,15 @@ int Server::run() {
     const int wanted = settings.workers > 0 ? static_cast<int>(settings.workers)
                                             : static_cast<int>(uv_available_parallelism());
     const int workers = std::clamp<int>(wanted, 1, conn::Connections::kMaxWorkers);
+    const std::vector<int> passedSockets = takeActivationSockets();
+    if (!passedSockets.empty())
+        SLOG_INFO("socket activation: {} socket(s) passed by systemd; listen_addr, listen_port and "
+                  "unix_socket_dir are not used to listen", passedSockets.size());
     for (int i = 0; i < workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
         // Several workers always share the port; so_reuseport lets another process share it too.
-        if (auto status = workers_.back()->listen(settings, workers > 1 || settings.so_reuseport); !status) {
+        if (auto status = workers_.back()->listen(settings, workers > 1 || settings.so_reuseport, passedSockets);
+            !status) {
             SLOG_FATAL("{}", status.error().message);
             removePidfile();
             workers_.clear();
