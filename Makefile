@@ -32,7 +32,7 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -R '^unit\.'
 
 test-integration: build
-	cd $(BUILD) && ctest --output-on-failure -R '^integration$$'
+	cd $(BUILD) && ctest --output-on-failure -R '^integration'
 
 # packaging/ checked against the binary (Dockerfile libraries, Kubernetes YAML, unit, .deb).
 test-packaging: build

@@ -92,7 +92,9 @@ TEST_F(PoolerSession, QueriesOverTheUnixSocket) {
 }
 
 TEST_F(PoolerSession, SequentialClientsShareOneBackendAndStateIsReset) {
-    startSluice("default_pool_size = 1\n");
+    // One worker, whatever TEST_SLUICE_WORKERS says: the point is the very same backend, and
+    // between workers a server moves by give-away, i.e. as a new connection (DESIGN §3).
+    startSluice("default_pool_size = 1\nworkers = 1\n");
     std::string firstPid;
     {
         PqConn first(appConninfo());
@@ -131,7 +133,8 @@ TEST_F(PoolerSession, UnknownDatabaseIsRefusedAsPgBouncerRefusesIt) {
 }
 
 TEST_F(PoolerSession, ClientParametersAreAppliedAndNotLeakedToTheNextClient) {
-    startSluice("default_pool_size = 1\n");
+    // One worker: both clients must get the one backend (see SequentialClientsShareOneBackend…).
+    startSluice("default_pool_size = 1\nworkers = 1\n");
     const std::string serverTimezone = sharedPg().query1("SHOW TimeZone");
     ASSERT_NE(serverTimezone, "Asia/Tokyo");
     std::string firstPid;
