@@ -2,6 +2,9 @@
 // Queries over TCP and the unix socket, server reuse and reset between clients, client
 // parameters, cancel, big results and COPY IN, and the PgBouncer-shaped log lines.
 #include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -73,6 +76,21 @@ TEST_F(PoolerSession, QueriesOverTcp) {
     PqConn super(sluice_.conninfo("sluice_test", "secret", "postgres"));
     ASSERT_TRUE(super.isOk()) << super.error();
     EXPECT_EQ(super.exec("SELECT current_database()").value(), "postgres");
+}
+
+// A server given by host name is looked up off the event loop (net::HostLookup) and reached.
+TEST_F(PoolerSession, AServerGivenByHostNameIsLookedUp) {
+    addrinfo hints{}, *found = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    ASSERT_EQ(::getaddrinfo("localhost", nullptr, &hints, &found), 0);
+    const bool loopbackV4 = found->ai_family == AF_INET &&
+                            reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    ::freeaddrinfo(found);
+    if (!loopbackV4) GTEST_SKIP() << "localhost does not resolve to 127.0.0.1 first here";
+    ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), freePort(), "",
+                                       "app = host=localhost port=" + std::to_string(sharedPg().port()) + " dbname=app\n")));
+    PqConn conn(appConninfo());
+    EXPECT_EQ(conn.exec("SELECT 'by name'").value(), "by name") << conn.error() << lastLines(sluice_.log(), 10);
 }
 
 TEST_F(PoolerSession, QueriesOverTheUnixSocket) {
