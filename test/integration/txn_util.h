@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "pq_util.h"
 
@@ -70,5 +71,9 @@ public:
 private:
     PqConn conn_;
 };
+
+// psql's Ctrl-C for each of `clients`, whose queries run: a CancelRequest each, on a connection of
+// its own; every query must end canceled (57014), all within 10 s (gtest expectations).
+void expectEveryCancelToWork(std::vector<PqConn>& clients);
 
 }  // namespace sluice::itest
