@@ -23,6 +23,9 @@ constexpr const char* kUsage =
     "  -q, --quiet          do not log to stderr\n"
     "  -v, --verbose        log more; repeat for even more (-vv)\n"
     "  -u, --user=USERNAME  switch to USERNAME after startup\n"
+    "  -R, --reboot         accepted for PgBouncer's command lines: Sluice starts normally and\n"
+    "                       takes no sockets over from a running process (restart without\n"
+    "                       dropping clients: so_reuseport, see packaging/README.md)\n"
     "      --check          validate CONFIG_FILE (and its auth_file), print problems, and exit\n"
     "      --settings       list every setting with its default and exit\n"
     "  -V, --version        print the version and exit\n"
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
     static const option longOptions[] = {
         {"daemon", no_argument, nullptr, 'd'},   {"quiet", no_argument, nullptr, 'q'},
         {"verbose", no_argument, nullptr, 'v'},  {"user", required_argument, nullptr, 'u'},
+        {"reboot", no_argument, nullptr, 'R'},
         {"version", no_argument, nullptr, 'V'},  {"help", no_argument, nullptr, 'h'},
         {"check", no_argument, nullptr, kCheck}, {"settings", no_argument, nullptr, kSettings},
         {"settings-tsv", no_argument, nullptr, kSettingsTsv},
@@ -96,12 +100,13 @@ int main(int argc, char** argv) {
     sluice::server::Options options;
     bool check = false;
     int opt;
-    while ((opt = getopt_long(argc, argv, "dqvu:Vh", longOptions, nullptr)) != -1) {
+    while ((opt = getopt_long(argc, argv, "dqvu:RVh", longOptions, nullptr)) != -1) {
         switch (opt) {
             case 'd': options.daemon = true; break;
             case 'q': options.quiet = true; break;
             case 'v': ++options.verbose; break;
             case 'u': options.user = optarg; break;
+            case 'R': options.reboot = true; break;
             case 'V': std::printf("%s\n", sluice::versionLine().c_str()); return 0;
             case 'h': std::fputs(kUsage, stdout); return 0;
             case kCheck: check = true; break;

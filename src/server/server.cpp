@@ -194,6 +194,10 @@ int Server::run() {
         }
     }
     if (geteuid() == 0) SLOG_WARN("running as root is not recommended; use -u or the user setting");
+    if (options_.reboot)
+        SLOG_WARN("-R: Sluice takes no sockets over from a running process (PgBouncer deprecated its online "
+                  "restart too); starting normally. To restart without dropping clients, start the new process "
+                  "beside the old one with so_reuseport = 1 and send the old one SIGTERM");
     if (!writePidfile()) return 1;
 
     // Signals first: a SIGHUP that arrives as soon as the port is open must reload, not kill
