@@ -10,7 +10,8 @@ to records.jsonl; bench/report.py reads them).
   record.py skip    --scenario S --label L --target T --reason R [--error]
   record.py brief   < records.jsonl      (one line about the last record, for the console)
 
-A pgbench record may name the Sluice workers it ran with (--workers, the workers sweep).
+A pgbench record may name the Sluice workers it ran with and the server logins PostgreSQL
+counted during the run (--workers, --server-logins: the workers sweep).
 
 Pooler CPU per transaction: pgbench logs transactions per whole epoch second
 (--aggregate-interval=1); the sampler logs the pooler's utime+stime every 0.1 s. The
@@ -168,7 +169,7 @@ def brief(records):
     if 'skipped' in r:
         return f"{head} {'ERROR' if r.get('error') else 'n/a'}: {r['skipped']}"
     parts = []
-    for key, fmt in (('tps', '{:.0f} tps'), ('latency_ms', 'lat {:.3f} ms'), ('cpu_us_per_tx', 'CPU {:.1f} us/tx'),
+    for key, fmt in (('server_logins', '{} server logins'), ('tps', '{:.0f} tps'), ('latency_ms', 'lat {:.3f} ms'), ('cpu_us_per_tx', 'CPU {:.1f} us/tx'),
                      ('bytes_per_idle_client', '{:.0f} B/idle client'), ('idle_cpu_percent', 'idle CPU {:.2f}%'),
                      ('login_seconds', 'logins took {:.1f} s')):
         if r.get(key) is not None:
@@ -182,7 +183,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('kind', choices=['pgbench', 'idle', 'contention', 'skip', 'brief'])
     for name in ('scenario', 'label', 'target', 'args', 'out', 'agg_prefix', 'cpu', 'note', 'reason', 'ready',
-                 'rss_before_kb', 'rss_after_kb', 'idle_window', 'json', 'workers'):
+                 'rss_before_kb', 'rss_after_kb', 'idle_window', 'json', 'workers', 'server_logins'):
         p.add_argument('--' + name.replace('_', '-'), default='')
     p.add_argument('--clk-tck', type=int, default=100)
     p.add_argument('--warmup', type=int, default=0)
@@ -202,6 +203,8 @@ def main():
         rec = pgbench_record(a)
         if a.workers:
             rec['workers'] = int(a.workers)
+        if a.server_logins:
+            rec['server_logins'] = int(a.server_logins)
     elif a.kind == 'contention':
         rec = contention_record(a)
     else:

@@ -137,22 +137,26 @@ def workers_table(records):
     runs = [r for r in records if r['scenario'] == 'workers' and r.get('workers')]
     if not runs:
         return None
+    for r in runs:  # PostgreSQL's count covers the whole run, warm-up included
+        if r.get('server_logins') is not None and r.get('transactions'):
+            r['logins_per_1000_tx'] = r['server_logins'] / r['transactions'] * 1000
     by_workers = {}
     for r in runs:
         by_workers.setdefault(r['workers'], []).append(r)
     base = {r['round']: r.get('cpu_us_per_tx') for r in by_workers.get(1, [])}
-    table = [['workers', 'tps', 'avg latency ms', 'pooler CPU us/tx', 'CPU/tx vs workers=1', 'rounds']]
+    table = [['workers', 'tps', 'avg latency ms', 'pooler CPU us/tx', 'CPU/tx vs workers=1',
+              'server logins per 1000 tx', 'rounds']]
     for w in sorted(by_workers):
         mine = by_workers[w]
         cell = lambda key, fmt: (fmt.format(median([r[key] for r in mine if r.get(key) is not None]))
-                                 if any(r.get(key) is not None for r in mine) else 'error')
+                                 if any(r.get(key) is not None for r in mine) else 'n/a')
         ratios = [r['cpu_us_per_tx'] / base[r['round']] for r in mine
                   if r.get('cpu_us_per_tx') and base.get(r['round'])]
         star = '*' if any(r.get('error') for r in mine) else ''
         table.append([str(w), cell('tps', '{:,.0f}') + star, cell('latency_ms', '{:.3f}'),
                       cell('cpu_us_per_tx', '{:.1f}') + star,
                       f'{median(ratios):.2f}x' + (f" ({', '.join(f'{q:.2f}' for q in ratios)})" if len(ratios) > 1 else '')
-                      if ratios else 'n/a', str(len(mine))])
+                      if ratios else 'n/a', cell('logins_per_1000_tx', '{:.1f}'), str(len(mine))])
     return table
 
 

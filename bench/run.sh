@@ -345,6 +345,13 @@ EOF
 # ---- pgbench scenarios ---------------------------------------------------------------
 clk_tck=$(getconf CLK_TCK)
 
+# Sessions PostgreSQL has opened in the bench database (its own count, pg_stat_database): the
+# difference over a run is the server logins the pooler made in it. The workers sweep shows it,
+# as a server given to another worker is closed and a new one logs in there (DESIGN §3).
+backend_sessions() {
+    "${as_super[@]}" -d postgres -Atc "SELECT sessions FROM pg_stat_database WHERE datname = '$bench_db'" 2>/dev/null
+}
+
 run_pgbench() {
     local scenario=$1 t=$2 port pid="" rc=0 note=""
     port=$(target_port "$t")
@@ -357,6 +364,8 @@ run_pgbench() {
             -c 'TRUNCATE pgbench_history'
     fi
     [[ $t != direct ]] && pid=${pooler_pid[$t]}
+    local sessions_before="" logins=""
+    [[ $scenario == workers ]] && sessions_before=$(backend_sessions)
     [[ -n "$pid" ]] && cpu_sampler_start "$pid" "$out.cpu"
     # pgbench's -T includes logging all clients in (SCRAM costs the client milliseconds), so
     # many clients get that time on top; the CPU window starts at their first transaction.
@@ -368,6 +377,11 @@ run_pgbench() {
         -T "$duration" ${pgbench_args[$scenario]} -l --aggregate-interval=1 --log-prefix="$out.agg" \
         "$bench_db" || rc=$?
     cpu_sampler_stop
+    if [[ -n "$sessions_before" ]]; then
+        local sessions_after
+        sessions_after=$(backend_sessions)
+        [[ -n "$sessions_after" ]] && logins=$((sessions_after - sessions_before))
+    fi
     [[ $rc -eq 124 || $rc -eq 137 ]] && note="pgbench did not finish within $((duration + 180)) s (killed)"
     if [[ -n "$pid" ]] && ! alive "$pid"; then
         note=$(pooler_died "$t" "$scenario")
@@ -375,7 +389,7 @@ run_pgbench() {
     record pgbench --scenario "$scenario" --label "${label[$scenario]}" --target "$t" \
         --args "${pgbench_args[$scenario]}" --out "$out.out" --agg-prefix "$out.agg" \
         --cpu "$out.cpu" --clk-tck "$clk_tck" --warmup "$warm" --exit-status "$rc" --note "$note" \
-        --workers "$sweep_workers"
+        --workers "$sweep_workers" --server-logins "$logins"
     python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
 }
 
