@@ -121,13 +121,14 @@ def contention_table(records):
     runs = [r for r in records if r['scenario'] == 'contention' and r.get('rows')]
     if not runs:
         return None
-    table = [['mode', 'threads', 'pool_size', 'total M/s', 'M/s per thread', 'M per CPU-s per thread',
-              'ns CPU/pair', 'slot gifts/s']]
+    table = [['mode', 'threads', 'pool_size', 'total M/s', 'M/s per thread', 'slowest thread M/s',
+              'M per CPU-s per thread', 'ns CPU/pair', 'slot gifts/s', 'longest wait ms']]
     for x in runs[-1]['rows']:
         table.append([x['mode'], str(x['threads']), str(x['pool_size']), f"{x['total_per_second'] / 1e6:.2f}",
-                      f"{x['per_thread_per_second'] / 1e6:.2f}", f"{x['per_thread_cpu_second'] / 1e6:.2f}",
-                      f"{x['cpu_seconds'] / x['pairs'] * 1e9:.0f}" if x['pairs'] else '?',
-                      f"{x['gifts_per_second']:,.0f}"])
+                      f"{x['per_thread_per_second'] / 1e6:.2f}", f"{x['min_thread_per_second'] / 1e6:.2f}",
+                      f"{x['per_thread_cpu_second'] / 1e6:.2f}",
+                      f"{x['cpu_seconds'] / x['pairs'] * 1e9:,.0f}" if x['pairs'] else '?',
+                      f"{x['gifts_per_second']:,.0f}", f"{x['longest_wait_ms']:.1f}"])
     return table
 
 
@@ -161,8 +162,8 @@ def workers_table(records):
 
 
 CONTENTION_TITLE = ('Shared-pool micro-benchmark (bench_pool_contention: N threads, one shared pool, no network; '
-                    'acquire+release pairs; own = each shard has its idle server, shared = pool_size N/2, every '
-                    'release gives its slot to a waiting thread)')
+                    'acquire+release pairs; own = each shard keeps an idle server, shared = pool_size N/2, so '
+                    'slots move between threads: slot gifts/s; see bench/README.md)')
 WORKERS_TITLE = 'Workers sweep: select-only, 50 clients (sel50), through Sluice with workers = 1, 2'
 
 
