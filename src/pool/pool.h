@@ -96,14 +96,17 @@ private:
     std::shared_ptr<const ServerParams> defaults_;
     std::optional<ScramPassthrough> scramKeys_;
     std::map<std::pair<std::string, std::string>, std::string> normalized_;
-    std::atomic<int> servers_{0};
     void clearLoginFailure();
+
+    std::atomic<int> servers_{0};
     std::vector<std::pair<int, TimePoint>> roomAsks_;  // worker, its oldest waiter; under mutex_
     std::optional<Error> loginError_;                  // under mutex_
     TimePoint loginFailedAt_{};                        // under mutex_
-    std::atomic<bool> loginFailing_{false};            // loginError_ is set; read without the lock
-    std::atomic<int> roomRequests_{0};                  // roomAsks_.size(), read without the lock
-    std::atomic<int64_t> clients_{0};
+    // Read at every release on every worker: a cache line of their own, so that the counters
+    // written at each login and logout (clients_, servers_) do not turn those reads into misses.
+    alignas(64) std::atomic<bool> loginFailing_{false};  // loginError_ is set; read without the lock
+    std::atomic<int> roomRequests_{0};                   // roomAsks_.size(), read without the lock
+    alignas(64) std::atomic<int64_t> clients_{0};
     std::shared_ptr<LimitCounter> databaseServers_, userServers_;
     ClientLimits clientLimits_;
 };
