@@ -32,7 +32,7 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -R '^unit\.'
 
 test-integration: build
-	cd $(BUILD) && ctest --output-on-failure -R '^integration$$'
+	cd $(BUILD) && ctest --output-on-failure -R '^integration'
 
 # packaging/ checked against the binary (Dockerfile libraries, Kubernetes YAML, unit, .deb).
 test-packaging: build
@@ -44,13 +44,14 @@ test-asan: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j1 \
 		|| { scripts/failed_tests.sh $(ASAN_BUILD); exit 1; }
 
-# ThreadSanitizer over the tests that run several workers (the shared pools, cancels, the mesh).
+# ThreadSanitizer over the tests that run several workers (the shared pools, cancels, the mesh,
+# peers); tests that do not choose their workers get three.
 # Not part of `make test`: ThreadSanitizer slows everything ~10x.
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_TSAN=ON -DSLUICE_WERROR=ON
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
-	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./integration_tests \
-		--gtest_filter='Workers.*:PreparedStatements.*:Failover.*:Cancel.*'
+	cd $(TSAN_BUILD) && TEST_SLUICE_WORKERS=3 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./integration_tests \
+		--gtest_filter='Workers.*:PreparedStatements.*:Failover.*:Cancel.*:Peers.*:PoolLimits.*'
 
 demo: deps build
 	@scripts/demo.sh

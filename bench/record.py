@@ -11,8 +11,12 @@ to records.jsonl; bench/report.py reads them).
   record.py copy    --scenario copy --label L --target T --bytes N --copy-times "t0 t1 t2"
                     [--copy-ticks "c0 c1 c2" --clk-tck 100 --rss-before-kb K --hwm-out-kb K
                     --hwm-in-kb K] [--note N]
+  record.py contention --scenario contention --label L --target sluice --json out.json [--note N]
   record.py skip    --scenario S --label L --target T --reason R [--error]
   record.py brief   < records.jsonl      (one line about the last record, for the console)
+
+A pgbench record may name the Sluice workers it ran with and the server logins PostgreSQL
+counted during the run (--workers, --server-logins: the workers sweep).
 
 Pooler CPU per transaction: pgbench logs transactions per whole epoch second
 (--aggregate-interval=1); the sampler logs the pooler's utime+stime every 0.1 s. The
@@ -214,15 +218,33 @@ def copy_record(a):
     return rec
 
 
+def contention_record(a):
+    """bench_pool_contention's JSON: one row per mode and thread count."""
+    rec = {}
+    try:
+        with open(a.json) as f:
+            data = json.load(f)
+        rec.update(rows=data['rows'], cores=data['cores'], seconds=data['seconds'],
+                   warmup_seconds=data['warmup_seconds'])
+    except (OSError, ValueError, KeyError) as e:
+        a.note = '; '.join(filter(None, [a.note, f'no results from bench_pool_contention ({e})']))
+    if a.note:
+        rec['error'] = a.note
+    return rec
+
+
 def brief(records):
     if not records:
         return ''
     r = records[-1]
-    head = f"  {r['target']:<10}"
+    head = f"  {r['target']:<10}" + (f" workers={r['workers']}: " if r.get('workers') else '')
+    if r.get('rows'):
+        return '\n'.join(f"  {x['mode']:<6} {x['threads']} threads: {x['per_thread_cpu_second'] / 1e6:.2f} M/CPU-s "
+                         f"per thread, {x['total_per_second'] / 1e6:.2f} M/s in total" for x in r['rows'])
     if 'skipped' in r:
         return f"{head} {'ERROR' if r.get('error') else 'n/a'}: {r['skipped']}"
     parts = []
-    for key, fmt in (('tps', '{:.0f} tps'), ('latency_ms', 'lat {:.3f} ms'), ('cpu_us_per_tx', 'CPU {:.1f} us/tx'),
+    for key, fmt in (('server_logins', '{} server logins'), ('tps', '{:.0f} tps'), ('latency_ms', 'lat {:.3f} ms'), ('cpu_us_per_tx', 'CPU {:.1f} us/tx'),
                      ('bytes_per_idle_client', '{:.0f} B/idle client'), ('idle_cpu_percent', 'idle CPU {:.2f}%'),
                      ('login_seconds', 'logins took {:.1f} s'), ('quiet_latency_ms', 'quiet lat {:.3f} ms'),
                      ('storm_latency_ms', 'storm lat {:.3f} ms'), ('storm_seconds', 'storm took {:.1f} s'),
@@ -238,10 +260,10 @@ def brief(records):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('kind', choices=['pgbench', 'idle', 'storm', 'copy', 'skip', 'brief'])
+    p.add_argument('kind', choices=['pgbench', 'idle', 'storm', 'copy', 'contention', 'skip', 'brief'])
     for name in ('scenario', 'label', 'target', 'args', 'out', 'agg_prefix', 'cpu', 'note', 'reason', 'ready',
                  'rss_before_kb', 'rss_after_kb', 'idle_window', 'storm_window', 'bytes', 'copy_times',
-                 'hwm_out_kb', 'hwm_in_kb', 'copy_ticks'):
+                 'hwm_out_kb', 'hwm_in_kb', 'copy_ticks', 'json', 'workers', 'server_logins'):
         p.add_argument('--' + name.replace('_', '-'), default='')
     p.add_argument('--clk-tck', type=int, default=100)
     p.add_argument('--warmup', type=int, default=0)
@@ -259,6 +281,12 @@ def main():
             rec['error'] = a.reason
     elif a.kind == 'pgbench':
         rec = pgbench_record(a)
+        if a.workers:
+            rec['workers'] = int(a.workers)
+        if a.server_logins:
+            rec['server_logins'] = int(a.server_logins)
+    elif a.kind == 'contention':
+        rec = contention_record(a)
     elif a.kind == 'storm':
         rec = storm_record(a)
     elif a.kind == 'copy':

@@ -9,6 +9,8 @@ import json
 import os
 
 TARGETS = [('direct', 'PostgreSQL'), ('pgbouncer', 'PgBouncer'), ('sluice', 'Sluice')]
+# Scenarios of Sluice alone, each with a table of its own below the comparison.
+OWN_TABLES = ('contention', 'workers')
 
 # (record key, figure name, format, which way is better for Sluice: 'up' or 'down')
 PGBENCH_FIGURES = [
@@ -112,6 +114,83 @@ def build_rows(records):
     return rows, notes
 
 
+def aligned(table):
+    """Rows of cells as text: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    out = []
+    for n, line in enumerate(table):
+        out.append('  '.join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
+        if n == 0:
+            out.append('  '.join('-' * w for w in widths))
+    return '\n'.join(out)
+
+
+def markdown(table):
+    lines = ['| ' + ' | '.join(table[0]) + ' |', '| --- | ' + ' | '.join(['---:'] * (len(table[0]) - 1)) + ' |']
+    lines += ['| ' + ' | '.join(line) + ' |' for line in table[1:]]
+    return '\n'.join(lines)
+
+
+def contention_table(records):
+    """bench_pool_contention's rows (the last run's), or None."""
+    runs = [r for r in records if r['scenario'] == 'contention' and r.get('rows')]
+    if not runs:
+        return None
+    table = [['mode', 'threads', 'pool_size', 'total M/s', 'M/s per thread', 'slowest thread M/s',
+              'M per CPU-s per thread', 'ns CPU/pair', 'slot gifts/s', 'longest wait ms']]
+    for x in runs[-1]['rows']:
+        table.append([x['mode'], str(x['threads']), str(x['pool_size']), f"{x['total_per_second'] / 1e6:.2f}",
+                      f"{x['per_thread_per_second'] / 1e6:.2f}", f"{x['min_thread_per_second'] / 1e6:.2f}",
+                      f"{x['per_thread_cpu_second'] / 1e6:.2f}",
+                      f"{x['cpu_seconds'] / x['pairs'] * 1e9:,.0f}" if x['pairs'] else '?',
+                      f"{x['gifts_per_second']:,.0f}", f"{x['longest_wait_ms']:.1f}"])
+    return table
+
+
+def workers_table(records):
+    """The workers sweep: Sluice's tps and CPU per transaction per `workers` (medians over rounds),
+    and CPU/tx against workers=1 (the median of each round's own ratio), or None."""
+    runs = [r for r in records if r['scenario'] == 'workers' and r.get('workers')]
+    if not runs:
+        return None
+    for r in runs:  # PostgreSQL's count covers the whole run, warm-up included
+        if r.get('server_logins') is not None and r.get('transactions'):
+            r['logins_per_1000_tx'] = r['server_logins'] / r['transactions'] * 1000
+    by_workers = {}
+    for r in runs:
+        by_workers.setdefault(r['workers'], []).append(r)
+    base = {r['round']: r.get('cpu_us_per_tx') for r in by_workers.get(1, [])}
+    table = [['workers', 'tps', 'avg latency ms', 'pooler CPU us/tx', 'CPU/tx vs workers=1',
+              'server logins per 1000 tx', 'rounds']]
+    for w in sorted(by_workers):
+        mine = by_workers[w]
+        cell = lambda key, fmt: (fmt.format(median([r[key] for r in mine if r.get(key) is not None]))
+                                 if any(r.get(key) is not None for r in mine) else 'n/a')
+        ratios = [r['cpu_us_per_tx'] / base[r['round']] for r in mine
+                  if r.get('cpu_us_per_tx') and base.get(r['round'])]
+        star = '*' if any(r.get('error') for r in mine) else ''
+        table.append([str(w), cell('tps', '{:,.0f}') + star, cell('latency_ms', '{:.3f}'),
+                      cell('cpu_us_per_tx', '{:.1f}') + star,
+                      f'{median(ratios):.2f}x' + (f" ({', '.join(f'{q:.2f}' for q in ratios)})" if len(ratios) > 1 else '')
+                      if ratios else 'n/a', cell('logins_per_1000_tx', '{:.1f}'), str(len(mine))])
+    return table
+
+
+CONTENTION_TITLE = ('Shared-pool micro-benchmark (bench_pool_contention: N threads, one shared pool, no network; '
+                    'acquire+release pairs; own = each shard keeps an idle server, shared = pool_size N/2, so '
+                    'slots move between threads: slot gifts/s; see bench/README.md)')
+WORKERS_TITLE = 'Workers sweep: select-only, 50 clients (sel50), through Sluice with workers = 1, 2'
+
+
+def own_tables(records):
+    """(title, table) for each table of Sluice alone that the run has."""
+    out = []
+    for title, table in ((CONTENTION_TITLE, contention_table(records)), (WORKERS_TITLE, workers_table(records))):
+        if table:
+            out.append((title, table))
+    return out
+
+
 def header():
     return ['scenario', 'figure'] + [name for _, name in TARGETS] + ['Sluice/PgBouncer']
 
@@ -193,21 +272,31 @@ def main():
         records = [json.loads(line) for line in f if line.strip()]
     with open(a.meta) as f:
         meta = json.load(f)
-    rows, notes = build_rows(records)
+    rows, notes = build_rows([r for r in records if r['scenario'] not in OWN_TABLES])
+    notes += [f"{r['label']}: ERROR: {r['error']}" for r in records if r['scenario'] in OWN_TABLES and r.get('error')]
+    extra = own_tables(records)
     os.makedirs(a.out, exist_ok=True)
 
     print('\n'.join(describe(meta)))
     print()
-    print(text_table(rows))
-    print()
-    print(LEGEND)
+    if rows:
+        print(text_table(rows))
+        print()
+        print(LEGEND)
+    for title, table in extra:
+        print()
+        print(title + ':')
+        print(aligned(table))
     for note in notes:
         print('  - ' + note)
 
     with open(os.path.join(a.out, 'results.md'), 'w') as f:
         f.write('# Sluice vs PgBouncer vs PostgreSQL\n\n')
         f.write('\n'.join(f'- {line}' for line in describe(meta)) + '\n\n')
-        f.write(markdown_table(rows) + '\n\n' + LEGEND + '\n')
+        if rows:
+            f.write(markdown_table(rows) + '\n\n' + LEGEND + '\n')
+        for title, table in extra:
+            f.write(f'\n{title}:\n\n{markdown(table)}\n')
         if notes:
             f.write('\n' + '\n'.join(f'- {n}' for n in notes) + '\n')
         f.write('\n![Sluice / PgBouncer](ratios.png)\n')
@@ -215,7 +304,8 @@ def main():
         table = [{k: r[k] for k in ('scenario', 'full_label', 'key', 'figure', 'better', 'values', 'ratio',
                                     'round_ratios')}
                  for r in rows]
-        json.dump({'meta': meta, 'table': table, 'records': records, 'notes': notes}, f, indent=1)
+        json.dump({'meta': meta, 'table': table, 'records': records, 'notes': notes,
+                   'sluice_tables': [{'title': t, 'rows': tb} for t, tb in extra]}, f, indent=1)
         f.write('\n')
     with open(os.path.join(a.out, 'ratios.dat'), 'w') as f:
         f.write(chart_data(rows))

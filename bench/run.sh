@@ -11,6 +11,10 @@
 # order reversed every other round); the table shows medians and the ratio is the median of
 # the rounds' ratios, so a noisy stretch of the machine weighs on one round only.
 #
+# Two scenarios measure Sluice alone, each in a table of its own: `contention` runs
+# bench_pool_contention (N threads on one shared pool, no network); `workers` runs sel50
+# through Sluice with workers = 1 and 2 (--rounds times each, alternating).
+#
 # Environment: SLUICE_BINARY (default build/sluice), PGBOUNCER_BINARY (default pgbouncer on
 # PATH), SLUICE_WORKERS (sets `workers` for Sluice; default: Sluice's default, 1),
 # BENCH_BUILD_DIR (CMake build dir for the idle-client tool, default build),
@@ -34,7 +38,7 @@ source "$bench_dir/lib.sh"
 # shellcheck source=bench/scale.sh
 source "$bench_dir/scale.sh"
 
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 # ---- settings -------------------------------------------------------------------------
 mode=full seconds="" scale="" idle_n="" storm_n="" copy_mb="" targets_arg="" scenarios_arg="" rounds=1
@@ -56,10 +60,10 @@ while (($#)); do
 done
 if [[ $mode == quick ]]; then
     : "${seconds:=5}" "${scale:=1}" "${idle_n:=2000}" "${storm_n:=5000}" "${copy_mb:=100}"
-    warm=1 idle_seconds=3 storm_quiet=3
+    warm=1 idle_seconds=3 storm_quiet=3 contention_seconds=1
 else
     : "${seconds:=20}" "${scale:=10}" "${idle_n:=50000}" "${storm_n:=5000}" "${copy_mb:=1024}"
-    warm=4 idle_seconds=10 storm_quiet=6
+    warm=4 idle_seconds=10 storm_quiet=6 contention_seconds=2
 fi
 # The storm's logins must end inside pgbench's run, whose length is fixed in advance: pgbench
 # runs storm_budget seconds beyond the quiet stretch (a storm that outlasts it is reported).
@@ -93,7 +97,7 @@ bench_user=bench bench_password=bench-pw bench_db=bench
 crowd_user=crowd crowd_password=crowd-pw
 
 # Scenarios: name → label, pgbench arguments, whether PostgreSQL runs it directly.
-all_scenarios=(lat1 sel50 sel1000 tpcb50 ext50 prep50 logins storm copy idle)
+all_scenarios=(lat1 sel50 sel1000 tpcb50 ext50 prep50 logins storm copy idle contention workers)
 declare -A label=(
     [lat1]="select-only, 1 client" [sel50]="select-only, 50 clients"
     [sel1000]="select-only, 1000 clients" [tpcb50]="tpcb-like, 50 clients"
@@ -102,11 +106,12 @@ declare -A label=(
     [storm]="50 clients (-S) + $storm_n logins"
     [copy]="COPY $copy_mb MB out and in"
     [idle]="$idle_n idle clients"
+    [contention]="shared pool, 1-8 threads, no network" [workers]="sel50 through Sluice, workers 1 and 2"
 )
 declare -A pgbench_args=(
     [lat1]="-S -c 1 -j 1" [sel50]="-S -c 50 -j 2" [sel1000]="-S -c 1000 -j 2"
     [tpcb50]="-c 50 -j 2" [ext50]="-S -M extended -c 50 -j 2" [prep50]="-S -M prepared -c 50 -j 2"
-    [logins]="-C -S -c 8 -j 2"
+    [logins]="-C -S -c 8 -j 2" [workers]="-S -c 50 -j 2"
 )
 # Settings a scenario adds to both poolers' ini (a pooler is restarted when they change).
 # Named prepared statements in transaction mode need the pooler to track them per server
@@ -168,6 +173,8 @@ declare -A pooler_pid=() pooler_port=() pooler_bin=([pgbouncer]=$pgbouncer_bin [
 declare -A pooler_settings=()
 wanted_settings=""
 BG_PID="" idle_pid=""
+# The workers sweep's `workers` for Sluice (over SLUICE_WORKERS), and the tag of its raw files.
+sweep_workers="" run_tag=""
 
 cleanup() {
     local status=$?
@@ -280,8 +287,9 @@ log_connections = 0
 log_disconnections = 0
 logfile = $dir/$name.log
 EOF
-    if [[ $name == sluice && -n "${SLUICE_WORKERS:-}" ]]; then
-        echo "workers = $SLUICE_WORKERS"
+    local workers=${sweep_workers:-${SLUICE_WORKERS:-}}
+    if [[ $name == sluice && -n "$workers" ]]; then
+        echo "workers = $workers"
     fi
     if [[ -n "$wanted_settings" ]]; then
         echo "$wanted_settings"
@@ -373,10 +381,17 @@ EOF
 # ---- pgbench scenarios ---------------------------------------------------------------
 clk_tck=$(getconf CLK_TCK)
 
+# Sessions PostgreSQL has opened in the bench database (its own count, pg_stat_database): the
+# difference over a run is the server logins the pooler made in it. The workers sweep shows it,
+# as a server given to another worker is closed and a new one logs in there (DESIGN §3).
+backend_sessions() {
+    "${as_super[@]}" -d postgres -Atc "SELECT sessions FROM pg_stat_database WHERE datname = '$bench_db'" 2>/dev/null
+}
+
 run_pgbench() {
     local scenario=$1 t=$2 port pid="" rc=0 note=""
     port=$(target_port "$t")
-    local out=$raw/$scenario.$t
+    local out=$raw/$scenario.$t$run_tag
     ((rounds > 1)) && out=$out.r$BENCH_ROUND
     rm -f "$out".agg.*
     if [[ $scenario == tpcb50 ]]; then
@@ -385,6 +400,8 @@ run_pgbench() {
             -c 'TRUNCATE pgbench_history'
     fi
     [[ $t != direct ]] && pid=${pooler_pid[$t]}
+    local sessions_before="" logins=""
+    [[ $scenario == workers ]] && sessions_before=$(backend_sessions)
     [[ -n "$pid" ]] && cpu_sampler_start "$pid" "$out.cpu"
     # pgbench's -T includes logging all clients in (SCRAM costs the client milliseconds), so
     # many clients get that time on top; the CPU window starts at their first transaction.
@@ -396,13 +413,19 @@ run_pgbench() {
         -T "$duration" ${pgbench_args[$scenario]} -l --aggregate-interval=1 --log-prefix="$out.agg" \
         "$bench_db" || rc=$?
     cpu_sampler_stop
+    if [[ -n "$sessions_before" ]]; then
+        local sessions_after
+        sessions_after=$(backend_sessions)
+        [[ -n "$sessions_after" ]] && logins=$((sessions_after - sessions_before))
+    fi
     [[ $rc -eq 124 || $rc -eq 137 ]] && note="pgbench did not finish within $((duration + 180)) s (killed)"
     if [[ -n "$pid" ]] && ! alive "$pid"; then
         note=$(pooler_died "$t" "$scenario")
     fi
     record pgbench --scenario "$scenario" --label "${label[$scenario]}" --target "$t" \
         --args "${pgbench_args[$scenario]}" --out "$out.out" --agg-prefix "$out.agg" \
-        --cpu "$out.cpu" --clk-tck "$clk_tck" --warmup "$warm" --exit-status "$rc" --note "$note"
+        --cpu "$out.cpu" --clk-tck "$clk_tck" --warmup "$warm" --exit-status "$rc" --note "$note" \
+        --workers "$sweep_workers" --server-logins "$logins"
     python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
 }
 
@@ -469,6 +492,44 @@ run_idle() {
     python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
 }
 
+# ---- Sluice alone: the shared-pool micro-benchmark and the workers sweep ---------------
+# bench_pool_contention (CMake target, not in `all`): N = 1, 2, 4, 8 threads acquiring and
+# releasing servers of one shared pool, no network; its table goes into the report.
+run_contention() {
+    local out=$raw/contention tool=$build_dir/bench_pool_contention note="" rc=0
+    if [[ ! -f "$build_dir/CMakeCache.txt" ]] ||
+        ! cmake --build "$build_dir" --target bench_pool_contention -j2 >"$raw/contention_build.log" 2>&1; then
+        record skip --scenario contention --label "${label[contention]}" --target sluice --error \
+            --reason "bench_pool_contention could not be built in $build_dir (see raw/contention_build.log)"
+        return
+    fi
+    run_bg "$out.out" "$tool" --seconds "$contention_seconds" --warmup 0.5 --json "$out.json" || rc=$?
+    ((rc == 0)) || note="bench_pool_contention exit status $rc: $(tail -n 1 "$out.out")"
+    record contention --scenario contention --label "${label[contention]}" --target sluice \
+        --json "$out.json" --note "$note"
+    cat "$out.out"
+}
+
+# sel50 through Sluice restarted with workers = 1, then 2 (the order reversed every other
+# round), so CPU per transaction can be compared between one worker and two sharing the pool.
+run_workers_sweep() {
+    local w order=(1 2)
+    ((BENCH_ROUND % 2 == 0)) && order=(2 1)
+    for w in "${order[@]}"; do
+        stop_pooler sluice
+        sweep_workers=$w run_tag=.w$w
+        if check_target sluice; then
+            run_pgbench workers sluice
+        else
+            record skip --scenario workers --label "${label[workers]}" --target sluice --error \
+                --reason "Sluice with workers = $w is not accepting logins: $(head -n 1 "$raw/check.sluice.err" 2>/dev/null)"
+            python3 "$bench_dir/record.py" brief <"$records" | tail -n 1
+        fi
+    done
+    stop_pooler sluice  # the next scenario starts it again with the default workers
+    sweep_workers="" run_tag=""
+}
+
 # ---- the run -------------------------------------------------------------------------
 say "Targets: ${targets[*]}; scenarios: ${scenarios[*]}; pgbench -T $seconds (first $warm s are warm-up), scale $scale"
 echo "    Both poolers: transaction mode, default_pool_size=$pool_size, TCP 127.0.0.1,"
@@ -501,6 +562,10 @@ for scenario in "${scenarios[@]}"; do
     if [[ ($scenario == idle || $scenario == storm) && -z "$idle_tool" ]]; then
         [[ " ${targets[*]} " =~ " "(pgbouncer|sluice)" " ]] && build_idle_tool
     fi
+    if [[ $scenario == contention ]]; then
+        run_contention  # once: no target, no PostgreSQL
+        continue
+    fi
     # Idle, storm and copy run once: their figures are stable, and they take a while.
     scenario_rounds=$([[ $scenario =~ ^(idle|storm|copy)$ ]] && echo 1 || echo "$rounds")
     for ((BENCH_ROUND = 1; BENCH_ROUND <= scenario_rounds; BENCH_ROUND++)); do
@@ -509,6 +574,10 @@ for scenario in "${scenarios[@]}"; do
         if ((BENCH_ROUND % 2 == 0)); then
             order=()
             for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[i]}"); done
+        fi
+        if [[ $scenario == workers ]]; then
+            [[ " ${targets[*]} " == *" sluice "* ]] && run_workers_sweep
+            continue
         fi
         for t in "${order[@]}"; do
             if [[ $t == direct && -n "${direct_skip[$scenario]:-}" ]]; then

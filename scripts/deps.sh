@@ -13,6 +13,7 @@ PACKAGES=(
     libgtest-dev libgmock-dev libpq-dev
     postgresql postgresql-contrib pgbouncer
     openssl gnuplot-nox python3 python3-yaml
+    systemd  # systemd-analyze (the unit checks), systemd-socket-activate (socket activation test)
 )
 # Only `make fuzz` (scripts/deps.sh --fuzz) needs these: clang and its libFuzzer runtime.
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make deb`: a Debian package of the built daemon, the way a DBA installs it:
-#   /usr/bin/sluice, sluice(1) and pooler.ini(5), /lib/systemd/system/sluice.service,
+#   /usr/bin/sluice, sluice(1) and pooler.ini(5), /lib/systemd/system/sluice.{service,socket},
 #   /etc/sluice/pooler.ini (a conffile: the annotated example, with the unix socket in the
 #   unit's RuntimeDirectory), the example userlist and README under /usr/share/doc/sluice.
 # Depends is computed from the binary (scripts/runtime_packages.sh: ldd mapped to packages).
@@ -35,6 +35,7 @@ install -d "$root/usr/share/man/man1" "$root/usr/share/man/man5"
 gzip -9n <"$repo/man/sluice.1" >"$root/usr/share/man/man1/sluice.1.gz"
 gzip -9n <"$repo/man/pooler.ini.5" >"$root/usr/share/man/man5/pooler.ini.5.gz"
 install -D -m 0644 "$repo/packaging/systemd/sluice.service" "$root/lib/systemd/system/sluice.service"
+install -D -m 0644 "$repo/packaging/systemd/sluice.socket" "$root/lib/systemd/system/sluice.socket"
 
 install -d "$root/etc/sluice"
 # The example as it is, plus what the packaged unit needs: its /tmp is private, so the unix

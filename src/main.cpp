@@ -23,6 +23,9 @@ constexpr const char* kUsage =
     "  -q, --quiet          do not log to stderr\n"
     "  -v, --verbose        log more; repeat for even more (-vv)\n"
     "  -u, --user=USERNAME  switch to USERNAME after startup\n"
+    "  -R, --reboot         accepted for PgBouncer's command lines: Sluice starts normally and\n"
+    "                       takes no sockets over from a running process (restart without\n"
+    "                       dropping clients: so_reuseport, see packaging/README.md)\n"
     "      --check          validate CONFIG_FILE (and its auth_file), print problems, and exit\n"
     "      --settings       list every setting with its default and exit\n"
     "  -V, --version        print the version and exit\n"
@@ -34,7 +37,8 @@ constexpr const char* kUsage =
     "\n"
     "Environment: SLUICE_<SETTING>=VALUE overrides one setting of the file, e.g.\n"
     "SLUICE_DEFAULT_POOL_SIZE=20 (validated as in the file, kept on reload). Under systemd,\n"
-    "NOTIFY_SOCKET and WATCHDOG_USEC are honoured (Type=notify).\n"
+    "NOTIFY_SOCKET and WATCHDOG_USEC are honoured (Type=notify), and sockets passed with\n"
+    "LISTEN_FDS/LISTEN_PID (socket activation) replace listen_addr and unix_socket_dir.\n"
     "\n"
     "The configuration file is PgBouncer's pgbouncer.ini format; see pooler.ini(5).\n";
 
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
     static const option longOptions[] = {
         {"daemon", no_argument, nullptr, 'd'},   {"quiet", no_argument, nullptr, 'q'},
         {"verbose", no_argument, nullptr, 'v'},  {"user", required_argument, nullptr, 'u'},
+        {"reboot", no_argument, nullptr, 'R'},
         {"version", no_argument, nullptr, 'V'},  {"help", no_argument, nullptr, 'h'},
         {"check", no_argument, nullptr, kCheck}, {"settings", no_argument, nullptr, kSettings},
         {"settings-tsv", no_argument, nullptr, kSettingsTsv},
@@ -95,12 +100,13 @@ int main(int argc, char** argv) {
     sluice::server::Options options;
     bool check = false;
     int opt;
-    while ((opt = getopt_long(argc, argv, "dqvu:Vh", longOptions, nullptr)) != -1) {
+    while ((opt = getopt_long(argc, argv, "dqvu:RVh", longOptions, nullptr)) != -1) {
         switch (opt) {
             case 'd': options.daemon = true; break;
             case 'q': options.quiet = true; break;
             case 'v': ++options.verbose; break;
             case 'u': options.user = optarg; break;
+            case 'R': options.reboot = true; break;
             case 'V': std::printf("%s\n", sluice::versionLine().c_str()); return 0;
             case 'h': std::fputs(kUsage, stdout); return 0;
             case kCheck: check = true; break;

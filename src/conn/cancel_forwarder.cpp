@@ -7,13 +7,6 @@ namespace sluice::conn {
 CancelForwarder::CancelForwarder(uv_loop_t* loop, CancelTarget target, int32_t pid, int32_t key, Done done)
     : loop_(loop), socket_(loop, *this), target_(std::move(target)), pid_(pid), key_(key), done_(std::move(done)) {}
 
-CancelForwarder::~CancelForwarder() {
-    if (resolver_ != nullptr) {
-        resolver_->data = nullptr;  // the request frees itself when it completes
-        uv_cancel(reinterpret_cast<uv_req_t*>(resolver_));
-    }
-}
-
 void CancelForwarder::start() {
     const bool isUnix = !target_.unixPath.empty();
     if (socket_.open(isUnix) != 0) {
@@ -28,31 +21,13 @@ void CancelForwarder::start() {
         connectTo(reinterpret_cast<const sockaddr*>(&target_.address));
         return;
     }
-    // In libuv's thread pool, so the loop never blocks on DNS; the socket is open meanwhile, so
-    // abandon() and a failure end the same way (the socket closes, done_ runs).
-    resolver_ = new uv_getaddrinfo_t{};
-    resolver_->data = this;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    const std::string port = std::to_string(target_.port);
-    if (uv_getaddrinfo(loop_, resolver_, &CancelForwarder::onResolved, target_.hostName.c_str(), port.c_str(),
-                       &hints) != 0) {
-        delete resolver_;
-        resolver_ = nullptr;
-        socket_.close();
-    }
-}
-
-void CancelForwarder::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
-    auto* self = static_cast<CancelForwarder*>(req->data);
-    delete req;
-    if (self != nullptr) {
-        self->resolver_ = nullptr;
-        if (status == 0 && result != nullptr) self->connectTo(result->ai_addr);
-        else self->socket_.close();
-    }
-    uv_freeaddrinfo(result);
+    // The socket is open meanwhile, so abandon() and a failure end the same way (the socket
+    // closes, done_ runs).
+    const int rc = lookup_.start(loop_, target_.hostName, target_.port, [this](int status, const sockaddr* address) {
+        if (status == 0) connectTo(address);
+        else socket_.close();
+    });
+    if (rc != 0) socket_.close();
 }
 
 void CancelForwarder::connectTo(const sockaddr* address) {

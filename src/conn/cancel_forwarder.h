@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "net/host_lookup.h"
 #include "net/socket.h"
 #include "util/clock.h"
 
@@ -32,7 +33,6 @@ class CancelForwarder final : public net::SocketOwner {
 public:
     using Done = std::function<void(CancelForwarder&, CancelOutcome)>;
     CancelForwarder(uv_loop_t* loop, CancelTarget target, int32_t pid, int32_t key, Done done);
-    ~CancelForwarder() override;
     void start();
     // Sent: the server has the request and will close the connection once it acted on it.
     bool sent() const { return sent_; }
@@ -46,12 +46,11 @@ public:
     void onSocketClosed() override;
 
 private:
-    static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
     void connectTo(const sockaddr* address);
 
     uv_loop_t* loop_;
     net::Socket socket_;
-    uv_getaddrinfo_t* resolver_ = nullptr;  // while a host name is resolved
+    net::HostLookup lookup_;  // a peer given by host name
     CancelTarget target_;
     int32_t pid_;
     int32_t key_;

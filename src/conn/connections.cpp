@@ -292,10 +292,19 @@ void Connections::checkTimeouts() {
 }
 
 bool Connections::closeIdleServerForRoom(pool::PoolShard& asking, bool databaseLimit) {
+    const std::string& database = asking.pool().database();
+    const std::string& user = asking.pool().user();
+    if (closeIdleServerSharing(database, user, databaseLimit)) return true;
+    // The idle server may be on another worker: ask them in turn until one closes one. The
+    // slot is free once it has; the asking shard's next sweep (maintain) takes it.
+    if (mesh_ && mesh_->workerCount() > 1) askNextWorkerForRoom(database, user, databaseLimit, mesh_->workerCount() - 1);
+    return false;
+}
+
+bool Connections::closeIdleServerSharing(const std::string& database, const std::string& user, bool databaseLimit) {
     for (auto& [key, shard] : shards_) {
-        if (shard.get() == &asking) continue;
-        const bool shares = databaseLimit ? shard->pool().database() == asking.pool().database()
-                                          : shard->pool().user() == asking.pool().user();
+        if (key.first == database && key.second == user) continue;  // the asking pool itself
+        const bool shares = databaseLimit ? key.first == database : key.second == user;
         if (!shares || shard->idleCount() == 0) continue;
         auto* oldest = static_cast<ServerConn*>(shard->oldestIdle());
         oldest->close(databaseLimit ? "closing to make room under max_db_connections"
@@ -303,6 +312,15 @@ bool Connections::closeIdleServerForRoom(pool::PoolShard& asking, bool databaseL
         return true;
     }
     return false;
+}
+
+void Connections::askNextWorkerForRoom(std::string database, std::string user, bool databaseLimit, int workersLeft) {
+    const int next = (workerIndex_ + 1) % mesh_->workerCount();
+    mesh_->postToWorker(next, [database = std::move(database), user = std::move(user), databaseLimit,
+                               workersLeft](Connections& other) mutable {
+        if (!other.closeIdleServerSharing(database, user, databaseLimit) && workersLeft > 1)
+            other.askNextWorkerForRoom(std::move(database), std::move(user), databaseLimit, workersLeft - 1);
+    });
 }
 
 void Connections::offerToOtherWorkers(pool::PoolShard& asking) {

@@ -200,7 +200,11 @@ private:
     // Room between workers (PoolShard::setRoomSharing).
     void offerToOtherWorkers(pool::PoolShard& asking);
     bool giveRoom(pool::PoolShard& giving, ServerConn& server, TimePoint waitingSince);
+    // max_db_connections / max_user_connections full: an idle server of another pool sharing the
+    // database (or user) closes, here or on another worker, so that `asking` does not starve.
     bool closeIdleServerForRoom(pool::PoolShard& asking, bool databaseLimit);
+    bool closeIdleServerSharing(const std::string& database, const std::string& user, bool databaseLimit);
+    void askNextWorkerForRoom(std::string database, std::string user, bool databaseLimit, int workersLeft);
     void openForcedUserPools();
 
     uv_loop_t* loop_;

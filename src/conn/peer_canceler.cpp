@@ -26,9 +26,7 @@ CancelTarget peerCancelTarget(const config::PeerEntry& peer) {
         target.unixPath = peer.host + "/.s.PGSQL." + std::to_string(peer.port);
         return target;
     }
-    auto* in4 = reinterpret_cast<sockaddr_in*>(&target.address);
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&target.address);
-    if (uv_ip4_addr(peer.host.c_str(), peer.port, in4) != 0 && uv_ip6_addr(peer.host.c_str(), peer.port, in6) != 0) {
+    if (!net::parseIpAddress(peer.host, peer.port, target.address)) {
         target.hostName = peer.host;  // resolved when the forward starts, as PgBouncer does
         target.port = peer.port;
     }

@@ -78,40 +78,15 @@ void ServerConn::connect() {
         return;
     }
     sockaddr_storage ss{};
-    if (uv_ip4_addr(target.host.c_str(), target.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
-        uv_ip6_addr(target.host.c_str(), target.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+    if (net::parseIpAddress(target.host, target.port, ss)) {
         startConnect(reinterpret_cast<sockaddr*>(&ss));
         return;
     }
-    // A host name: resolve it in libuv's thread pool so the loop never blocks on DNS.
-    resolver_ = std::make_unique<uv_getaddrinfo_t>();
-    resolver_->data = this;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    std::string port = std::to_string(target.port);
-    int rc = uv_getaddrinfo(connections_.loop(), resolver_.get(), &ServerConn::onResolved, target.host.c_str(),
-                            port.c_str(), &hints);
-    if (rc != 0) {
-        resolver_.reset();
-        connectFailed(fmt::format("cannot resolve {}: {}", target.host, uv_strerror(rc)));
-    }
-}
-
-void ServerConn::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
-    auto* self = static_cast<ServerConn*>(req->data);
-    if (self == nullptr) {  // the connection closed while resolving and left the request to us
-        std::unique_ptr<uv_getaddrinfo_t> orphan(req);
-        uv_freeaddrinfo(result);
-        return;
-    }
-    std::unique_ptr<uv_getaddrinfo_t> owned = std::move(self->resolver_);
-    if (status != 0 || result == nullptr) {
-        self->connectFailed(fmt::format("cannot resolve {}: {}", self->host_->address().host, uv_strerror(status)));
-    } else {
-        self->startConnect(result->ai_addr);
-    }
-    uv_freeaddrinfo(result);
+    const int rc = lookup_.start(connections_.loop(), target.host, target.port, [this](int status, const sockaddr* found) {
+        if (status != 0) connectFailed(fmt::format("cannot resolve {}: {}", host_->address().host, uv_strerror(status)));
+        else startConnect(found);
+    });
+    if (rc != 0) connectFailed(fmt::format("cannot resolve {}: {}", target.host, uv_strerror(rc)));
 }
 
 void ServerConn::startConnect(const sockaddr* address) {
@@ -801,12 +776,7 @@ void ServerConn::close(std::string_view reason) {
         proto::appendTerminate(out);
         socket_.write(out);
     }
-    if (resolver_) {
-        // A lookup in flight always gets its callback, cancelled or not: hand the request to it.
-        resolver_->data = nullptr;
-        uv_cancel(reinterpret_cast<uv_req_t*>(resolver_.get()));
-        static_cast<void>(resolver_.release());
-    }
+    lookup_.cancel();
     socket_.close();
 }
 

@@ -12,6 +12,7 @@
 #include "conn/cancel_forwarder.h"
 #include "conn/prepared_statements.h"
 #include "discovery/host_state.h"
+#include "net/host_lookup.h"
 #include "net/socket.h"
 #include "pool/pool_shard.h"
 #include "pool/server_params.h"
@@ -131,7 +132,6 @@ public:
 
 private:
     void startConnect(const sockaddr* address);
-    static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
     void sendStartup();
     void handleTlsAnswer(net::IoBuffer& input);
     void handleLoginMessage(char type, const uint8_t* body, size_t size);
@@ -162,7 +162,7 @@ private:
     net::Socket socket_;
     const uint64_t id_;
     std::shared_ptr<discovery::HostState> host_;
-    std::unique_ptr<uv_getaddrinfo_t> resolver_;
+    net::HostLookup lookup_;  // a host given by name
     State state_ = State::Connecting;
     std::string name_;
     std::string address_;  // "host:port" or the unix socket path, for logs

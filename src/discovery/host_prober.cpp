@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "net/host_lookup.h"
 #include "proto/builders.h"
 #include "proto/codes.h"
 #include "proto/header.h"
@@ -36,9 +37,6 @@ public:
     enum class State { Connecting, TlsRequest, Login, Ready, Querying, Closing };
 
     Connection(HostProbe& probe, uv_loop_t* loop) : probe_(probe), loop_(loop), socket_(loop, *this) {}
-    ~Connection() override {
-        if (resolver_) resolver_->data = nullptr;  // its callback frees it
-    }
 
     void start(const ProbeLogin& login, const ProbeSettings& settings);
     void query();
@@ -59,7 +57,6 @@ public:
     void onSocketClosed() override;
 
 private:
-    static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
     void connectTo(const sockaddr* address);
     void sendStartup();
     bool handleMessage(char type, const uint8_t* body, size_t size);
@@ -71,7 +68,7 @@ private:
     ProbeLogin login_;
     ProbeSettings settings_;
     std::unique_ptr<conn::ServerAuthenticator> authenticator_;
-    uv_getaddrinfo_t* resolver_ = nullptr;
+    net::HostLookup lookup_;
     TimePoint busySince_ = Clock::now();
     std::vector<std::optional<std::string>> row_;
     std::optional<proto::ErrorFields> error_;
@@ -121,34 +118,15 @@ void HostProber::Connection::start(const ProbeLogin& login, const ProbeSettings&
         return;
     }
     sockaddr_storage ss{};
-    if (uv_ip4_addr(address.host.c_str(), address.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
-        uv_ip6_addr(address.host.c_str(), address.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+    if (net::parseIpAddress(address.host, address.port, ss)) {
         connectTo(reinterpret_cast<sockaddr*>(&ss));
         return;
     }
-    resolver_ = new uv_getaddrinfo_t{};
-    resolver_->data = this;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    const std::string port = std::to_string(address.port);
-    if (uv_getaddrinfo(loop_, resolver_, &Connection::onResolved, address.host.c_str(),
-                       port.c_str(), &hints) != 0) {
-        delete resolver_;
-        resolver_ = nullptr;
-        abort("cannot resolve the host name", true);
-    }
-}
-
-void HostProber::Connection::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
-    auto* self = static_cast<Connection*>(req->data);
-    delete req;
-    if (self) {
-        self->resolver_ = nullptr;
-        if (status != 0 || !result) self->abort(fmt::format("cannot resolve: {}", uv_strerror(status)), true);
-        else self->connectTo(result->ai_addr);
-    }
-    uv_freeaddrinfo(result);
+    const int rc = lookup_.start(loop_, address.host, address.port, [this](int status, const sockaddr* found) {
+        if (status != 0) abort(fmt::format("cannot resolve: {}", uv_strerror(status)), true);
+        else connectTo(found);
+    });
+    if (rc != 0) abort("cannot resolve the host name", true);
 }
 
 void HostProber::Connection::connectTo(const sockaddr* address) {

@@ -1,5 +1,6 @@
 #include "net/listener.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -134,6 +135,44 @@ Result<std::unique_ptr<Listener>> Listener::openUnix(uv_loop_t* loop, const Unix
     listener->handle_ = handle.release();
     listener->unixPath_ = path;
     listener->description_ = path;
+    return listener;
+}
+
+Result<std::unique_ptr<Listener>> Listener::adopt(uv_loop_t* loop, int fd, int backlog, OnConnection onConnection) {
+    int type = 0;
+    socklen_t typeLength = sizeof type;
+    sockaddr_storage address{};
+    socklen_t addressLength = sizeof address;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &typeLength) != 0 || type != SOCK_STREAM ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &addressLength) != 0)
+        return Error{fmt::format("passed file descriptor {} is not a stream socket", fd)};
+    const bool isUnix = address.ss_family == AF_UNIX;
+    std::string where;
+    if (isUnix) {
+        where = reinterpret_cast<const sockaddr_un&>(address).sun_path;
+    } else {
+        char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+        getnameinfo(reinterpret_cast<sockaddr*>(&address), addressLength, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+        where = address.ss_family == AF_INET6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+    }
+    int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) return Error{fmt::format("cannot use passed socket {}: {}", where, std::strerror(errno))};
+    std::unique_ptr<Listener> listener(new Listener(loop, isUnix, std::move(onConnection)));
+    auto handle = std::make_unique<Handle>();
+    if (isUnix) uv_pipe_init(loop, &handle->h.pipe, 0);
+    else uv_tcp_init(loop, &handle->h.tcp);
+    handle->h.handle.data = handle.get();
+    handle->owner = listener.get();
+    int rc = isUnix ? uv_pipe_open(&handle->h.pipe, own) : uv_tcp_open(&handle->h.tcp, own);
+    if (rc == 0) rc = uv_listen(&handle->h.stream, backlog, &Listener::onConnection);
+    if (rc != 0) {
+        if (uv_fileno(&handle->h.handle, &own) != 0) ::close(own);  // not yet the handle's to close
+        uv_close(&handle.release()->h.handle, freeHandle);
+        return Error{fmt::format("cannot listen on passed socket {}: {}", where, uv_strerror(rc))};
+    }
+    listener->handle_ = handle.release();
+    listener->description_ = where + " (passed by systemd)";
     return listener;
 }
 

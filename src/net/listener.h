@@ -36,6 +36,10 @@ public:
                                                                    OnConnection onConnection);
     static Result<std::unique_ptr<Listener>> openUnix(uv_loop_t* loop, const UnixOptions& options,
                                                       OnConnection onConnection);
+    // A stream socket someone else bound (systemd socket activation): this listener accepts on a
+    // duplicate of `fd`, so several workers can share it. Its socket file, if any, is the
+    // opener's: closing leaves it.
+    static Result<std::unique_ptr<Listener>> adopt(uv_loop_t* loop, int fd, int backlog, OnConnection onConnection);
 
     ~Listener();
     struct Handle;  // the libuv handle; closed asynchronously, so it may outlive the Listener

@@ -43,7 +43,7 @@ void Pool::askForRoom(int worker, TimePoint oldestWaiter) {
     std::lock_guard lock(mutex_);
     for (auto& ask : roomAsks_)
         if (ask.first == worker) {
-            ask.second = std::min(ask.second, oldestWaiter);
+            ask.second = oldestWaiter;  // its longest-waiting client now
             return;
         }
     roomAsks_.emplace_back(worker, oldestWaiter);
@@ -61,6 +61,26 @@ std::optional<int> Pool::takeRoomRequest(TimePoint waitingSince, int giver) {
     roomAsks_.erase(oldest);
     roomRequests_.store(static_cast<int>(roomAsks_.size()), std::memory_order_relaxed);
     return worker;
+}
+
+void Pool::noteLoginFailure(const Error& error) {
+    std::lock_guard lock(mutex_);
+    loginError_ = error;
+    loginFailedAt_ = Clock::now();
+    loginFailing_.store(true, std::memory_order_relaxed);
+}
+
+void Pool::clearLoginFailure() {
+    std::lock_guard lock(mutex_);
+    loginError_.reset();
+    loginFailing_.store(false, std::memory_order_relaxed);
+}
+
+std::optional<Error> Pool::recentLoginFailure(double seconds) const {
+    if (!loginFailing_.load(std::memory_order_relaxed)) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    if (!loginError_ || secondsSince(loginFailedAt_) >= seconds) return std::nullopt;
+    return loginError_;
 }
 
 void Pool::withdrawRoomRequest(int worker) {

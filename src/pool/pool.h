@@ -17,6 +17,7 @@
 #include "pool/limit_counter.h"
 #include "pool/pool_target.h"
 #include "pool/server_params.h"
+#include "util/result.h"
 
 namespace sluice::pool {
 
@@ -69,6 +70,15 @@ public:
     void withdrawRoomRequest(int worker);
     bool roomWanted() const { return roomRequests_.load(std::memory_order_relaxed) > 0; }
 
+    // The last server login failure of this pool, on whichever worker (PgBouncer's fast fail:
+    // while it is younger than server_login_retry and the pool has no server, a client is
+    // refused at once with it). A login that succeeds clears it.
+    void noteLoginFailure(const Error& error);
+    void noteLoginSuccess() {
+        if (loginFailing_.load(std::memory_order_relaxed)) clearLoginFailure();
+    }
+    std::optional<Error> recentLoginFailure(double seconds) const;
+
     // The keys of the latest client that proved them (see ScramPassthrough).
     void rememberScramKeys(ScramPassthrough keys);
     std::optional<ScramPassthrough> scramKeys() const;
@@ -81,15 +91,22 @@ public:
 private:
     const std::string database_;
     const std::string user_;
-    mutable std::mutex mutex_;  // guards target_, defaults_, scramKeys_ (login-time only), roomAsks_
+    mutable std::mutex mutex_;  // guards target_, defaults_, scramKeys_ (login-time only), roomAsks_, loginError_
     std::shared_ptr<const PoolTarget> target_;
     std::shared_ptr<const ServerParams> defaults_;
     std::optional<ScramPassthrough> scramKeys_;
     std::map<std::pair<std::string, std::string>, std::string> normalized_;
+    void clearLoginFailure();
+
     std::atomic<int> servers_{0};
     std::vector<std::pair<int, TimePoint>> roomAsks_;  // worker, its oldest waiter; under mutex_
-    std::atomic<int> roomRequests_{0};                  // roomAsks_.size(), read without the lock
-    std::atomic<int64_t> clients_{0};
+    std::optional<Error> loginError_;                  // under mutex_
+    TimePoint loginFailedAt_{};                        // under mutex_
+    // Read at every release on every worker: a cache line of their own, so that the counters
+    // written at each login and logout (clients_, servers_) do not turn those reads into misses.
+    alignas(64) std::atomic<bool> loginFailing_{false};  // loginError_ is set; read without the lock
+    std::atomic<int> roomRequests_{0};                   // roomAsks_.size(), read without the lock
+    alignas(64) std::atomic<int64_t> clients_{0};
     std::shared_ptr<LimitCounter> databaseServers_, userServers_;
     ClientLimits clientLimits_;
 };

@@ -18,7 +18,7 @@ void PoolShard::refreshTarget() {
     if (fresh == target_) return;
     if (!sameServer(*fresh, *target_)) {
         ++generation_;
-        lastLoginError_.reset();  // it was the old target's: the new one gets its own try at once
+        pool_->noteLoginSuccess();  // the failure was the old target's: the new one gets its own try at once
     }
     target_ = std::move(fresh);
     hostsVersion_ = 0;
@@ -88,11 +88,11 @@ Acquired PoolShard::acquire(PoolWaiter& client) {
     }
     // As PgBouncer's fast fail: while the last login failed less than server_login_retry ago
     // and the pool has no server at all, a new client is refused at once with that error.
-    if (lastLoginError_ && login_.empty() && active_.empty() && used_.empty() &&
-        secondsSince(lastLoginFailure_) < loginRetrySeconds_)
-        return {nullptr, Error{fmt::format("server login has been failing, cached error: {} (server_login_retry)",
-                                           lastLoginError_->message),
-                               "08P01", lastLoginError_->detail}};
+    if (pool_->serverCount() == 0)
+        if (auto failing = pool_->recentLoginFailure(loginRetrySeconds_))
+            return {nullptr, Error{fmt::format("server login has been failing, cached error: {} (server_login_retry)",
+                                               failing->message),
+                                   "08P01", failing->detail}};
     client.waitingSince = Clock::now();
     waiting_.pushBack(client);
     launchIfNeeded();
@@ -142,13 +142,16 @@ void PoolShard::offerIdleServer() {
 }
 
 void PoolShard::serverReady(PooledServer& server) {
-    lastLoginError_.reset();
+    pool_->noteLoginSuccess();
     if (!lastConnectFailure_.empty()) lastConnectFailure_.clear();
     // Also when it goes straight to a queued client: server_check_delay counts from the last
     // use, so a server in constant use is never checked.
     server.idleSince = Clock::now();
-    // Another worker's client waited longer than any of ours: the server's slot goes there.
-    if (giveRoom_ && pool_->roomWanted() && giveRoom_(*this, server, oldestWait())) return;
+    // Another worker's client waited longer than any of ours — by more than the fairness bound
+    // when ours wait too: the server's slot goes there.
+    if (giveRoom_ && pool_->roomWanted() &&
+        giveRoom_(*this, server, waiting_.empty() ? Clock::now() : oldestWait() - kGiveAwayFairness))
+        return;
     if (PoolWaiter* client = paused_ ? nullptr : waiting_.popFront()) {
         if (waiting_.empty()) noLongerWaiting();
         active_.pushBack(server);
@@ -167,8 +170,7 @@ void PoolShard::serverGone(PooledServer& server) {
 }
 
 void PoolShard::serverLoginFailed(PooledServer& server, const Error& error) {
-    lastLoginError_ = error;
-    lastLoginFailure_ = Clock::now();
+    pool_->noteLoginFailure(error);
     if (server.poolHook.linked()) {
         static_cast<IntrusiveList<PooledServer, &PooledServer::poolHook>*>(server.poolHook.list)->remove(server);
         pool_->releaseServerSlot();
@@ -237,7 +239,7 @@ void PoolShard::useReservePool(const PoolWaiter& oldest) {
 }
 
 bool PoolShard::loginRetryPending() const {
-    return lastLoginError_ && secondsSince(lastLoginFailure_) < loginRetrySeconds_;
+    return pool_->recentLoginFailure(loginRetrySeconds_).has_value();
 }
 
 void PoolShard::maintain(TimePoint now) {
@@ -247,11 +249,15 @@ void PoolShard::maintain(TimePoint now) {
         useReservePool(*oldest);
     while (pool_->serverCount() < target_->minPoolSize && launchOne(target_->minPoolSize)) {
     }
-    // A slot freed in another pool under the same max_db/max_user_connections: try again; an
-    // ask for room no other worker could answer yet is made again.
+    // A slot freed in another pool under the same max_db/max_user_connections: try again. An
+    // ask for room no other worker could answer yet stands, dated by the client now waiting
+    // longest here, and the others hear of it again.
     if (!waiting_.empty()) {
-        askedForRoom_ = false;
         launchIfNeeded();
+        if (askedForRoom_) {
+            pool_->askForRoom(workerOf_, oldestWait());
+            askForRoom_(*this);
+        }
     }
 }
 }  // namespace sluice::pool

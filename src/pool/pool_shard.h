@@ -51,6 +51,11 @@ struct Acquired {
     bool queued() const { return server == nullptr && !error; }
 };
 
+// A server released while this worker's clients wait goes to another worker's client only if
+// that one has waited this much longer than our oldest: a gift costs a server login (DESIGN §3),
+// and between workers whose clients all wait, swapping servers would spend logins, not queries.
+inline constexpr std::chrono::milliseconds kGiveAwayFairness{100};
+
 class PoolShard {
 public:
     using Launcher = std::function<void(PoolShard&)>;
@@ -197,7 +202,6 @@ private:
     double loginRetrySeconds_;
     bool roundRobin_;
     bool paused_ = false;
-    std::optional<Error> lastLoginError_;
     // Multi-host: which hosts may keep servers, as of the hosts' summed versions.
     std::vector<char> hostUsable_;
     uint64_t hostsVersion_ = 0;
@@ -205,7 +209,6 @@ private:
     uint64_t hostCursor_ = 0;
     bool waitingForHost_ = false;
     std::string lastConnectFailure_;
-    TimePoint lastLoginFailure_{};
 
     IntrusiveList<PoolWaiter, &PoolWaiter::waitHook> waiting_;
     IntrusiveList<PooledServer, &PooledServer::poolHook> login_;

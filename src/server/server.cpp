@@ -16,6 +16,7 @@
 #include "admin/show.h"
 #include "admin/show_hosts.h"
 #include "metrics/prometheus.h"
+#include "server/socket_activation.h"
 #include "util/log.h"
 
 namespace sluice::server {
@@ -193,6 +194,10 @@ int Server::run() {
         }
     }
     if (geteuid() == 0) SLOG_WARN("running as root is not recommended; use -u or the user setting");
+    if (options_.reboot)
+        SLOG_WARN("-R: Sluice takes no sockets over from a running process (PgBouncer deprecated its online "
+                  "restart too); starting normally. To restart without dropping clients, start the new process "
+                  "beside the old one with so_reuseport = 1 and send the old one SIGTERM");
     if (!writePidfile()) return 1;
 
     // Signals first: a SIGHUP that arrives as soon as the port is open must reload, not kill
@@ -235,10 +240,15 @@ int Server::run() {
     const int wanted = settings.workers > 0 ? static_cast<int>(settings.workers)
                                             : static_cast<int>(uv_available_parallelism());
     const int workers = std::clamp<int>(wanted, 1, conn::Connections::kMaxWorkers);
+    const std::vector<int> passedSockets = takeActivationSockets();
+    if (!passedSockets.empty())
+        SLOG_INFO("socket activation: {} socket(s) passed by systemd; listen_addr, listen_port and "
+                  "unix_socket_dir are not used to listen", passedSockets.size());
     for (int i = 0; i < workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
         // Several workers always share the port; so_reuseport lets another process share it too.
-        if (auto status = workers_.back()->listen(settings, workers > 1 || settings.so_reuseport); !status) {
+        if (auto status = workers_.back()->listen(settings, workers > 1 || settings.so_reuseport, passedSockets);
+            !status) {
             SLOG_FATAL("{}", status.error().message);
             removePidfile();
             workers_.clear();

@@ -39,7 +39,7 @@ Worker::~Worker() {
     uv_loop_close(&loop_);
 }
 
-Status Worker::listen(const config::Settings& s, bool reusePort) {
+Status Worker::listen(const config::Settings& s, bool reusePort, const std::vector<int>& passedSockets) {
     auto onConnection = [this](uv_stream_t* listener, bool isUnix) {
         if (stopping_) return;
         connections_->acceptClient(listener, isUnix);
@@ -48,6 +48,19 @@ Status Worker::listen(const config::Settings& s, bool reusePort) {
         // under it). A count that lags a closed client only delays the exit by a sweep.
         publishCounts();
     };
+    if (!passedSockets.empty()) {
+        for (int fd : passedSockets) {
+            auto adopted = net::Listener::adopt(&loop_, fd, static_cast<int>(s.listen_backlog), onConnection);
+            if (!adopted) {
+                closeListeners();
+                return adopted.error();
+            }
+            listeners_.push_back(std::move(adopted.value()));
+        }
+        if (index_ == 0)
+            for (auto& listener : listeners_) SLOG_INFO("listening on {}", listener->description());
+        return okStatus();
+    }
     std::string addresses = s.listen_addr;
     size_t start = 0;
     while (start <= addresses.size() && !addresses.empty()) {

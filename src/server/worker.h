@@ -21,8 +21,10 @@ public:
     Worker(int index, pool::PoolRegistry& pools, conn::ProcessCounters& counters, conn::Snapshot snapshot);
     ~Worker();
 
-    // Opens the listeners on this worker's loop; on error nothing is left open.
-    Status listen(const config::Settings& settings, bool reusePort);
+    // Opens the listeners on this worker's loop; on error nothing is left open. With sockets
+    // passed by systemd (socket activation), every worker accepts on those instead of opening
+    // listen_addr / unix_socket_dir.
+    Status listen(const config::Settings& settings, bool reusePort, const std::vector<int>& passedSockets);
     // Before start(): where this worker's admin console clients send their queries.
     void setConsoleGateway(conn::ConsoleGateway* gateway) { connections_->setConsoleGateway(gateway, index_); }
     void setMesh(conn::WorkerMesh* mesh) { connections_->setMesh(mesh); }

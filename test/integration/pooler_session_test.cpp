@@ -2,6 +2,9 @@
 // Queries over TCP and the unix socket, server reuse and reset between clients, client
 // parameters, cancel, big results and COPY IN, and the PgBouncer-shaped log lines.
 #include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -75,6 +78,21 @@ TEST_F(PoolerSession, QueriesOverTcp) {
     EXPECT_EQ(super.exec("SELECT current_database()").value(), "postgres");
 }
 
+// A server given by host name is looked up off the event loop (net::HostLookup) and reached.
+TEST_F(PoolerSession, AServerGivenByHostNameIsLookedUp) {
+    addrinfo hints{}, *found = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    ASSERT_EQ(::getaddrinfo("localhost", nullptr, &hints, &found), 0);
+    const bool loopbackV4 = found->ai_family == AF_INET &&
+                            reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    ::freeaddrinfo(found);
+    if (!loopbackV4) GTEST_SKIP() << "localhost does not resolve to 127.0.0.1 first here";
+    ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), freePort(), "",
+                                       "app = host=localhost port=" + std::to_string(sharedPg().port()) + " dbname=app\n")));
+    PqConn conn(appConninfo());
+    EXPECT_EQ(conn.exec("SELECT 'by name'").value(), "by name") << conn.error() << lastLines(sluice_.log(), 10);
+}
+
 TEST_F(PoolerSession, QueriesOverTheUnixSocket) {
     startSluice();
     std::string socketPath = sluice_.dir() + "/.s.PGSQL." + std::to_string(sluice_.port());
@@ -92,7 +110,9 @@ TEST_F(PoolerSession, QueriesOverTheUnixSocket) {
 }
 
 TEST_F(PoolerSession, SequentialClientsShareOneBackendAndStateIsReset) {
-    startSluice("default_pool_size = 1\n");
+    // One worker, whatever TEST_SLUICE_WORKERS says: the point is the very same backend, and
+    // between workers a server moves by give-away, i.e. as a new connection (DESIGN §3).
+    startSluice("default_pool_size = 1\nworkers = 1\n");
     std::string firstPid;
     {
         PqConn first(appConninfo());
@@ -131,7 +151,8 @@ TEST_F(PoolerSession, UnknownDatabaseIsRefusedAsPgBouncerRefusesIt) {
 }
 
 TEST_F(PoolerSession, ClientParametersAreAppliedAndNotLeakedToTheNextClient) {
-    startSluice("default_pool_size = 1\n");
+    // One worker: both clients must get the one backend (see SequentialClientsShareOneBackend…).
+    startSluice("default_pool_size = 1\nworkers = 1\n");
     const std::string serverTimezone = sharedPg().query1("SHOW TimeZone");
     ASSERT_NE(serverTimezone, "Asia/Tokyo");
     std::string firstPid;

@@ -344,7 +344,7 @@ std::string basicIni(const PgServer& pg, int listenPort, const std::string& extr
     for (std::string line; std::getline(extra, line);) {
         if (std::string key = iniKey(line); !key.empty()) overridden.insert(key);
     }
-    const std::vector<std::pair<std::string, std::string>> defaults = {
+    std::vector<std::pair<std::string, std::string>> defaults = {
         {"listen_addr", "127.0.0.1"},
         {"listen_port", std::to_string(listenPort)},
         {"unix_socket_dir", "@DIR@"},
@@ -355,6 +355,9 @@ std::string basicIni(const PgServer& pg, int listenPort, const std::string& extr
         {"default_pool_size", "5"},
         {"max_client_conn", "100"},
     };
+    // TEST_SLUICE_WORKERS: the suite again with that many workers (ctest's integration.workers3).
+    if (const char* workers = std::getenv("TEST_SLUICE_WORKERS"); workers != nullptr && *workers != '\0')
+        defaults.emplace_back("workers", workers);
     ini += "\n[pooler]\n";
     for (const auto& [key, value] : defaults) {
         if (!overridden.count(key)) ini += key + " = " + value + "\n";

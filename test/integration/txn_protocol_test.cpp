@@ -373,7 +373,9 @@ TEST_F(TxnProtocol, CancelStopsTheQueryAndTheServerIsHealthyForTheNextClient) {
 }
 
 TEST_F(TxnProtocol, TimeZoneFollowsEachClientOnASharedServer) {
-    startSluice();
+    // One worker, whatever TEST_SLUICE_WORKERS says: both clients must share the one backend,
+    // and between workers a server moves by give-away, i.e. as a new connection (DESIGN §3).
+    startSluice("transaction", "workers = 1\n");
     PqConn utc = client("-c TimeZone=UTC");
     PqConn ny = client("-c TimeZone=America/New_York");
     ASSERT_TRUE(utc.isOk()) << utc.error() << logTail();

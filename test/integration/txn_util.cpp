@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <gtest/gtest.h>
+
 #include "pg_server.h"
 
 namespace sluice::itest {
@@ -105,6 +107,16 @@ Goodbye awaitGoodbye(const PqConn& conn, std::chrono::milliseconds timeout) {
     // recv() sees EOF again at once.
     out.closed = socket.waitClosed(std::max(left, std::chrono::milliseconds(1)));
     return out;
+}
+
+void expectEveryCancelToWork(std::vector<PqConn>& clients) {
+    const auto started = std::chrono::steady_clock::now();
+    for (auto& client : clients) EXPECT_TRUE(client.cancel()) << client.error();
+    for (size_t i = 0; i < clients.size(); ++i) {
+        QueryResult result = clients[i].collect(10s);
+        EXPECT_EQ(result.sqlstate, "57014") << "query " << i << ": " << result.describe();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
 }
 
 }  // namespace sluice::itest

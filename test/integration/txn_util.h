@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "pq_util.h"
 
@@ -76,5 +77,9 @@ public:
 private:
     PqConn conn_;
 };
+
+// psql's Ctrl-C for each of `clients`, whose queries run: a CancelRequest each, on a connection of
+// its own; every query must end canceled (57014), all within 10 s (gtest expectations).
+void expectEveryCancelToWork(std::vector<PqConn>& clients);
 
 }  // namespace sluice::itest

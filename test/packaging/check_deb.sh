@@ -22,7 +22,7 @@ deb=$("$repo/scripts/make_deb.sh" "$binary" "$work" | tail -n 1) || { echo "FAIL
 
 contents=$(dpkg-deb -c "$deb") || { echo "FAIL: dpkg-deb -c"; exit 1; }
 for path in ./usr/bin/sluice ./usr/share/man/man1/sluice.1.gz ./usr/share/man/man5/pooler.ini.5.gz \
-    ./lib/systemd/system/sluice.service ./etc/sluice/pooler.ini ./usr/share/doc/sluice/copyright \
+    ./lib/systemd/system/sluice.service ./lib/systemd/system/sluice.socket ./etc/sluice/pooler.ini ./usr/share/doc/sluice/copyright \
     ./usr/share/doc/sluice/examples/userlist.txt; do
     grep -q " $path\$" <<<"$contents" || fail "$path is not in the package"
 done
