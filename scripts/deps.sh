@@ -14,6 +14,7 @@ PACKAGES=(
     postgresql postgresql-contrib pgbouncer
     openssl gnuplot-nox python3 python3-yaml
     systemd  # systemd-analyze (the unit checks), systemd-socket-activate (socket activation test)
+    iproute2  # ip: the network namespace of the blackhole tests
 )
 # Only `make fuzz` (scripts/deps.sh --fuzz) needs these: clang and its libFuzzer runtime.
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
