@@ -15,8 +15,10 @@ namespace {
 
 class ParamsReset : public ::testing::TestWithParam<std::string> {
 protected:
+    // One worker and one server: each client must get the backend the one before it used
+    // (between workers a server moves as a new connection, DESIGN §3).
     void startSluice(const std::string& extra = "") {
-        ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), freePort(), "default_pool_size = 1\n" + extra)));
+        ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), freePort(), "default_pool_size = 1\nworkers = 1\n" + extra)));
     }
     PqConn connectAs(const std::string& applicationName) {
         return PqConn(conninfo({{"host", "127.0.0.1"},

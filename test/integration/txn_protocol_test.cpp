@@ -163,7 +163,7 @@ protected:
 };
 
 TEST_F(TxnProtocol, MultiStatementQueryReleasesOnlyWhenNoTransactionIsLeftOpen) {
-    startSluice();
+    startSluice("transaction", "workers = 1\n");  // both clients on the one backend: see below
     PqConn a = client(), b = client();
     ASSERT_TRUE(a.isOk()) << a.error() << logTail();
     ASSERT_TRUE(b.isOk()) << b.error() << logTail();
