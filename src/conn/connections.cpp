@@ -296,8 +296,12 @@ bool Connections::closeIdleServerForRoom(pool::PoolShard& asking, bool databaseL
     const std::string& user = asking.pool().user();
     if (closeIdleServerSharing(database, user, databaseLimit)) return true;
     // The idle server may be on another worker: ask them in turn until one closes one. The
-    // slot is free once it has; the asking shard's next sweep (maintain) takes it.
-    if (mesh_ && mesh_->workerCount() > 1) askNextWorkerForRoom(database, user, databaseLimit, mesh_->workerCount() - 1);
+    // slot is free once it has; the asking shard's next sweep (maintain) takes it. At most one
+    // such round per sweep period: every client that finds the limit full comes here.
+    if (mesh_ && mesh_->workerCount() > 1 && secondsSince(roomAskedElsewhereAt_) * 1000 >= kSweepMillis) {
+        roomAskedElsewhereAt_ = Clock::now();
+        askNextWorkerForRoom(database, user, databaseLimit, mesh_->workerCount() - 1);
+    }
     return false;
 }
 

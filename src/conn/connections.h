@@ -118,9 +118,11 @@ public:
     void destroy(ClientConn& client);
     void destroy(ServerConn& server);
 
-    // The periodic sweep: login, wait and idle timeouts. It visits only the watched clients: a
-    // quiet one (ClientConn::quiet) rests aside until it sends something (watch) or a reload
-    // may have given it a timeout, so thousands of idle clients cost nothing between sweeps.
+    // The periodic sweep, every kSweepMillis (fine enough for second-granular settings): login,
+    // wait and idle timeouts. It visits only the watched clients: a quiet one
+    // (ClientConn::quiet) rests aside until it sends something (watch) or a reload may have
+    // given it a timeout, so thousands of idle clients cost nothing between sweeps.
+    static constexpr uint64_t kSweepMillis = 200;
     void checkTimeouts();
     void watch(ClientConn& client) {
         if (quietClients_.contains(client)) watchedClients_.pushBack(client);
@@ -235,6 +237,7 @@ private:
     std::unordered_map<uint64_t, ClientConn*> cancelKeys_;
     std::vector<std::unique_ptr<class CancelForwarder>> cancels_;
     PeerCanceler peerCanceler_;
+    TimePoint roomAskedElsewhereAt_{};  // closeIdleServerForRoom's last round of the other workers
     std::unordered_map<uint64_t, ClientConn*> cancelRequesters_;  // by id, waiting for their answer
 
     // Cancels a client of this worker; `answer` runs (on this worker) when that is done.

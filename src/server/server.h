@@ -27,7 +27,7 @@ struct Options {
     bool quiet = false;
     bool daemon = false;
     std::string user;  // -u: switch to this user after start
-    // -R: PgBouncer's online restart (deprecated there since 1.24). Accepted so that its command
+    // -R: PgBouncer's online restart (deprecated there since 1.20). Accepted so that its command
     // lines work; nothing is taken over: the start is a normal one (a running process keeps
     // the port, and the start fails as it would without -R).
     bool reboot = false;

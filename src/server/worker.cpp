@@ -8,8 +8,7 @@
 namespace sluice::server {
 
 namespace {
-// How often timeouts are checked: fine enough for second-granular settings.
-constexpr uint64_t kSweepMillis = 200;
+constexpr uint64_t kSweepMillis = conn::Connections::kSweepMillis;
 }  // namespace
 
 Worker::Worker(int index, pool::PoolRegistry& pools, conn::ProcessCounters& counters, conn::Snapshot snapshot)
