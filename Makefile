@@ -25,7 +25,7 @@ build: $(BUILD)/CMakeCache.txt
 # then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: deps
 	$(MAKE) build CMAKE_FLAGS="-DSLUICE_WERROR=ON"
-	cd $(BUILD) && ctest --output-on-failure -j1 || { scripts/failed_tests.sh $(BUILD); exit 1; }
+	cd $(BUILD) && ctest --output-on-failure -j1 || { $(CURDIR)/scripts/failed_tests.sh .; exit 1; }
 	$(MAKE) test-asan
 
 test-unit: build
@@ -42,7 +42,7 @@ test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON -DSLUICE_WERROR=ON
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j1 \
-		|| { scripts/failed_tests.sh $(ASAN_BUILD); exit 1; }
+		|| { $(CURDIR)/scripts/failed_tests.sh .; exit 1; }
 
 # ThreadSanitizer over the tests that run several workers (the shared pools, cancels, the mesh,
 # peers); tests that do not choose their workers get three.
