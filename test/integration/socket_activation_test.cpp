@@ -14,7 +14,7 @@ namespace {
 
 constexpr const char* kActivator = "/usr/bin/systemd-socket-activate";
 
-TEST(SocketActivation, EveryWorkerServesOnThePassedSocketsAndNothingElse) {
+TEST(SocketActivation, TwoWorkersServeOnThePassedSocketsAndNothingElse) {
     if (::access(kActivator, X_OK) != 0) GTEST_SKIP() << kActivator << " is missing (Debian package systemd)";
     ASSERT_TRUE(clearAppBackends());
     SluiceProcess sluice(kActivator);
