@@ -42,7 +42,11 @@ void PoolShard::refreshHosts() {
 std::optional<size_t> PoolShard::chooseHost() {
     const auto& hosts = target_->hostStates;
     if (hosts.size() <= 1 && !target_->multiHost()) {
+        // Nothing to choose, but a host whose connect was just refused or timed out is not tried
+        // again before server_login_retry (as PgBouncer paces it): clients wait, the sweep
+        // launches again once the time is up, and a dead server is not hammered in a loop.
         waitingForHost_ = false;
+        if (!hosts.empty() && hosts[0]->view().health == discovery::Health::Down) return std::nullopt;
         return 0;
     }
     std::vector<discovery::HostView> views;
