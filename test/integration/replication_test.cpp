@@ -2,7 +2,8 @@
 // packet says replication=true (physical) or replication=database (logical) gets a server
 // connection of its own, opened with its startup parameters, linked until it leaves and never
 // pooled. pg_basebackup (two walsenders: the base backup and the WAL stream) and a logical
-// walsender's IDENTIFY_SYSTEM run through it.
+// walsender's IDENTIFY_SYSTEM run through it; over TLS, pg_receivewal streams WAL and
+// pg_recvlogical decodes a committed row.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "pgbench_util.h"
 #include "pq_util.h"
 #include "sluice_process.h"
+#include "tls_certs.h"
 #include "txn_util.h"
 
 namespace sluice::itest {
@@ -93,6 +95,56 @@ TEST(Replication, PhysicalAndLogicalWalsendersGetServersOfTheirOwn) {
     EXPECT_EQ(bad.sqlstate(), "22023") << bad.error();
     EXPECT_NE(bad.error().find("invalid value for parameter \"replication\": \"maybe\""), std::string::npos)
         << bad.error();
+}
+
+TEST(Replication, WalAndLogicalDecodingStreamThroughTlsClientConnections) {
+    PgServerOptions options;
+    options.extraHba = {"host replication all 127.0.0.1/32 scram-sha-256"};
+    options.extraConf = {"wal_level = logical", "max_wal_senders = 10", "max_replication_slots = 4"};
+    PgServer pg;
+    pg.start(options);
+    SluiceProcess sluice;
+    const TestCertificates certs = makeCertificates(sluice.dir(), "app");
+    const std::string server = "host=127.0.0.1 port=" + std::to_string(pg.port());
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(),
+                                      "pool_mode = transaction\ndefault_pool_size = 1\nclient_tls_sslmode = require\n"
+                                      "client_tls_key_file = " + certs.serverKey + "\nclient_tls_cert_file = " +
+                                          certs.serverCert + "\n",
+                                      "app = " + server + " dbname=app\nreplication = " + server + "\n")));
+    // PostgreSQL's own programs, through Sluice, refusing anything but TLS.
+    auto through = [&](const std::string& program, const std::string& arguments) {
+        const std::string command = "env PGPASSWORD=" + std::string(PgServer::kSuperPassword) +
+                                    " PGSSLMODE=require " + pg.bindir() + "/" + program + " -h 127.0.0.1 -p " +
+                                    std::to_string(sluice.port()) + " -U " + PgServer::kSuperuser + " " + arguments;
+        RunResult result = run(command, 60);
+        EXPECT_EQ(result.status, 0) << "$ " << command << "\n" << result.output << lastLines(sluice.log(), 15);
+        return result.status == 0;
+    };
+    ASSERT_TRUE(through("pg_recvlogical", "-d app --slot through_sluice --create-slot -P test_decoding"));
+    pg.exec("CREATE TABLE decoded (note text)", "app");
+    pg.exec("INSERT INTO decoded VALUES ('committed before the stream ended')", "app");
+    const std::string end = pg.query1("SELECT pg_current_wal_insert_lsn()");
+    // WAL beyond the end, so the streams reach past it at once instead of waiting for a
+    // keepalive (pg_receivewal, direct, took 15 s otherwise).
+    pg.exec("INSERT INTO decoded VALUES ('after the end')", "app");
+
+    const std::string changes = sluice.dir() + "/changes.txt";
+    ASSERT_TRUE(through("pg_recvlogical", "-d app --slot through_sluice --start --no-loop -E " + end + " -f '" +
+                                              changes + "'"));
+    RunResult decoded = run("cat '" + changes + "'", 10);
+    EXPECT_NE(decoded.output.find("committed before the stream ended"), std::string::npos) << decoded.output;
+    EXPECT_EQ(decoded.output.find("after the end"), std::string::npos) << decoded.output;
+
+    const std::string walDir = sluice.dir() + "/wal";
+    std::filesystem::create_directories(walDir);
+    ASSERT_TRUE(through("pg_receivewal", "-D '" + walDir + "' --no-loop -E " + end));
+    EXPECT_FALSE(std::filesystem::is_empty(walDir)) << "no WAL segment was received";
+
+    // Each of those ran on a TLS client connection and a replication server of its own.
+    EXPECT_EQ(countOf(sluice.log(), "replication=database"), 2u) << lastLines(sluice.log(), 20);
+    EXPECT_EQ(countOf(sluice.log(), "replication=yes"), 1u) << lastLines(sluice.log(), 20);
+    EXPECT_EQ(countOf(sluice.log(), "login attempt"), countOf(sluice.log(), " tls=TLS")) << lastLines(sluice.log(), 20);
+    pg.exec("SELECT pg_drop_replication_slot('through_sluice')");
 }
 
 }  // namespace
