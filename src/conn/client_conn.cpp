@@ -183,7 +183,8 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         return;
     }
     if (!connections_.acceptingLogins() && !config::isConsoleDatabase(database_)) {  // the console stays open
-        closeWithError(proto::sqlstate::kCannotConnectNow, "pooler is shutting down");
+        closeWithError(proto::sqlstate::kProtocolViolation, "pooler is shutting down",
+                       "Only the admin console takes new logins until the pooler exits.");
         return;
     }
     if (const std::string* replication = packet.find("replication")) {

@@ -830,7 +830,17 @@ TEST_F(AdminConsole, ShutdownWaitForClientsExitsOnceTheLastClientLeaves) {
     EXPECT_FALSE(sluice_.waitExit(500ms).has_value()) << "exited while a client was still connected";
     EXPECT_EQ(app.exec("SELECT 2", 5s).value(), "2") << "connected clients keep working";
     PqConn late = client();
-    EXPECT_FALSE(late.isOk()) << "new clients are refused during the shutdown";
+    EXPECT_FALSE(late.isOk()) << "TCP is closed during the shutdown";
+    // The unix socket stays for the console; a database login there is refused in PgBouncer's words.
+    PqConn local = localConsole();
+    ASSERT_TRUE(local.isOk()) << local.error() << log();
+    EXPECT_TRUE(local.exec("SHOW VERSION", 5s).ok);
+    PqConn viaSocket(conninfo({{"host", sluice_.dir()}, {"port", std::to_string(sluice_.port())}, {"user", "app"},
+                               {"password", "apppass"}, {"dbname", "app"}}));
+    EXPECT_FALSE(viaSocket.isOk());
+    EXPECT_EQ(viaSocket.sqlstate(), "08P01") << viaSocket.error();
+    EXPECT_NE(viaSocket.error().find("pooler is shutting down"), std::string::npos) << viaSocket.error();
+    local.close();
 
     app.close();
     console.close();
