@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "pg_server.h"
+#include "txn_util.h"
 #include "pq_util.h"
 #include "sluice_process.h"
 
@@ -105,6 +106,46 @@ TEST(AuthQuery, TheConsoleIsNoAuthDatabase) {
     EXPECT_NE(app.error().find("bouncer config error"), std::string::npos) << app.error();
     EXPECT_NE(sluice.log().find("is the admin console, which cannot run auth_query"), std::string::npos)
         << sluice.log();
+}
+
+// A RELOAD that makes the console the auth database is refused too, and the running
+// configuration stays.
+TEST(AuthQuery, AReloadMakingTheConsoleTheAuthDatabaseIsRefused) {
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort())));
+    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    ASSERT_TRUE(console.isOk()) << console.error();
+    sluice.writeFile("pooler.ini", basicIni(pg, sluice.port(), "auth_user = sluice_test\nauth_dbname = pgbouncer\n"));
+    QueryResult reload = console.exec("RELOAD");
+    EXPECT_FALSE(reload.ok);
+    EXPECT_NE(reload.error.find("RELOAD failed, see logs for additional details"), std::string::npos)
+        << reload.describe();
+    EXPECT_NE(sluice.log().find("auth_dbname"), std::string::npos) << sluice.log();
+    QueryResult config = console.exec("SHOW CONFIG");
+    std::string authDbname = "(no row)";
+    for (const auto& row : config.rows)
+        if (row[0] == "auth_dbname") authDbname = row[1];
+    EXPECT_EQ(authDbname, "") << "the old configuration stays";
+    PqConn app(sluice.conninfo("app", "apppass", "app"));
+    EXPECT_TRUE(app.isOk()) << app.error();
+}
+
+// An auth_dbname missing from [databases] is reached through the "*" entry, as that database:
+// the look-up runs in it, never in the client's database. The auth_query here finds a user only
+// when it runs in database postgres.
+TEST(AuthQuery, AnAuthDatabaseReachedThroughTheStarEntry) {
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    sluice.writeFile("userlist.txt", "\"sluice_test\" \"secret\"\n");
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(),
+                                      "auth_type = scram-sha-256\nauth_user = sluice_test\nauth_dbname = postgres\n"
+                                      "auth_query = SELECT usename, passwd FROM pg_shadow WHERE usename = $1 "
+                                      "AND current_database() = 'postgres'\n",
+                                      "* = host=127.0.0.1 port=" + std::to_string(pg.port()) + "\n")));
+    PqConn app(sluice.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(app.isOk()) << app.error() << "\n" << lastLines(sluice.log(), 10);
+    EXPECT_EQ(app.exec("SELECT current_database()").value(), "app");
 }
 
 }  // namespace
