@@ -47,5 +47,27 @@ INSTANTIATE_TEST_SUITE_P(, PoolLimits,
                              return std::string(info.param.limit).substr(0, std::string(info.param.limit).find(' '));
                          });
 
+// At login too: the auth_query look-up's pool (auth_user on the client's database) holds the one
+// server max_db_connections allows once it has looked a user up; the user's own pool needs it
+// next, and the look-up for the next user needs it back.
+TEST(PoolLimitsAtLogin, TheAuthQueryPoolGivesUpItsIdleServerUnderMaxDbConnections) {
+    ASSERT_TRUE(clearAppBackends());
+    SluiceProcess sluice;
+    sluice.writeFile("userlist.txt", "\"sluice_test\" \"secret\"\n");  // everyone else is looked up
+    ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(),
+                                      "max_db_connections = 1\npool_mode = transaction\nquery_wait_timeout = 10\n"
+                                      "auth_type = scram-sha-256\nauth_user = sluice_test\n")));
+    for (int round = 0; round < 2; ++round) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        const auto started = std::chrono::steady_clock::now();
+        PqConn app(sluice.conninfo("app", "apppass", "app"), 15s);
+        ASSERT_TRUE(app.isOk()) << app.error() << "\n" << lastLines(sluice.log(), 10);
+        EXPECT_EQ(app.exec("SELECT current_user", 15s).value(), "app");
+        EXPECT_LT(elapsedMs(started), 5000) << "the login waited for the auth pool's idle server";
+    }
+    // Each round: the auth pool's server makes room for app's, then app's for the next look-up.
+    EXPECT_GE(countOf(sluice.log(), "closing to make room under max_db_connections"), 3u) << sluice.log();
+}
+
 }  // namespace
 }  // namespace sluice::itest
