@@ -170,12 +170,18 @@ TEST_F(PreparedStatements, TheLeastRecentlyUsedStatementMakesRoomOnAFullServer) 
     }
 }
 
-TEST_F(PreparedStatements, DeallocateAllForgetsOnlyTheClientsOwn) {
+TEST_F(PreparedStatements, DeallocateAllAndDiscardAllForgetOnlyTheClientsOwn) {
     startSluice("default_pool_size = 1\n", 1);
     PqConn a = client(), b = client();
     ASSERT_EQ(prepare(a, "mine", "SELECT 'a'::text"), "");
     ASSERT_EQ(prepare(b, "mine", "SELECT 'b'::text"), "");
     ASSERT_TRUE(b.exec("DEALLOCATE ALL").ok);
+    EXPECT_EQ(execPrepared(b, "mine", {}).substr(0, 5), "26000");
+    EXPECT_EQ(execPrepared(a, "mine", {}), "a") << context();
+    // DISCARD ALL runs on the shared server, which then holds nothing: the client that sent it
+    // loses its own statements, the other's are prepared again there when next used.
+    ASSERT_EQ(prepare(b, "mine", "SELECT 'b again'::text"), "");
+    ASSERT_TRUE(b.exec("DISCARD ALL").ok) << context();
     EXPECT_EQ(execPrepared(b, "mine", {}).substr(0, 5), "26000");
     EXPECT_EQ(execPrepared(a, "mine", {}), "a") << context();
 }
