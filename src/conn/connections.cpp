@@ -340,10 +340,21 @@ void Connections::offerToOtherWorkers(pool::PoolShard& asking) {
 bool Connections::giveRoom(pool::PoolShard& giving, ServerConn& server, TimePoint waitingSince) {
     auto to = giving.pool().takeRoomRequest(waitingSince, workerIndex_);
     if (!to) return false;
-    // Give-away rather than hand-off (DESIGN §3): the server closes here, its slot goes with the
-    // word, and the other worker opens a server of its own with it.
     const std::string database = giving.pool().database(), user = giving.pool().user();
     WorkerMesh* mesh = mesh_;
+    // Hand-off (DESIGN §3): the connection itself goes to the other worker, logged in, with its
+    // slot, parameters and prepared statements.
+    if (std::shared_ptr<HandedServer> handed = server.handOff()) {
+        SLOG_DEBUG("{} handed to worker {}", server.describe(), *to);
+        counters_.serverHandOffs.fetch_add(1, std::memory_order_relaxed);
+        mesh->postToWorker(*to, [database, user, handed, pool = giving.sharedPool()](Connections& other) {
+            other.adoptServer(database, user, *handed, *pool);
+        });
+        return true;
+    }
+    // Give-away, when it cannot go as it is (output or input in its buffers): the server closes
+    // here, its slot goes with the word, and the other worker opens a server with it.
+    counters_.serverGiveAways.fetch_add(1, std::memory_order_relaxed);
     server.closeHandingOnSlot("server slot given to a client waiting on another worker",
                               [mesh, worker = *to, database, user, pool = giving.sharedPool()] {
                                   mesh->postToWorker(worker, [database, user, pool](Connections& other) {
@@ -353,6 +364,25 @@ bool Connections::giveRoom(pool::PoolShard& giving, ServerConn& server, TimePoin
                                   });
                               });
     return true;
+}
+
+void Connections::adoptServer(const std::string& database, const std::string& user, HandedServer& handed,
+                              pool::Pool& pool) {
+    auto it = shards_.find({database, user});
+    if (it != shards_.end()) {
+        const auto& hosts = it->second->target().hostStates;
+        for (size_t index = 0; index < hosts.size(); ++index) {
+            if (hosts[index] != handed.host) continue;
+            auto server = std::make_unique<ServerConn>(*this, *it->second, index, handed);
+            ServerConn& ref = *server;
+            servers_.emplace(&ref, std::move(server));
+            ref.adopt(std::move(handed.stream));
+            return;
+        }
+    }
+    // The pool or its host went from this worker's configuration on the way (a RELOAD): the
+    // connection ends with `handed`, its slot is given back.
+    pool.releaseServerSlot();
 }
 
 void Connections::hostsChanged() {

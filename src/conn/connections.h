@@ -33,6 +33,7 @@
 namespace sluice::conn {
 
 class ServerConn;
+struct HandedServer;
 
 // What the worker's connections are configured by; replaced as a whole on reload.
 struct Snapshot {
@@ -59,6 +60,12 @@ net::Socket::TcpOptions tcpOptionsFrom(const config::Settings& settings);
 struct ProcessCounters {
     std::atomic<int64_t> clients{0};
     std::atomic<uint64_t> nextConnectionId{1};
+    // Servers that went to a client waiting on another worker: handed over still logged in, or
+    // (when one could not go as it was) closed so that the other worker opened one.
+    std::atomic<uint64_t> serverHandOffs{0};
+    std::atomic<uint64_t> serverGiveAways{0};
+    // Named prepared statements by content, one name each for every worker.
+    StatementCatalog statements{[this] { return nextConnectionId.fetch_add(1, std::memory_order_relaxed); }};
     PeerCancelSlots peerCancels;
 };
 
@@ -81,7 +88,7 @@ public:
     // The SCRAM secrets logins check against, made once per stored secret (no PBKDF2 per login).
     auth::ScramSecretCache& scramSecrets() { return scramSecrets_; }
     // Prepared statements by content, shared by this worker's clients and servers (DESIGN §10).
-    StatementCatalog& statementCatalog() { return statements_; }
+    StatementCatalog& statementCatalog() { return counters_.statements; }
 
     // A new client on a listening socket.
     void acceptClient(uv_stream_t* listener, bool isUnix);
@@ -202,6 +209,9 @@ private:
     // Room between workers (PoolShard::setRoomSharing).
     void offerToOtherWorkers(pool::PoolShard& asking);
     bool giveRoom(pool::PoolShard& giving, ServerConn& server, TimePoint waitingSince);
+    // A server another worker handed over for a client of (database, user) waiting here.
+    void adoptServer(const std::string& database, const std::string& user, HandedServer& handed,
+                     pool::Pool& pool);
     // max_db_connections / max_user_connections full: an idle server of another pool sharing the
     // database (or user) closes, here or on another worker, so that `asking` does not starve.
     bool closeIdleServerForRoom(pool::PoolShard& asking, bool databaseLimit);
@@ -214,7 +224,6 @@ private:
     ProcessCounters& counters_;
     Snapshot snapshot_;
     auth::ScramSecretCache scramSecrets_;
-    StatementCatalog statements_{[this] { return nextId(); }};
     bool acceptingLogins_ = true;
     bool refusingServers_ = false;
     bool paused_ = false;

@@ -42,7 +42,7 @@ bool forgetsEveryStatement(const uint8_t* body, size_t size) {
 }  // namespace
 
 StatementCatalog::StatementCatalog(std::function<uint64_t()> nextId)
-    : nextId_(std::move(nextId)), byContent_(std::make_shared<Map>()) {}
+    : nextId_(std::move(nextId)), entries_(std::make_shared<Entries>()) {}
 
 std::string StatementCatalog::keyOf(std::string_view query, std::string_view paramTypes) {
     std::string key;
@@ -52,24 +52,36 @@ std::string StatementCatalog::keyOf(std::string_view query, std::string_view par
     return key;
 }
 
+size_t StatementCatalog::size() const {
+    std::lock_guard lock(entries_->mutex);
+    return entries_->byContent.size();
+}
+
 StatementRef StatementCatalog::find(std::string_view query, std::string_view paramTypes) const {
-    auto it = byContent_->find(keyOf(query, paramTypes));
-    return it == byContent_->end() ? nullptr : it->second.lock();
+    const std::string key = keyOf(query, paramTypes);
+    std::lock_guard lock(entries_->mutex);
+    auto it = entries_->byContent.find(key);
+    return it == entries_->byContent.end() ? nullptr : it->second.lock();
 }
 
 StatementRef StatementCatalog::intern(std::string_view query, std::string_view paramTypes) {
     std::string key = keyOf(query, paramTypes);
-    auto& slot = (*byContent_)[key];
+    std::lock_guard lock(entries_->mutex);
+    auto& slot = entries_->byContent[key];
     if (StatementRef existing = slot.lock()) return existing;
     auto* statement = new Statement;
     statement->id = nextId_();
     statement->serverName = "sluice_" + std::to_string(statement->id);
     statement->query = std::string(query);
     statement->paramTypes = std::string(paramTypes);
-    // The last holder takes the entry out of the catalog (which it keeps alive till then).
-    StatementRef ref(statement, [map = byContent_, key](const Statement* gone) {
-        auto it = map->find(key);
-        if (it != map->end() && it->second.expired()) map->erase(it);
+    // The last holder, on whichever worker, takes the entry out of the catalog (which it keeps
+    // alive till then).
+    StatementRef ref(statement, [entries = entries_, key](const Statement* gone) {
+        {
+            std::lock_guard lock(entries->mutex);
+            auto it = entries->byContent.find(key);
+            if (it != entries->byContent.end() && it->second.expired()) entries->byContent.erase(it);
+        }
         delete gone;
     });
     slot = ref;

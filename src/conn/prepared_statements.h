@@ -8,11 +8,13 @@
 // Pure: the connections feed it messages and write what it returns; unit-tested without IO.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -33,27 +35,33 @@ struct Statement {
     std::string query;
     std::string paramTypes;  // Parse's int16 count and OIDs, as sent
     // A server accepted it once: a client's Parse of the same needs no server to be answered
-    // (PostgreSQL would parse it again just the same, short of DDL in between).
-    mutable bool verified = false;
+    // (PostgreSQL would parse it again just the same, short of DDL in between). Set and read by
+    // any worker.
+    mutable std::atomic<bool> verified{false};
     bool isSql() const { return paramTypes == kSqlStatement; }
 };
 using StatementRef = std::shared_ptr<const Statement>;
 
-// A worker's statements by content: equal texts share one id and one server-side name. An
-// entry lives as long as a client or a server holds it.
+// The process's statements by content: equal texts share one id and one server-side name, on
+// every worker, so a server handed from one worker to another (DESIGN §3) serves the same names
+// there. An entry lives as long as a client or a server holds it; a StatementRef may be released
+// on any worker's thread. Locked: it is used per Parse a client sends, not per transaction.
 class StatementCatalog {
 public:
     explicit StatementCatalog(std::function<uint64_t()> nextId);
     StatementRef intern(std::string_view query, std::string_view paramTypes);
     // The statement with this content, if some client or server holds it.
     StatementRef find(std::string_view query, std::string_view paramTypes) const;
-    size_t size() const { return byContent_->size(); }
+    size_t size() const;
 
 private:
-    using Map = std::unordered_map<std::string, std::weak_ptr<const Statement>>;
+    struct Entries {
+        std::mutex mutex;
+        std::unordered_map<std::string, std::weak_ptr<const Statement>> byContent;
+    };
     static std::string keyOf(std::string_view query, std::string_view paramTypes);
     std::function<uint64_t()> nextId_;
-    std::shared_ptr<Map> byContent_;  // shared with the statements' deleters
+    std::shared_ptr<Entries> entries_;  // shared with the statements' deleters
 };
 
 // What one server connection has prepared, least recently used first to go.

@@ -42,6 +42,56 @@ ServerConn::ServerConn(Connections& connections, pool::PoolShard& shard, uint64_
     host_->serverOpened();
 }
 
+ServerConn::ServerConn(Connections& connections, pool::PoolShard& shard, size_t hostIndex, HandedServer& handed)
+    : connections_(connections),
+      shard_(shard),
+      socket_(connections.loop(), *this),
+      id_(handed.id),
+      host_(handed.host),
+      state_(State::Idle),
+      name_("S-" + std::to_string(handed.id)),
+      address_(std::move(handed.address)),
+      cancelTarget_(std::move(handed.cancelTarget)),
+      params_(std::move(handed.params)),
+      backendPid_(handed.backendPid),
+      backendKey_(handed.backendKey),
+      readyForQuery_(true),
+      servedClient_(handed.servedClient),
+      connectedAt_(handed.connectedAt),
+      statements_(std::move(handed.statements)) {
+    this->hostIndex = hostIndex;
+    host_->serverOpened();
+}
+
+void ServerConn::adopt(net::DetachedStream stream) {
+    const int rc = socket_.adopt(std::move(stream));
+    shard_.serverHandedIn(*this);
+    if (rc != 0) {
+        close(fmt::format("cannot take over a server from another worker: {}", uv_strerror(rc)));
+        return;
+    }
+    socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
+    shard_.serverReady(*this);  // to the client that asked for it, or idle
+}
+
+std::unique_ptr<HandedServer> ServerConn::handOff() {
+    if (state_ != State::Idle || client_ || dedicated() || cancelsInFlight_ > 0 || !readyForQuery() ||
+        !shard_.isCurrent(*this))
+        return nullptr;
+    std::optional<net::DetachedStream> stream = socket_.detach();
+    if (!stream) return nullptr;
+    auto handed = std::make_unique<HandedServer>(HandedServer{std::move(*stream), id_, host_, address_, cancelTarget_,
+                                                              params_, backendPid_, backendKey_, connectedAt_,
+                                                              servedClient_, std::move(statements_)});
+    // Off this worker without a goodbye: the connection lives on over there. The handle's
+    // close (detach started it) frees this object.
+    state_ = State::Closing;
+    slotGivenAway = true;
+    shard_.serverGone(*this);
+    lookup_.cancel();
+    return handed;
+}
+
 ServerConn::~ServerConn() { host_->serverClosed(); }
 
 std::string ServerConn::describe() const {

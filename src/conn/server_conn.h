@@ -28,6 +28,23 @@ namespace sluice::conn {
 class ClientConn;
 class Connections;
 
+// An idle server on its way to another worker (DESIGN §3): the connection and what the pooler
+// knows of it, made by ServerConn::handOff() on the giving worker's thread and taken by the
+// adopting constructor on the other's. Plain values only: nothing in it belongs to a worker.
+struct HandedServer {
+    net::DetachedStream stream;
+    uint64_t id = 0;
+    std::shared_ptr<discovery::HostState> host;
+    std::string address;
+    CancelTarget cancelTarget;
+    pool::ServerParams params;
+    int32_t backendPid = 0;
+    int32_t backendKey = 0;
+    TimePoint connectedAt;
+    bool servedClient = false;
+    ServerStatements statements;
+};
+
 class ServerConn final : public net::SocketOwner, public pool::PooledServer {
 public:
     // TlsRequest: SSLRequest sent, waiting for 'S' / 'N' and then the TLS handshake.
@@ -37,6 +54,11 @@ public:
     using QueryDone = std::function<void(const std::optional<Error>& error)>;
 
     ServerConn(Connections& connections, pool::PoolShard& shard, uint64_t id, size_t hostIndex);
+    // A server another worker handed over (handOff()), idle and logged in, in `shard`, whose
+    // target lists its host at `hostIndex`. adopt() then puts its stream on this worker's loop
+    // and gives it to the shard (whose pool holds its slot already).
+    ServerConn(Connections& connections, pool::PoolShard& shard, size_t hostIndex, HandedServer& handed);
+    void adopt(net::DetachedStream stream);
     ~ServerConn() override;
 
     // A replication connection (PgBouncer 1.23+): this server belongs to `client` alone, from
@@ -53,6 +75,10 @@ public:
     // Closes, its pool slot not given back but handed on: `then` runs once the connection is
     // closed (so the next server's backend does not overlap this one longer than it must).
     void closeHandingOnSlot(std::string_view reason, std::function<void()> then);
+    // Leaves this worker with its slot, still connected, for another worker to adopt: an idle
+    // server of the shard's current configuration whose socket is quiet. Null when it cannot
+    // go; then nothing changed. Otherwise this object is gone once its handle has closed.
+    std::unique_ptr<HandedServer> handOff();
     // The host did not answer, refused, or said it cannot take connections now (PgBouncer's
     // "connect failed" / "connect timeout"): the host is marked down for server_login_retry,
     // waiting clients stay queued for another host or a later try.

@@ -94,6 +94,12 @@ std::string prometheusText(const std::vector<ShowSet>& sets, const ProcessFacts&
          std::to_string(process.failovers)},
         {"sluice_host_role_changes_total", "counter", "times a probed host changed role",
          std::to_string(process.roleChanges)},
+        {"sluice_server_handoffs_total", "counter",
+         "idle servers handed, still logged in, to a client waiting on another worker",
+         std::to_string(process.serverHandOffs)},
+        {"sluice_server_giveaways_total", "counter",
+         "servers closed so that a client waiting on another worker gets a new one (not handed over as they were)",
+         std::to_string(process.serverGiveAways)},
     };
     for (const auto& figure : figures) {
         family(out, figure.name, figure.type, figure.help);

@@ -28,6 +28,8 @@ struct ProcessFacts {
     bool paused = false;
     uint64_t failovers = 0;    // multi-host: primary moved
     uint64_t roleChanges = 0;  // multi-host: a host changed role
+    uint64_t serverHandOffs = 0;   // workers: servers handed, logged in, to another worker
+    uint64_t serverGiveAways = 0;  // workers: servers closed so that another worker opens one
 };
 
 std::string prometheusText(const std::vector<ShowSet>& sets, const ProcessFacts& process);

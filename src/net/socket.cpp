@@ -65,6 +65,46 @@ int Socket::open(bool isUnix) {
     return 0;
 }
 
+DetachedStream::DetachedStream(DetachedStream&& other) noexcept
+    : fd(std::exchange(other.fd, -1)), isUnix(other.isUnix), tls(std::move(other.tls)) {}
+
+DetachedStream::~DetachedStream() {
+    if (fd >= 0) ::close(fd);
+}
+
+std::optional<DetachedStream> Socket::detach() {
+    const bool quiet = isOpen() && queuedBytes_ == 0 && batchSlot_ == kNoBatchSlot && input_.empty() &&
+                       (!cipherIn_ || cipherIn_->empty()) && !failed_;
+    if (!quiet) return std::nullopt;
+    DetachedStream stream;
+    stream.fd = ::dup(fd());
+    if (stream.fd < 0) return std::nullopt;
+    stream.isUnix = isUnix_;
+    stream.tls = std::move(tls_);
+    // uv_close takes the original descriptor out of this loop's epoll set before closing it,
+    // and a close() with the dup still open sends nothing to the peer.
+    closing_ = true;
+    stopReading();
+    uv_close(&h_.handle, &Socket::onClosed);
+    return stream;
+}
+
+int Socket::adopt(DetachedStream stream) {
+    if (int rc = open(stream.isUnix); rc != 0) return rc;
+    int rc = stream.isUnix ? uv_pipe_open(&h_.pipe, stream.fd) : uv_tcp_open(&h_.tcp, stream.fd);
+    if (rc != 0) {
+        close();
+        return rc;
+    }
+    stream.fd = -1;  // the handle's now
+    if (!isUnix_) uv_tcp_nodelay(&h_.tcp, 1);
+    if (stream.tls) {
+        tls_ = std::move(stream.tls);
+        cipherIn_ = std::make_unique<IoBuffer>();
+    }
+    return 0;
+}
+
 int Socket::acceptFrom(uv_stream_t* listener) {
     int rc = uv_accept(listener, &h_.stream);
     if (rc == 0 && !isUnix_) uv_tcp_nodelay(&h_.tcp, 1);

@@ -32,6 +32,19 @@ public:
     virtual void onSocketClosed() = 0;                      // the handle is gone; owner may be freed
 };
 
+// A connected stream on its way from one loop to another (DESIGN §3, a server handed between
+// workers): its own descriptor (a dup; the old handle closes its original) and its TLS session,
+// whose state lives in memory, not in the descriptor. Closed here if nobody adopts it.
+struct DetachedStream {
+    DetachedStream() = default;
+    DetachedStream(DetachedStream&& other) noexcept;
+    DetachedStream& operator=(DetachedStream&& other) = delete;
+    ~DetachedStream();
+    int fd = -1;
+    bool isUnix = false;
+    std::unique_ptr<TlsSession> tls;
+};
+
 // "127.0.0.1:5432" / "[::1]:5432" (as peerAddress() gives them) into host and port.
 void splitAddress(const std::string& address, std::string& host, int& port);
 
@@ -70,6 +83,15 @@ public:
     bool startTls(std::unique_ptr<TlsSession> session);
     bool isTls() const { return tls_ != nullptr; }
     const TlsSession* tls() const { return tls_.get(); }
+
+    // A quiet stream (nothing queued, batched or read and unconsumed) leaves this loop for
+    // another: the stream, then this handle closes as close() does (onSocketClosed follows),
+    // without a shutdown or close_notify — the connection itself stays up. nullopt when it is
+    // not quiet; then nothing changed.
+    std::optional<DetachedStream> detach();
+    // Instead of open(): takes a stream another loop detached. A libuv error code (0 = ok);
+    // on an error the stream is closed.
+    int adopt(DetachedStream stream);
 
     // Closes after the queued output is written (a last error message reaches the peer).
     void close();

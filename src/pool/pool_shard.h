@@ -77,6 +77,13 @@ public:
     }
     // Another worker closed a server so that this one opens one: its slot is ours.
     void roomGiven();
+    // Another worker handed over a server, slot and all (PoolShard's slot count is the Pool's):
+    // counted here until serverReady() or serverGone().
+    void serverHandedIn(PooledServer& server) {
+        askedForRoom_ = false;
+        server.generation = generation_;
+        used_.pushBack(server);
+    }
     // Another worker asks for room: an idle server here goes to it.
     void offerIdleServer();
 

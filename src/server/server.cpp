@@ -603,6 +603,8 @@ void Server::serveMetrics(metrics::HttpEndpoint::Respond respond) {
         facts.paused = console_.pauseState().paused || console_.pauseState().suspended;
         facts.failovers = prober_ ? prober_->failovers() : 0;
         facts.roleChanges = prober_ ? prober_->roleChanges() : 0;
+        facts.serverHandOffs = counters_.serverHandOffs.load(std::memory_order_relaxed);
+        facts.serverGiveAways = counters_.serverGiveAways.load(std::memory_order_relaxed);
         respond({200, "text/plain; version=0.0.4; charset=utf-8",
                  metrics::prometheusText(
                      {{"pools", &pools}, {"stats", &stats}, {"databases", &databases}, {"hosts", &hosts}}, facts),

@@ -98,8 +98,9 @@ TEST_P(TxnPgbench, TwoHundredClientsOnAPoolOfTen) {
         EXPECT_GE(clientParses, kClients) << context;
         EXPECT_GE(binds, processed) << context;
         EXPECT_GE(serverParses, 1);
-        // Each server connection prepares each statement once: kPoolSize connections with one
-        // worker; with several, a server given to another worker is replaced (DESIGN §3).
+        // Each server connection prepares each statement once, also when it is handed to
+        // another worker (its statements go with it); one closed and replaced instead (a
+        // give-away, DESIGN §3) counts as a new connection.
         const auto serversOpened = static_cast<long long>(countOf(sluice.log(), "new connection to server"));
         EXPECT_LE(serverParses, serversOpened * statements)
             << "the servers prepared more than once per statement (" << serversOpened << " opened)" << context;

@@ -2,8 +2,17 @@
 // (SO_REUSEPORT) handed each of its connections to.
 #include <gtest/gtest.h>
 
+#include <libpq-fe.h>
+
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "http_util.h"
 #include "pgbench_util.h"
 #include "sluice_process.h"
+#include "tls_certs.h"
 #include "txn_util.h"
 
 namespace sluice::itest {
@@ -62,22 +71,30 @@ TEST(Workers, ACancelForAQueuedClientReachesItsWorker) {
 }
 
 // The case: one server for the pool, eight clients spread over two workers. A server
-// idle (or just released) on one worker goes to the other worker's longest-waiting client: its
-// slot is given over and that worker opens a server with it. No client waits until
-// query_wait_timeout, nothing fails, and Sluice never holds more than the pool's one server.
+// idle (or just released) on one worker goes to the other worker's longest-waiting client,
+// handed over still logged in. No client waits until query_wait_timeout, nothing fails, and
+// PostgreSQL sees one backend for the whole run.
 TEST(Workers, AServerOfTheOtherWorkerServesClientsThatWaitHere) {
     const std::string missing = ensurePgbenchTables();
     ASSERT_TRUE(missing.empty()) << missing;
     ASSERT_TRUE(clearAppBackends());
     SluiceProcess sluice;
+    const int httpPort = freePort();
     ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(),
                                       "workers = 2\npool_mode = transaction\ndefault_pool_size = 1\n"
-                                      "query_wait_timeout = 5\n")));
-    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+                                      "query_wait_timeout = 5\nhttp_listen_port = " +
+                                          std::to_string(httpPort) + "\n")));
+    // What PostgreSQL sees: how many backends of the pool at once, and which ones over the run.
+    PqConn direct(sharedPg().socketConninfo("postgres"));
+    std::set<std::string> backends;
     MaxSampler servers(
         [&] {
-            QueryResult rows = console.exec("SHOW SERVERS");
-            return rows.ok ? static_cast<int>(rows.rows.size()) : -1;
+            QueryResult rows = direct.exec(
+                "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND datname = 'app' AND "
+                "usename = 'app'");
+            if (!rows.ok) return -1;
+            for (const auto& row : rows.rows) backends.insert(row[0]);
+            return static_cast<int>(rows.rows.size());
         },
         20ms);
     const std::string command = "env PGPASSWORD=apppass " + findPgbench() + " -h 127.0.0.1 -p " +
@@ -90,11 +107,81 @@ TEST(Workers, AServerOfTheOtherWorkerServesClientsThatWaitHere) {
     EXPECT_GT(reported(bench.output, "number of transactions actually processed"), 0) << context;
     EXPECT_EQ(reported(bench.output, "number of failed transactions"), 0) << context;
     EXPECT_EQ(bench.output.find("query_wait_timeout"), std::string::npos) << context;
-    EXPECT_LE(servers.max(), 1) << "more servers than the pool's one";
+    EXPECT_LE(servers.max(), 1) << "more backends than the pool's one server";
     EXPECT_GT(servers.samples(), 0);
-    // Both workers' clients were served: the slot went back and forth.
-    EXPECT_NE(sluice.log().find("server slot given to a client waiting on another worker"), std::string::npos)
-        << context;
+    // Both workers' clients were served by the one server, handed back and forth still logged
+    // in: one backend for the whole run, no server login after the first.
+    EXPECT_EQ(backends.size(), 1u) << context;
+    const std::string metrics = httpGet(httpPort, "/metrics").body;
+    EXPECT_EQ(metrics.find("sluice_server_handoffs_total 0\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("sluice_server_handoffs_total "), std::string::npos) << metrics;
+}
+
+// A server handed over goes with everything the pooler knows of it: its TLS session (the
+// connection to PostgreSQL is encrypted, and stays so on the other worker) and the statements
+// prepared on it (a client on the other worker uses them without another Parse there).
+TEST(Workers, AServerIsHandedOverWithItsTlsSessionAndPreparedStatements) {
+    SluiceProcess sluice;
+    const TestCertificates certs = makeCertificates(sluice.dir(), "app");
+    PgServer pg;
+    PgServerOptions options;
+    options.tlsCertFile = certs.serverCert;
+    options.tlsKeyFile = certs.serverKey;
+    pg.start(options);
+    const int httpPort = freePort();
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(),
+                                      "workers = 2\npool_mode = transaction\ndefault_pool_size = 1\n"
+                                      "query_wait_timeout = 10\nserver_tls_sslmode = require\nhttp_listen_port = " +
+                                          std::to_string(httpPort) + "\n",
+                                      "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n")));
+    constexpr int kClients = 8, kRounds = 100;
+    std::mutex mutex;
+    std::set<std::string> answers;  // "pid ssl" of the backend behind each execution
+    std::vector<std::string> errors;
+    std::vector<std::thread> clients;
+    for (int i = 0; i < kClients; ++i) {
+        clients.emplace_back([&] {
+            PqConn conn(sluice.conninfo("app", "apppass", "app"), 15s);
+            auto fail = [&](const std::string& what) {
+                std::lock_guard lock(mutex);
+                errors.push_back(what);
+            };
+            if (!conn.isOk()) return fail(conn.error());
+            PGresult* prepared = PQprepare(conn.raw(), "who",
+                                           "SELECT pg_backend_pid()::text || ' ' || ssl::text FROM pg_stat_ssl "
+                                           "WHERE pid = pg_backend_pid()",
+                                           0, nullptr);
+            const bool ok = PQresultStatus(prepared) == PGRES_COMMAND_OK;
+            if (!ok) fail(PQresultErrorMessage(prepared));
+            PQclear(prepared);
+            for (int round = 0; ok && round < kRounds; ++round) {
+                PGresult* result = PQexecPrepared(conn.raw(), "who", 0, nullptr, nullptr, nullptr, 0);
+                if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1) {
+                    std::lock_guard lock(mutex);
+                    answers.insert(PQgetvalue(result, 0, 0));
+                } else {
+                    fail(PQresultErrorMessage(result));
+                }
+                PQclear(result);
+            }
+        });
+    }
+    for (auto& client : clients) client.join();
+    EXPECT_TRUE(errors.empty()) << errors.front() << "\n" << lastLines(sluice.log(), 15);
+    ASSERT_EQ(answers.size(), 1u) << "one backend, over TLS, for every client on both workers";
+    EXPECT_EQ(answers.begin()->substr(answers.begin()->find(' ') + 1), "true");
+    const std::string metrics = httpGet(httpPort, "/metrics").body;
+    EXPECT_EQ(metrics.find("sluice_server_handoffs_total 0\n"), std::string::npos) << metrics;
+    // The statement was prepared on the one server once, whichever worker's client came first.
+    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    QueryResult stats = console.exec("SHOW STATS");
+    ASSERT_TRUE(stats.ok) << stats.describe();
+    std::string serverParses;
+    for (size_t r = 0; r < stats.rows.size(); ++r)
+        for (size_t c = 0; c < stats.columns.size(); ++c)
+            if (stats.value(r, 0) == "app" && stats.columns[c] == "total_server_parse_count")
+                serverParses = stats.value(r, c);
+    EXPECT_EQ(serverParses, "1");
 }
 
 }  // namespace
