@@ -8,6 +8,7 @@
 #include "proto/sql_words.h"
 
 #include <cctype>
+#include <cstring>
 
 namespace sluice::conn {
 
@@ -144,6 +145,8 @@ void PreparedRelay::reset() {
     skipping_ = false;
     stopRecording();
     replay_ = Replay{};
+    unnamedDeallocate_.reset();
+    deallocatePortal_.reset();
 }
 
 void PreparedRelay::closeOnServer(const Statement& statement, bool bySql, std::string& toServer) {
@@ -203,6 +206,7 @@ PreparedRelay::Maybe PreparedRelay::mayBePreparedSql(const uint8_t* text, size_t
 PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_t size, char status,
                                                       ClientStatements& client, std::string& toServer) {
     if (skipping_) return Outcome::Unchanged;  // the server ignores it, waiting for a Sync
+    unnamedDeallocate_.reset();                 // a simple Query replaces the unnamed statement
     // A query inside a recorded extended batch: that batch cannot be replayed.
     if (recording_.state == Recording::Open) stopRecording();
     else if (recording_.state == Recording::Complete) recording_.followed = true;
@@ -292,8 +296,86 @@ PreparedRelay::Outcome PreparedRelay::fromClient(char type, const uint8_t* body,
     return outcome;
 }
 
+PreparedRelay::Outcome PreparedRelay::rewriteDeallocate(char type, const uint8_t* body, size_t size,
+                                                        ClientStatements& client, std::string& toServer) {
+    switch (type) {
+        case proto::msg::kParse: {
+            proto::ParseMessage parse;
+            if (!proto::parseParse(body, size, parse) || !parse.name.empty()) return Outcome::Unchanged;
+            unnamedDeallocate_.reset();  // the new unnamed statement replaces the old
+            // In a failed transaction the server answers, as it would.
+            const size_t start = parse.query.find_first_not_of(" \t\r\n\f");
+            if (status_ == 'E' || start == std::string_view::npos || std::tolower(parse.query[start]) != 'd')
+                return Outcome::Unchanged;
+            auto command = proto::recognisePreparedSql(parse.query);
+            // DEALLOCATE ALL goes to the server, whose answer empties the pooler's records too.
+            if (!command || command->kind != proto::PreparedSql::Kind::Deallocate) return Outcome::Unchanged;
+            unnamedDeallocate_ = command->name;
+            expected_.push_back({proto::msg::kParse, Reply::Pooler});
+            return Outcome::Rewritten;
+        }
+        case proto::msg::kBind: {
+            proto::BindNames bind;
+            if (!proto::parseBind(body, size, bind)) return Outcome::Unchanged;
+            if (deallocatePortal_ && deallocatePortal_->portal == bind.portal) deallocatePortal_.reset();
+            if (!bind.statement.empty() || !unnamedDeallocate_) return Outcome::Unchanged;
+            ++counts_.binds;
+            deallocatePortal_ = DeallocatePortal{std::string(bind.portal), *unnamedDeallocate_};
+            Expected answer{proto::msg::kBind, Reply::Pooler};
+            appendMessage(answer.answer, proto::msg::kBindComplete, nullptr, 0);
+            expected_.push_back(std::move(answer));
+            return Outcome::Rewritten;
+        }
+        case proto::msg::kDescribe: {
+            char kind = 0;
+            std::string_view name;
+            if (!proto::parseDescribeOrClose(body, size, kind, name)) return Outcome::Unchanged;
+            const bool statement = kind == 'S' && name.empty() && unnamedDeallocate_;
+            const bool portal = kind == 'P' && deallocatePortal_ && deallocatePortal_->portal == name;
+            if (!statement && !portal) return Outcome::Unchanged;
+            Expected answer{proto::msg::kDescribe, Reply::Pooler};
+            static constexpr uint8_t kNoParameters[2] = {0, 0};
+            if (statement) appendMessage(answer.answer, proto::msg::kParameterDescription, kNoParameters, 2);
+            appendMessage(answer.answer, proto::msg::kNoData, nullptr, 0);
+            expected_.push_back(std::move(answer));
+            return Outcome::Rewritten;
+        }
+        case proto::msg::kExecute: {
+            const void* end = size == 0 ? nullptr : std::memchr(body, 0, size);
+            if (!deallocatePortal_ || !end ||
+                std::string_view(reinterpret_cast<const char*>(body), static_cast<const uint8_t*>(end) - body) !=
+                    deallocatePortal_->portal)
+                return Outcome::Unchanged;
+            const std::string name = std::move(deallocatePortal_->name);
+            deallocatePortal_.reset();
+            auto it = client.find(name);
+            if (it == client.end()) {  // PostgreSQL's error, and the batch fails as there
+                std::string error;
+                proto::appendErrorResponse(error, "ERROR", "26000", "prepared statement \"" + name + "\" does not exist");
+                refuse(std::move(error), toServer);
+                return Outcome::Rewritten;
+            }
+            // The server keeps the statement for others. If an error before it makes the server
+            // skip this Execute, the client keeps its name (undo).
+            Expected answer{proto::msg::kExecute, Reply::Pooler};
+            proto::appendCommandComplete(answer.answer, "DEALLOCATE");
+            answer.clientName = name;
+            answer.parsed = it->second;
+            answer.deallocated = true;
+            client.erase(it);
+            expected_.push_back(std::move(answer));
+            return Outcome::Rewritten;
+        }
+        default: return Outcome::Unchanged;
+    }
+}
+
 PreparedRelay::Outcome PreparedRelay::rewrite(char type, const uint8_t* body, size_t size, ClientStatements& client,
                                               std::string& toServer, size_t& batchStart) {
+    if (type == proto::msg::kParse || type == proto::msg::kBind || type == proto::msg::kDescribe ||
+        type == proto::msg::kExecute) {
+        if (rewriteDeallocate(type, body, size, client, toServer) == Outcome::Rewritten) return Outcome::Rewritten;
+    }
     switch (type) {
         case proto::msg::kParse: {
             proto::ParseMessage parse;
@@ -387,6 +469,7 @@ void PreparedRelay::forwarded(char type) {
         skipping_ = false;
     }
     queue(type);
+    if (type == proto::msg::kQuery) unnamedDeallocate_.reset();  // it replaces the unnamed statement
     // Not Execute, Sync or Flush of an open recording (those come whole): a query, a function
     // call, COPY data — not replayed.
     if (recording_.state == Recording::Open) stopRecording();
@@ -485,6 +568,10 @@ void PreparedRelay::takeDue(std::string& toClient, std::vector<char>& readies) {
 }
 
 void PreparedRelay::undo(const Expected& expected, ClientStatements& client) {
+    if (expected.deallocated) {  // a DEALLOCATE the server skipped never ran
+        client.emplace(expected.clientName, expected.parsed);
+        return;
+    }
     if (expected.parsed && expected.reply != Reply::Pooler) server_.remove(*expected.parsed);
     if (!expected.clientName.empty()) {
         auto it = client.find(expected.clientName);
