@@ -307,10 +307,11 @@ PreparedRelay::Outcome PreparedRelay::rewriteDeallocate(char type, const uint8_t
             const size_t start = parse.query.find_first_not_of(" \t\r\n\f");
             if (status_ == 'E' || start == std::string_view::npos || std::tolower(parse.query[start]) != 'd')
                 return Outcome::Unchanged;
+            using Kind = proto::PreparedSql::Kind;
             auto command = proto::recognisePreparedSql(parse.query);
-            // DEALLOCATE ALL goes to the server, whose answer empties the pooler's records too.
-            if (!command || command->kind != proto::PreparedSql::Kind::Deallocate) return Outcome::Unchanged;
-            unnamedDeallocate_ = command->name;
+            if (!command || (command->kind != Kind::Deallocate && command->kind != Kind::DeallocateAll))
+                return Outcome::Unchanged;
+            unnamedDeallocate_ = Deallocation{command->kind == Kind::DeallocateAll, command->name};
             expected_.push_back({proto::msg::kParse, Reply::Pooler});
             return Outcome::Rewritten;
         }
@@ -346,23 +347,28 @@ PreparedRelay::Outcome PreparedRelay::rewriteDeallocate(char type, const uint8_t
                 std::string_view(reinterpret_cast<const char*>(body), static_cast<const uint8_t*>(end) - body) !=
                     deallocatePortal_->portal)
                 return Outcome::Unchanged;
-            const std::string name = std::move(deallocatePortal_->name);
+            const Deallocation what = std::move(deallocatePortal_->what);
             deallocatePortal_.reset();
-            auto it = client.find(name);
-            if (it == client.end()) {  // PostgreSQL's error, and the batch fails as there
-                std::string error;
-                proto::appendErrorResponse(error, "ERROR", "26000", "prepared statement \"" + name + "\" does not exist");
-                refuse(std::move(error), toServer);
-                return Outcome::Rewritten;
-            }
-            // The server keeps the statement for others. If an error before it makes the server
-            // skip this Execute, the client keeps its name (undo).
+            // The server keeps the statements for others (DEALLOCATE ALL sent on would empty it
+            // for every client: psycopg sends one after each ROLLBACK). If an error before it
+            // makes the server skip this Execute, the client keeps its names (undo).
             Expected answer{proto::msg::kExecute, Reply::Pooler};
-            proto::appendCommandComplete(answer.answer, "DEALLOCATE");
-            answer.clientName = name;
-            answer.parsed = it->second;
-            answer.deallocated = true;
-            client.erase(it);
+            answer.forgotten = std::make_unique<ClientStatements>();
+            if (what.all) {
+                answer.forgotten->swap(client);
+                proto::appendCommandComplete(answer.answer, "DEALLOCATE ALL");
+            } else {
+                auto it = client.find(what.name);
+                if (it == client.end()) {  // PostgreSQL's error, and the batch fails as there
+                    std::string error;
+                    proto::appendErrorResponse(error, "ERROR", "26000",
+                                               "prepared statement \"" + what.name + "\" does not exist");
+                    refuse(std::move(error), toServer);
+                    return Outcome::Rewritten;
+                }
+                answer.forgotten->insert(client.extract(it));
+                proto::appendCommandComplete(answer.answer, "DEALLOCATE");
+            }
             expected_.push_back(std::move(answer));
             return Outcome::Rewritten;
         }
@@ -568,8 +574,8 @@ void PreparedRelay::takeDue(std::string& toClient, std::vector<char>& readies) {
 }
 
 void PreparedRelay::undo(const Expected& expected, ClientStatements& client) {
-    if (expected.deallocated) {  // a DEALLOCATE the server skipped never ran
-        client.emplace(expected.clientName, expected.parsed);
+    if (expected.forgotten) {  // a DEALLOCATE the server skipped never ran
+        for (auto& [name, statement] : *expected.forgotten) client.emplace(name, statement);
         return;
     }
     if (expected.parsed && expected.reply != Reply::Pooler) server_.remove(*expected.parsed);

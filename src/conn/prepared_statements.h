@@ -173,7 +173,9 @@ private:
         StatementRef bound;           // a Bind or EXECUTE of a pooled statement: its plan may be stale
         uint32_t recording = 0;       // the recording (Recording::id) this request starts
         bool replayAfter = false;     // swallows a failed batch's answer; then the replay is due
-        bool deallocated = false;     // an Execute of DEALLOCATE clientName (parsed): restored if skipped
+        // An Execute of DEALLOCATE [ALL] the pooler answered: the client's names it forgot, given
+        // back if the server skips it (an error earlier in the batch).
+        std::unique_ptr<ClientStatements> forgotten;
     };
 
     // The bytes of a batch from its first Bind (or EXECUTE) of a pooled statement to its Sync,
@@ -186,10 +188,15 @@ private:
         std::string bytes;
     };
     // DEALLOCATE in the extended protocol (psycopg 3 sends its so): a Parse of the unnamed
-    // statement whose text is `DEALLOCATE name`, a Bind of it, the Execute of that portal.
+    // statement whose text is `DEALLOCATE name` or `DEALLOCATE ALL`, a Bind of it, the Execute
+    // of that portal.
+    struct Deallocation {
+        bool all = false;
+        std::string name;  // the client's statement it deallocates
+    };
     struct DeallocatePortal {
         std::string portal;
-        std::string name;  // the client's statement it deallocates
+        Deallocation what;
     };
     // The pooler's answers to such a batch: a Parse, Bind or Describe of the unnamed statement
     // or of its portal (Rewritten), or Unchanged when the message is not one of them.
@@ -245,7 +252,7 @@ private:
     bool skipping_ = false;    // the server skips to a Sync the client has not sent yet
     Recording recording_;
     Replay replay_;
-    std::optional<std::string> unnamedDeallocate_;  // the unnamed statement is DEALLOCATE of this name
+    std::optional<Deallocation> unnamedDeallocate_;  // what the unnamed statement is, if a DEALLOCATE
     std::optional<DeallocatePortal> deallocatePortal_;
 };
 

@@ -237,6 +237,22 @@ TEST_F(PreparedStatements, DeallocateInTheExtendedProtocolAsPsycopgSendsIt) {
     EXPECT_EQ(execParams(a, "DEALLOCATE \"_pg3_0\""), "DEALLOCATE") << context();
     ASSERT_TRUE(a.exec("ROLLBACK").ok);
     EXPECT_EQ(execPrepared(a, "_pg3_0", {}).substr(0, 5), "26000");
+    // DEALLOCATE ALL (psycopg sends it after each ROLLBACK) forgets a's names only: the server
+    // keeps b's statement, which is not prepared again.
+    ASSERT_EQ(prepare(a, "_pg3_1", "SELECT 'a'::text"), "") << context();
+    EXPECT_EQ(execParams(a, "DEALLOCATE ALL"), "DEALLOCATE ALL") << context();
+    EXPECT_EQ(execPrepared(a, "_pg3_1", {}).substr(0, 5), "26000");
+    EXPECT_EQ(execPrepared(b, "_pg3_0", {}), "a") << context();
+    PqConn admin(sluice_.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    auto stats = admin.exec("SHOW STATS");
+    ASSERT_TRUE(stats.ok) << stats.describe();
+    for (size_t r = 0; r < stats.rows.size(); ++r) {
+        for (size_t c = 0; c < stats.columns.size(); ++c) {
+            if (stats.value(r, 0) == "app" && stats.columns[c] == "total_server_parse_count") {
+                EXPECT_EQ(stats.value(r, c), "2") << "'a' and 'again', once each" << context();
+            }
+        }
+    }
 }
 
 TEST_F(PreparedStatements, SqlPrepareErrorsAreTheOnesPostgreSqlGives) {

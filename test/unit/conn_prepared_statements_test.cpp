@@ -353,6 +353,33 @@ TEST_F(Relay, DeallocateInTheExtendedProtocolSkippedAfterAnErrorKeepsTheName) {
     EXPECT_TRUE(client.count("s")) << "the DEALLOCATE never ran";
 }
 
+// psycopg 3 sends DEALLOCATE ALL so after every ROLLBACK: on the server it would drop every
+// client's statements.
+TEST_F(Relay, DeallocateAllInTheExtendedProtocolForgetsOnlyTheClientsNames) {
+    conn::ClientStatements client;
+    prepared("a", "SELECT 12", client);
+    prepared("b", "SELECT 13", client);
+    EXPECT_EQ(send(parse("", "DEALLOCATE ALL"), client), "");
+    EXPECT_EQ(send(bind(""), client), "");
+    EXPECT_EQ(send(execute(), client), "");
+    send(sync(), client);
+    EXPECT_EQ(answer('Z', client, "I"), "12CZ");
+    EXPECT_TRUE(client.empty());
+    EXPECT_EQ(server_.size(), 2u);
+    // Skipped after an error: the names come back.
+    prepared("a", "SELECT 12", client);
+    send(bind("a"), client);
+    send(execute(), client);
+    send(parse("", "deallocate all"), client);
+    send(bind(""), client);
+    send(execute(), client);
+    send(sync(), client);
+    EXPECT_EQ(answer('2', client), "2");
+    EXPECT_EQ(answer('E', client), "E");
+    EXPECT_EQ(answer('Z', client, "I"), "Z");
+    EXPECT_TRUE(client.count("a"));
+}
+
 TEST_F(Relay, OtherStatementsOfTheUnnamedStatementStillGoToTheServer) {
     conn::ClientStatements client;
     EXPECT_EQ(types(send(parse("", "SELECT 11"), client)), "P");
