@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <map>
+#include <ostream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -44,6 +45,9 @@ struct Driver {
     // the servers may parse each once, so at most servers × this many Parses.
     int statements;
 };
+
+// gtest's name for a parameter (else it prints the struct's bytes).
+void PrintTo(const Driver& driver, std::ostream* out) { *out << driver.name; }
 
 std::vector<Driver> drivers() {
     return {
