@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that building, testing, the demo and the benchmark need
-# (with --fuzz also those of `make fuzz`).
+# (with --fuzz also those of `make fuzz`), and the Node.js drivers of the driver tests from npm.
 # Idempotent: when everything is present it only says so, and it never runs `apt-get update`
 # unless something has to be installed. As a non-root user it uses `sudo -n` when that works
 # without a password; otherwise it prints the exact command to run and fails, so that
@@ -15,7 +15,16 @@ PACKAGES=(
     openssl gnuplot-nox python3 python3-yaml
     systemd  # systemd-analyze (the unit checks), systemd-socket-activate (socket activation test)
     iproute2  # ip: the network namespace of the blackhole tests
+    # The driver tests (test/integration/drivers_test.cpp, scripts in test/drivers/): real
+    # client libraries' named prepared statements through the pooler in transaction pooling.
+    python3-psycopg libdbd-pg-perl ruby ruby-pg
+    openjdk-17-jdk-headless libpostgresql-jdbc-java  # pgjdbc, run by java's single-file launcher (it needs the JDK)
 )
+# Node.js and npm, for node-postgres and postgres.js (installed by npm below). A node from
+# elsewhere (NodeSource's nodejs, which brings its own npm) is kept: Debian's node packages
+# cannot be installed beside it.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 # Only `make fuzz` (scripts/deps.sh --fuzz) needs these: clang and its libFuzzer runtime.
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 if [[ "${1:-}" == "--fuzz" ]]; then
@@ -34,8 +43,24 @@ for pkg in "${PACKAGES[@]}"; do
     is_installed "$pkg" || missing+=("$pkg")
 done
 
+# The Node.js drivers at the exact versions of test/drivers/node/package-lock.json, into its
+# node_modules (not in git); npm runs again only when the lock file changed since.
+node_drivers() {
+    local dir stamp
+    dir="$(cd "$(dirname "$0")/.." && pwd)/test/drivers/node"
+    stamp="$dir/node_modules/.sluice-deps-lock"
+    if cmp -s "$dir/package-lock.json" "$stamp"; then
+        echo "deps: Node.js drivers present (test/drivers/node)"
+        return
+    fi
+    echo "deps: npm ci in test/drivers/node"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$stamp"
+}
+
 if ((${#missing[@]} == 0)); then
     echo "deps: all ${#PACKAGES[@]} packages present"
+    node_drivers
     exit 0
 fi
 
@@ -81,3 +106,5 @@ if [[ " ${missing[*]} " == *" pgbouncer "* ]]; then
     fi
     echo "deps: disabled the pgbouncer system service"
 fi
+
+node_drivers

@@ -8,6 +8,7 @@
 #include "proto/sql_words.h"
 
 #include <cctype>
+#include <cstring>
 
 namespace sluice::conn {
 
@@ -156,6 +157,8 @@ void PreparedRelay::reset() {
     skipping_ = false;
     stopRecording();
     replay_ = Replay{};
+    unnamedDeallocate_.reset();
+    deallocatePortal_.reset();
 }
 
 void PreparedRelay::closeOnServer(const Statement& statement, bool bySql, std::string& toServer) {
@@ -215,6 +218,7 @@ PreparedRelay::Maybe PreparedRelay::mayBePreparedSql(const uint8_t* text, size_t
 PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_t size, char status,
                                                       ClientStatements& client, std::string& toServer) {
     if (skipping_) return Outcome::Unchanged;  // the server ignores it, waiting for a Sync
+    unnamedDeallocate_.reset();                 // a simple Query replaces the unnamed statement
     // A query inside a recorded extended batch: that batch cannot be replayed.
     if (recording_.state == Recording::Open) stopRecording();
     else if (recording_.state == Recording::Complete) recording_.followed = true;
@@ -304,8 +308,92 @@ PreparedRelay::Outcome PreparedRelay::fromClient(char type, const uint8_t* body,
     return outcome;
 }
 
+PreparedRelay::Outcome PreparedRelay::rewriteDeallocate(char type, const uint8_t* body, size_t size,
+                                                        ClientStatements& client, std::string& toServer) {
+    switch (type) {
+        case proto::msg::kParse: {
+            proto::ParseMessage parse;
+            if (!proto::parseParse(body, size, parse) || !parse.name.empty()) return Outcome::Unchanged;
+            unnamedDeallocate_.reset();  // the new unnamed statement replaces the old
+            // In a failed transaction the server answers, as it would.
+            const size_t start = parse.query.find_first_not_of(" \t\r\n\f");
+            if (status_ == 'E' || start == std::string_view::npos || std::tolower(parse.query[start]) != 'd')
+                return Outcome::Unchanged;
+            using Kind = proto::PreparedSql::Kind;
+            auto command = proto::recognisePreparedSql(parse.query);
+            if (!command || (command->kind != Kind::Deallocate && command->kind != Kind::DeallocateAll))
+                return Outcome::Unchanged;
+            unnamedDeallocate_ = Deallocation{command->kind == Kind::DeallocateAll, command->name};
+            expected_.push_back({proto::msg::kParse, Reply::Pooler});
+            return Outcome::Rewritten;
+        }
+        case proto::msg::kBind: {
+            proto::BindNames bind;
+            if (!proto::parseBind(body, size, bind)) return Outcome::Unchanged;
+            if (deallocatePortal_ && deallocatePortal_->portal == bind.portal) deallocatePortal_.reset();
+            if (!bind.statement.empty() || !unnamedDeallocate_) return Outcome::Unchanged;
+            ++counts_.binds;
+            deallocatePortal_ = DeallocatePortal{std::string(bind.portal), *unnamedDeallocate_};
+            Expected answer{proto::msg::kBind, Reply::Pooler};
+            appendMessage(answer.answer, proto::msg::kBindComplete, nullptr, 0);
+            expected_.push_back(std::move(answer));
+            return Outcome::Rewritten;
+        }
+        case proto::msg::kDescribe: {
+            char kind = 0;
+            std::string_view name;
+            if (!proto::parseDescribeOrClose(body, size, kind, name)) return Outcome::Unchanged;
+            const bool statement = kind == 'S' && name.empty() && unnamedDeallocate_;
+            const bool portal = kind == 'P' && deallocatePortal_ && deallocatePortal_->portal == name;
+            if (!statement && !portal) return Outcome::Unchanged;
+            Expected answer{proto::msg::kDescribe, Reply::Pooler};
+            static constexpr uint8_t kNoParameters[2] = {0, 0};
+            if (statement) appendMessage(answer.answer, proto::msg::kParameterDescription, kNoParameters, 2);
+            appendMessage(answer.answer, proto::msg::kNoData, nullptr, 0);
+            expected_.push_back(std::move(answer));
+            return Outcome::Rewritten;
+        }
+        case proto::msg::kExecute: {
+            const void* end = size == 0 ? nullptr : std::memchr(body, 0, size);
+            if (!deallocatePortal_ || !end ||
+                std::string_view(reinterpret_cast<const char*>(body), static_cast<const uint8_t*>(end) - body) !=
+                    deallocatePortal_->portal)
+                return Outcome::Unchanged;
+            const Deallocation what = std::move(deallocatePortal_->what);
+            deallocatePortal_.reset();
+            // The server keeps the statements for others (DEALLOCATE ALL sent on would empty it
+            // for every client: psycopg sends one after each ROLLBACK). If an error before it
+            // makes the server skip this Execute, the client keeps its names (undo).
+            Expected answer{proto::msg::kExecute, Reply::Pooler};
+            answer.forgotten = std::make_unique<ClientStatements>();
+            if (what.all) {
+                answer.forgotten->swap(client);
+                proto::appendCommandComplete(answer.answer, "DEALLOCATE ALL");
+            } else {
+                auto it = client.find(what.name);
+                if (it == client.end()) {  // PostgreSQL's error, and the batch fails as there
+                    std::string error;
+                    proto::appendErrorResponse(error, "ERROR", "26000",
+                                               "prepared statement \"" + what.name + "\" does not exist");
+                    refuse(std::move(error), toServer);
+                    return Outcome::Rewritten;
+                }
+                answer.forgotten->insert(client.extract(it));
+                proto::appendCommandComplete(answer.answer, "DEALLOCATE");
+            }
+            expected_.push_back(std::move(answer));
+            return Outcome::Rewritten;
+        }
+        default: return Outcome::Unchanged;
+    }
+}
+
 PreparedRelay::Outcome PreparedRelay::rewrite(char type, const uint8_t* body, size_t size, ClientStatements& client,
                                               std::string& toServer, size_t& batchStart) {
+    if (type == proto::msg::kParse || type == proto::msg::kBind || type == proto::msg::kDescribe ||
+        type == proto::msg::kExecute) {
+        if (rewriteDeallocate(type, body, size, client, toServer) == Outcome::Rewritten) return Outcome::Rewritten;
+    }
     switch (type) {
         case proto::msg::kParse: {
             proto::ParseMessage parse;
@@ -399,6 +487,7 @@ void PreparedRelay::forwarded(char type) {
         skipping_ = false;
     }
     queue(type);
+    if (type == proto::msg::kQuery) unnamedDeallocate_.reset();  // it replaces the unnamed statement
     // Not Execute, Sync or Flush of an open recording (those come whole): a query, a function
     // call, COPY data — not replayed.
     if (recording_.state == Recording::Open) stopRecording();
@@ -497,6 +586,10 @@ void PreparedRelay::takeDue(std::string& toClient, std::vector<char>& readies) {
 }
 
 void PreparedRelay::undo(const Expected& expected, ClientStatements& client) {
+    if (expected.forgotten) {  // a DEALLOCATE the server skipped never ran
+        for (auto& [name, statement] : *expected.forgotten) client.emplace(name, statement);
+        return;
+    }
     if (expected.parsed && expected.reply != Reply::Pooler) server_.remove(*expected.parsed);
     if (!expected.clientName.empty()) {
         auto it = client.find(expected.clientName);

@@ -15,6 +15,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -117,7 +118,8 @@ public:
     // Sync and Flush too. Anything else is forwarded unchanged and reported to forwarded().
     bool readsWhole(char type) const {
         return type == 'P' || type == 'B' || type == 'D' || type == 'C' ||
-               (recording_.state == Recording::Open && (type == 'E' || type == 'S' || type == 'H'));
+               (recording_.state == Recording::Open && (type == 'E' || type == 'S' || type == 'H')) ||
+               (type == 'E' && deallocatePortal_);
     }
     // Whether a simple Query whose text starts with these bytes may be PREPARE, EXECUTE or
     // DEALLOCATE (then it is passed whole to fromClientQuery): yes, no, or more bytes needed.
@@ -179,6 +181,9 @@ private:
         StatementRef bound;           // a Bind or EXECUTE of a pooled statement: its plan may be stale
         uint32_t recording = 0;       // the recording (Recording::id) this request starts
         bool replayAfter = false;     // swallows a failed batch's answer; then the replay is due
+        // An Execute of DEALLOCATE [ALL] the pooler answered: the client's names it forgot, given
+        // back if the server skips it (an error earlier in the batch).
+        std::unique_ptr<ClientStatements> forgotten;
     };
 
     // The bytes of a batch from its first Bind (or EXECUTE) of a pooled statement to its Sync,
@@ -190,6 +195,22 @@ private:
         bool followed = false;  // something was sent after the batch: it can no longer be replayed
         std::string bytes;
     };
+    // DEALLOCATE in the extended protocol (psycopg 3 sends its so): a Parse of the unnamed
+    // statement whose text is `DEALLOCATE name` or `DEALLOCATE ALL`, a Bind of it, the Execute
+    // of that portal.
+    struct Deallocation {
+        bool all = false;
+        std::string name;  // the client's statement it deallocates
+    };
+    struct DeallocatePortal {
+        std::string portal;
+        Deallocation what;
+    };
+    // The pooler's answers to such a batch: a Parse, Bind or Describe of the unnamed statement
+    // or of its portal (Rewritten), or Unchanged when the message is not one of them.
+    Outcome rewriteDeallocate(char type, const uint8_t* body, size_t size, ClientStatements& client,
+                              std::string& toServer);
+
     // A batch the server failed with a stale plan, to send again.
     struct Replay {
         StatementRef statement;
@@ -239,6 +260,8 @@ private:
     bool skipping_ = false;    // the server skips to a Sync the client has not sent yet
     Recording recording_;
     Replay replay_;
+    std::optional<Deallocation> unnamedDeallocate_;  // what the unnamed statement is, if a DEALLOCATE
+    std::optional<DeallocatePortal> deallocatePortal_;
 };
 
 }  // namespace sluice::conn

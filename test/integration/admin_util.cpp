@@ -31,6 +31,15 @@ int poolValue(const SluiceProcess& sluice, const std::string& column, const std:
     return -1;
 }
 
+long long statsValue(const SluiceProcess& sluice, const std::string& column, const std::string& database) {
+    const QueryResult stats = consoleQuery(sluice, "SHOW STATS");
+    const int db = columnOf(stats, "database"), wanted = columnOf(stats, column);
+    if (!stats.ok || db < 0 || wanted < 0) return -1;
+    for (const auto& row : stats.rows)
+        if (row[db] == database) return std::stoll(row[wanted]);
+    return -1;
+}
+
 int rowsForDatabase(const SluiceProcess& sluice, const std::string& command, const std::string& database) {
     const QueryResult result = consoleQuery(sluice, command);
     const int db = columnOf(result, "database");

@@ -14,6 +14,10 @@ namespace sluice::itest {
 int poolValue(const SluiceProcess& sluice, const std::string& column, const std::string& database = "app",
               const std::string& user = "app");
 
+// Column `column` of SHOW STATS for `database` (total_server_parse_count, …); -1 when the
+// console, the database or the column is missing.
+long long statsValue(const SluiceProcess& sluice, const std::string& column, const std::string& database = "app");
+
 // Rows of `command` (SHOW CLIENTS, SHOW SERVERS, …) whose `database` column is `database`; -1
 // when the console or the column is missing.
 int rowsForDatabase(const SluiceProcess& sluice, const std::string& command, const std::string& database = "app");

@@ -215,6 +215,52 @@ TEST_F(PreparedStatements, SqlPrepareInOneTransactionAndExecuteInLaterOnes) {
     EXPECT_EQ(c.exec("EXECUTE inblock").value(), "in block");
 }
 
+// psycopg 3 drops statements from its cache with DEALLOCATE sent as PQexecParams does: the
+// extended protocol, the unnamed statement. The name is the client's, unknown to the server.
+TEST_F(PreparedStatements, DeallocateInTheExtendedProtocolAsPsycopgSendsIt) {
+    startSluice("default_pool_size = 1\n", 1);
+    PqConn a = client(), b = client();
+    auto execParams = [](PqConn& conn, const std::string& sql) {
+        PGresult* result = PQexecParams(conn.raw(), sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
+        std::string outcome = describe(result, PGRES_COMMAND_OK);
+        if (outcome.empty()) outcome = PQcmdStatus(result);
+        PQclear(result);
+        return outcome;
+    };
+    ASSERT_EQ(prepare(a, "_pg3_0", "SELECT 'a'::text"), "") << context();
+    ASSERT_EQ(prepare(b, "_pg3_0", "SELECT 'a'::text"), "") << context();
+    EXPECT_EQ(execParams(a, "DEALLOCATE _pg3_0"), "DEALLOCATE") << context();
+    EXPECT_EQ(execPrepared(a, "_pg3_0", {}).substr(0, 5), "26000");
+    EXPECT_EQ(execPrepared(b, "_pg3_0", {}), "a") << "another client's statement of the same text stays";
+    ASSERT_EQ(prepare(a, "_pg3_0", "SELECT 'again'::text"), "") << context();
+    EXPECT_EQ(execPrepared(a, "_pg3_0", {}), "again");
+    const std::string unknown = execParams(a, "deallocate nope");
+    EXPECT_EQ(unknown.substr(0, 5), "26000") << unknown;
+    EXPECT_NE(unknown.find("\"nope\""), std::string::npos) << unknown;
+    EXPECT_EQ(execPrepared(a, "_pg3_0", {}), "again") << "the session goes on" << context();
+    // Inside a transaction block too (DEALLOCATE is not undone by a rollback).
+    ASSERT_TRUE(a.exec("BEGIN").ok);
+    EXPECT_EQ(execParams(a, "DEALLOCATE \"_pg3_0\""), "DEALLOCATE") << context();
+    ASSERT_TRUE(a.exec("ROLLBACK").ok);
+    EXPECT_EQ(execPrepared(a, "_pg3_0", {}).substr(0, 5), "26000");
+    // DEALLOCATE ALL (psycopg sends it after each ROLLBACK) forgets a's names only: the server
+    // keeps b's statement, which is not prepared again.
+    ASSERT_EQ(prepare(a, "_pg3_1", "SELECT 'a'::text"), "") << context();
+    EXPECT_EQ(execParams(a, "DEALLOCATE ALL"), "DEALLOCATE ALL") << context();
+    EXPECT_EQ(execPrepared(a, "_pg3_1", {}).substr(0, 5), "26000");
+    EXPECT_EQ(execPrepared(b, "_pg3_0", {}), "a") << context();
+    PqConn admin(sluice_.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    auto stats = admin.exec("SHOW STATS");
+    ASSERT_TRUE(stats.ok) << stats.describe();
+    for (size_t r = 0; r < stats.rows.size(); ++r) {
+        for (size_t c = 0; c < stats.columns.size(); ++c) {
+            if (stats.value(r, 0) == "app" && stats.columns[c] == "total_server_parse_count") {
+                EXPECT_EQ(stats.value(r, c), "2") << "'a' and 'again', once each" << context();
+            }
+        }
+    }
+}
+
 TEST_F(PreparedStatements, SqlPrepareErrorsAreTheOnesPostgreSqlGives) {
     startSluice();
     PqConn a = client(), b = client();

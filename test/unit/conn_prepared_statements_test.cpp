@@ -278,6 +278,122 @@ TEST_F(Relay, DiscardAllForgetsTheServersAndTheClientsStatements) {
     EXPECT_TRUE(client.empty());
 }
 
+// psycopg 3 (before libpq 17's PQclosePrepared) drops a statement from its cache with
+// "DEALLOCATE name" in the extended protocol: Parse of the unnamed statement, Bind, Describe of
+// the portal, Execute, Sync. The name is the client's, which the server never saw: the pooler
+// answers it as it answers the simple Query DEALLOCATE.
+std::string describe(char kind, const std::string& name) {
+    std::string out;
+    proto::appendDescribe(out, kind, name);
+    return out;
+}
+
+TEST_F(Relay, DeallocateInTheExtendedProtocolForgetsTheClientsNameAndTheServerKeepsTheStatement) {
+    conn::ClientStatements client;
+    prepared("_pg3_0", "SELECT 8", client);
+    EXPECT_EQ(send(parse("", "DEALLOCATE _pg3_0"), client), "");
+    EXPECT_EQ(send(bind(""), client), "");
+    EXPECT_EQ(send(describe('P', ""), client), "");
+    EXPECT_EQ(send(execute(), client), "");
+    EXPECT_EQ(types(send(sync(), client)), "S");
+    // ParseComplete, BindComplete, NoData and the CommandComplete come before the server's ReadyForQuery.
+    EXPECT_EQ(answer('Z', client, "I"), "12nCZ");
+    EXPECT_TRUE(relay_.idle());
+    EXPECT_FALSE(client.count("_pg3_0"));
+    EXPECT_EQ(server_.size(), 1u) << "other clients may use it";
+    // The name is free again, as on a direct connection.
+    prepared("_pg3_0", "SELECT 9", client);
+    EXPECT_EQ(client.at("_pg3_0")->query, "SELECT 9");
+    // The statement described instead of the portal: no parameters, no rows.
+    send(parse("", "deallocate prepare \"_pg3_0\""), client);
+    EXPECT_EQ(send(describe('S', ""), client), "");
+    send(bind(""), client);
+    send(execute(), client);
+    send(sync(), client);
+    EXPECT_EQ(answer('Z', client, "I"), "1tn2CZ");
+    EXPECT_FALSE(client.count("_pg3_0"));
+}
+
+TEST_F(Relay, DeallocateInTheExtendedProtocolOfAnUnknownNameFailsItsBatchAsPostgreSqlDoes) {
+    conn::ClientStatements client;
+    send(parse("", "DEALLOCATE nope"), client);
+    send(bind(""), client);
+    const std::string refusal = send(execute(), client);
+    EXPECT_EQ(types(refusal), "B") << "a Bind that fails on the server, so that it skips to the Sync";
+    send(sync(), client);
+    std::string error;
+    proto::appendErrorResponse(error, "ERROR", "26000", "prepared statement \"sluice_refused\" does not exist");
+    std::string toClient;
+    std::vector<char> readies;
+    relay_.takeDue(toClient, readies);
+    EXPECT_EQ(types(toClient), "12");
+    EXPECT_EQ(relay_.fromServer('E', reinterpret_cast<const uint8_t*>(error.data()) + 5, error.size() - 5, client),
+              PreparedRelay::Verdict::Swallow);
+    toClient.clear();
+    relay_.takeDue(toClient, readies);
+    ASSERT_EQ(types(toClient), "E");
+    EXPECT_NE(toClient.find("prepared statement \"nope\" does not exist"), std::string::npos) << toClient;
+    EXPECT_EQ(answer('Z', client, "I"), "Z");
+    EXPECT_TRUE(relay_.idle());
+}
+
+TEST_F(Relay, DeallocateInTheExtendedProtocolSkippedAfterAnErrorKeepsTheName) {
+    conn::ClientStatements client;
+    prepared("s", "SELECT 10", client);
+    send(bind("s"), client);
+    send(execute(), client);
+    send(parse("", "DEALLOCATE s"), client);
+    send(bind(""), client);
+    send(execute(), client);
+    send(sync(), client);
+    EXPECT_EQ(answer('2', client), "2");
+    EXPECT_EQ(answer('E', client), "E");  // the Execute failed: the server skips the rest
+    EXPECT_EQ(answer('Z', client, "I"), "Z");
+    EXPECT_TRUE(relay_.idle());
+    EXPECT_TRUE(client.count("s")) << "the DEALLOCATE never ran";
+}
+
+// psycopg 3 sends DEALLOCATE ALL so after every ROLLBACK: on the server it would drop every
+// client's statements.
+TEST_F(Relay, DeallocateAllInTheExtendedProtocolForgetsOnlyTheClientsNames) {
+    conn::ClientStatements client;
+    prepared("a", "SELECT 12", client);
+    prepared("b", "SELECT 13", client);
+    EXPECT_EQ(send(parse("", "DEALLOCATE ALL"), client), "");
+    EXPECT_EQ(send(bind(""), client), "");
+    EXPECT_EQ(send(execute(), client), "");
+    send(sync(), client);
+    EXPECT_EQ(answer('Z', client, "I"), "12CZ");
+    EXPECT_TRUE(client.empty());
+    EXPECT_EQ(server_.size(), 2u);
+    // Skipped after an error: the names come back.
+    prepared("a", "SELECT 12", client);
+    send(bind("a"), client);
+    send(execute(), client);
+    send(parse("", "deallocate all"), client);
+    send(bind(""), client);
+    send(execute(), client);
+    send(sync(), client);
+    EXPECT_EQ(answer('2', client), "2");
+    EXPECT_EQ(answer('E', client), "E");
+    EXPECT_EQ(answer('Z', client, "I"), "Z");
+    EXPECT_TRUE(client.count("a"));
+}
+
+TEST_F(Relay, OtherStatementsOfTheUnnamedStatementStillGoToTheServer) {
+    conn::ClientStatements client;
+    EXPECT_EQ(types(send(parse("", "SELECT 11"), client)), "P");
+    EXPECT_EQ(types(send(bind(""), client)), "B");
+    EXPECT_EQ(types(send(execute(), client)), "E");
+    // In a failed transaction the server answers a DEALLOCATE, as it would.
+    send(sync(), client);
+    answer('1', client);
+    answer('2', client);
+    answer('C', client);
+    answer('Z', client, "E");
+    EXPECT_EQ(types(send(parse("", "DEALLOCATE x"), client)), "P");
+}
+
 TEST_F(Relay, AParseOfAStatementAServerAcceptedBeforeNeedsNoServer) {
     conn::ClientStatements first, second;
     const std::string prepareAndSync = parse("p", "SELECT 7") + sync();
