@@ -122,8 +122,9 @@ void Connections::launchServer(pool::PoolShard& shard) {
     ServerConn& ref = *server;
     servers_.emplace(&ref, std::move(server));
     ref.connect();
-    if (ref.state() == ServerConn::State::Closing && !ref.socket().isOpen() && !ref.poolHook.linked())
-        servers_.erase(&ref);  // it never got a handle
+    // No handle was made (else its close frees the server: a connect that failed at once, such
+    // as to an unreachable network, is still closing).
+    if (ref.state() == ServerConn::State::Closing && !ref.socket().hasHandle()) servers_.erase(&ref);
 }
 
 ServerConn* Connections::launchDedicatedServer(pool::PoolShard& shard, ClientConn& client,
@@ -140,7 +141,7 @@ ServerConn* Connections::launchDedicatedServer(pool::PoolShard& shard, ClientCon
     ref.dedicate(client, replication == "database" ? "logical" : "physical", std::move(startup));
     ref.connect();
     if (ref.state() == ServerConn::State::Closing) {
-        if (!ref.socket().isOpen()) servers_.erase(&ref);  // it never got a handle
+        if (!ref.socket().hasHandle()) servers_.erase(&ref);  // it never got a handle
         client.onServerUnavailable(Error{"could not open a server connection", "08006"});
         return nullptr;
     }

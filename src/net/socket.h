@@ -96,6 +96,8 @@ public:
     // Closes after the queued output is written (a last error message reaches the peer).
     void close();
     bool isOpen() const { return open_ && !closing_; }
+    // A libuv handle exists (from open() until onSocketClosed): its owner must outlive it.
+    bool hasHandle() const { return open_; }
     bool isUnix() const { return isUnix_; }
 
     // "127.0.0.1:5432", "[::1]:5432" or "unix:<port-less>" for logs; the port alone for SHOW commands.

@@ -85,5 +85,23 @@ TEST_F(ServerLoginRetry, ALoginErrorIsNotGivenToNewClientsOnceTheServerAcceptsAg
     for (int i = 0; i < 3; ++i) EXPECT_EQ(selectOne(appConninfo()), "1");
 }
 
+// A connect that fails at once, inside the call (an unreachable network: ENETUNREACH), is a
+// connect failure like any other: the client waits, gets its error, and the pooler lives on
+// (the server connection used to be freed while its handle was still closing).
+TEST(ServerConnect, AnUnreachableNetworkIsAConnectFailure) {
+    PgServer& pg = sharedPg();
+    SluiceProcess sluice;
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "query_wait_timeout = 2\nserver_login_retry = 1\n",
+                                      "nowhere = host=255.255.255.255 port=5432 dbname=app\napp = host=127.0.0.1 port=" +
+                                          std::to_string(pg.port()) + " dbname=app\n")));
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        const std::string answer = selectOne(sluice.conninfo("app", "apppass", "nowhere"));
+        EXPECT_NE(answer.find("query_wait_timeout"), std::string::npos) << answer;
+        EXPECT_NE(answer.find("connect failed"), std::string::npos) << answer;
+    }
+    EXPECT_EQ(selectOne(sluice.conninfo("app", "apppass", "app")), "1") << lastLines(sluice.log(), 10);
+    EXPECT_TRUE(sluice.isRunning());
+}
+
 }  // namespace
 }  // namespace sluice::itest
