@@ -1,6 +1,7 @@
 #include "net/socket.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -77,7 +78,8 @@ std::optional<DetachedStream> Socket::detach() {
                        (!cipherIn_ || cipherIn_->empty()) && !failed_;
     if (!quiet) return std::nullopt;
     DetachedStream stream;
-    stream.fd = ::dup(fd());
+    // Close-on-exec like libuv's own descriptors (a plain dup() drops the flag).
+    stream.fd = ::fcntl(fd(), F_DUPFD_CLOEXEC, 0);
     if (stream.fd < 0) return std::nullopt;
     stream.isUnix = isUnix_;
     stream.tls = std::move(tls_);
