@@ -16,6 +16,7 @@
 #include "admin/show.h"
 #include "admin/show_hosts.h"
 #include "metrics/prometheus.h"
+#include "server/cpu_count.h"
 #include "server/socket_activation.h"
 #include "util/log.h"
 
@@ -236,9 +237,8 @@ int Server::run() {
             if (prober_) prober_->probeNow();
         });
     });
-    // workers = auto (stored as 0): one per CPU this process may run on.
-    const int wanted = settings.workers > 0 ? static_cast<int>(settings.workers)
-                                            : static_cast<int>(uv_available_parallelism());
+    // workers = auto (stored as 0): one per CPU this process may use (cpu_count.h).
+    const int wanted = settings.workers > 0 ? static_cast<int>(settings.workers) : availableCpus();
     const int workers = std::clamp<int>(wanted, 1, conn::Connections::kMaxWorkers);
     const std::vector<int> passedSockets = takeActivationSockets();
     if (!passedSockets.empty())
