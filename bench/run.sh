@@ -16,7 +16,8 @@
 # through Sluice with workers = 1 and 2 (--rounds times each, alternating).
 #
 # Environment: SLUICE_BINARY (default build/sluice), PGBOUNCER_BINARY (default pgbouncer on
-# PATH), SLUICE_WORKERS (sets `workers` for Sluice; default: Sluice's default, 1),
+# PATH), SLUICE_WORKERS (sets `workers` for Sluice; default 1, like PgBouncer's one thread —
+# Sluice's own default is auto, one per CPU; the `workers` scenario sweeps 1 and 2),
 # BENCH_BUILD_DIR (CMake build dir for the idle-client tool, default build),
 # BENCH_RESULTS (default bench/results), KEEP_BENCH_DIR=1 keeps the temp dir,
 # BENCH_SCRAM_PASSTHROUGH=1 (poolers log in to PostgreSQL with the client's SCRAM keys),
@@ -255,7 +256,7 @@ chmod 0600 "$authdir/userlist.txt"
 
 # ---- poolers -------------------------------------------------------------------------
 # One ini format for both (Sluice reads the [pgbouncer] section); only ports and paths,
-# and Sluice's `workers` when SLUICE_WORKERS is set, differ.
+# and Sluice's `workers` (SLUICE_WORKERS, else 1), differ.
 # Server login: the database entry names the user and its password, so both poolers log in
 # to PostgreSQL with SCRAM from the password (20 logins per pool, not per client). With
 # BENCH_SCRAM_PASSTHROUGH=1 the entry has neither, and a pooler must log in with the keys
@@ -287,8 +288,8 @@ log_connections = 0
 log_disconnections = 0
 logfile = $dir/$name.log
 EOF
-    local workers=${sweep_workers:-${SLUICE_WORKERS:-}}
-    if [[ $name == sluice && -n "$workers" ]]; then
+    local workers=${sweep_workers:-${SLUICE_WORKERS:-1}}
+    if [[ $name == sluice ]]; then
         echo "workers = $workers"
     fi
     if [[ -n "$wanted_settings" ]]; then
@@ -367,7 +368,7 @@ json.dump({
     "pool_mode": "transaction", "auth": "$client_auth",
     "server_login": "$server_login",
     "max_client_conn": $max_client_conn, "open_files_limit": $fd_limit, "idle_capped": "$idle_capped",
-    "sluice_workers": "${SLUICE_WORKERS:-default (1)}",
+    "sluice_workers": "${SLUICE_WORKERS:-1}",
     "postgresql": "$("$PG_BINDIR/postgres" --version | awk '{print $3}')",
     "pgbouncer": "$pgbouncer_rev",
     "sluice": "$("$sluice_bin" --version | awk '{print $2}') ($sluice_rev)",

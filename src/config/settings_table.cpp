@@ -270,8 +270,8 @@ std::vector<SettingDef> buildTable() {
         text("user", &S::user, "", kRestart, kSupported, "unix user to switch to after startup"),
         integer("verbose", &S::verbose, "0", 0, kIntMax, "", kReload, kSupported,
                 "more logging; 1 is debug, 2 and up are noise"),
-        SettingDef{"workers", Type::Int, "1", "", kRestart, kSupported, {"auto"}, 1, 256,
-                   "worker threads, each with its own event loop and listening sockets; auto: one per CPU",
+        SettingDef{"workers", Type::Int, "auto", "", kRestart, kSupported, {"auto"}, 1, 256,
+                   "worker threads, each with its own event loop and listening sockets; auto: one per CPU the process may use (affinity and cgroup CPU quota)",
                    &S::workers},
     };
 }

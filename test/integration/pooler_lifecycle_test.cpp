@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pg_server.h"
+#include "server/cpu_count.h"
 #include "pq_util.h"
 #include "shell_util.h"
 #include "sluice_process.h"
@@ -247,6 +248,21 @@ TEST(PoolerLifecycle, RebootFlagStartsNormallyAndTakesNothingOver) {
     EXPECT_NE(second.log().find("cannot listen on 127.0.0.1:" + std::to_string(first.port())), std::string::npos)
         << second.log();
     EXPECT_EQ(client.exec("SELECT 'still served'").value(), "still served") << client.error();
+}
+
+// With no workers line Sluice uses every CPU it may (workers = auto): as many workers as the
+// affinity mask and any cgroup CPU quota allow, and a client is served by one of them.
+TEST(PoolerLifecycle, TheDefaultIsAWorkerPerAvailableCpu) {
+    std::string ini = basicIni(sharedPg(), freePort());
+    const size_t line = ini.find("workers = 1\n");
+    ASSERT_NE(line, std::string::npos) << ini;
+    ini.erase(line, std::string("workers = 1\n").size());
+    SluiceProcess sluice;
+    ASSERT_TRUE(sluice.start(ini));
+    const int cpus = server::availableCpus();
+    EXPECT_NE(sluice.log().find(", " + std::to_string(cpus) + " worker(s)"), std::string::npos) << sluice.log();
+    PqConn client(sluice.conninfo("app", "apppass", "app"));
+    EXPECT_EQ(client.exec("SELECT 'served'").value(), "served") << client.error();
 }
 
 TEST(PoolerShutdown, SigtermWithNoClientsExitsZeroQuickly) {

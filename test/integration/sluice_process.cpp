@@ -355,9 +355,10 @@ std::string basicIni(const PgServer& pg, int listenPort, const std::string& extr
         {"default_pool_size", "5"},
         {"max_client_conn", "100"},
     };
-    // TEST_SLUICE_WORKERS: the suite again with that many workers (ctest's integration.workers3).
-    if (const char* workers = std::getenv("TEST_SLUICE_WORKERS"); workers != nullptr && *workers != '\0')
-        defaults.emplace_back("workers", workers);
+    // One worker, whatever the machine (the default, auto, would give one per CPU); with
+    // TEST_SLUICE_WORKERS the suite runs again with that many (ctest's integration.workers3).
+    const char* workers = std::getenv("TEST_SLUICE_WORKERS");
+    defaults.emplace_back("workers", workers != nullptr && *workers != '\0' ? workers : "1");
     ini += "\n[pooler]\n";
     for (const auto& [key, value] : defaults) {
         if (!overridden.count(key)) ini += key + " = " + value + "\n";

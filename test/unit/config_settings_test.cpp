@@ -59,7 +59,7 @@ TEST(ConfigSettings, DefaultsMatchPgBouncer) {
     EXPECT_FALSE(s.syslog);
     EXPECT_FALSE(s.so_reuseport);
     EXPECT_EQ(s.peer_id, 0);
-    EXPECT_EQ(s.workers, 1);
+    EXPECT_EQ(s.workers, 0) << "workers = auto (a Sluice setting: PgBouncer is one thread)";
     EXPECT_NE(s.auth_query.find("FROM pg_authid WHERE rolname=$1"), std::string::npos);
 }
 
@@ -335,6 +335,8 @@ TEST(ConfigSettings, WorkersTakesANumberOrAuto) {
     const SettingDef* workers = findSetting("workers");
     ASSERT_NE(workers, nullptr);
     Settings settings = defaultSettings();
+    EXPECT_EQ(settingValue(settings, *workers), "auto") << "the default: every CPU the process may use";
+    ASSERT_TRUE(setSetting(settings, *workers, "1"));
     EXPECT_EQ(settingValue(settings, *workers), "1");
     ASSERT_TRUE(setSetting(settings, *workers, "auto"));
     EXPECT_EQ(settings.workers, 0) << "auto: one worker per CPU, decided at start";
