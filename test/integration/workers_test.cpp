@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "conn/cancel_key.h"
 #include "http_util.h"
-#include "pgbench_util.h"
 #include "sluice_process.h"
 #include "tls_certs.h"
 #include "txn_util.h"
@@ -70,13 +70,76 @@ TEST(Workers, ACancelForAQueuedClientReachesItsWorker) {
     EXPECT_EQ(holder.collect(10s).sqlstate, "57014");
 }
 
+// Clients of database app, `perWorker` on each of two workers. The worker that owns a client is
+// the low byte of the process id Sluice gave it (conn/cancel_key.h); the kernel spreads
+// connections over the workers' sockets by a hash of their ports, so a few more are opened (and
+// closed) until both workers have theirs.
+std::vector<PqConn> clientsOnBothWorkers(const SluiceProcess& sluice, int perWorker) {
+    std::vector<PqConn> chosen;
+    int onWorker[2] = {0, 0};
+    for (int attempt = 0; attempt < 400 && (onWorker[0] < perWorker || onWorker[1] < perWorker); ++attempt) {
+        PqConn conn(sluice.conninfo("app", "apppass", "app"), 15s);
+        if (!conn.isOk()) continue;
+        const int worker = conn::cancelKeyWorker(PQbackendPID(conn.raw()));
+        if (worker < 2 && onWorker[worker] < perWorker) {
+            ++onWorker[worker];
+            chosen.push_back(std::move(conn));
+        }
+    }
+    return chosen;
+}
+
+// Every client runs `sql` (prepared once as "q" when `prepared`) `rounds` times, all clients at
+// once, each on a thread of its own: the distinct answers, and the errors.
+struct Outcome {
+    std::set<std::string> answers;
+    std::vector<std::string> errors;
+};
+Outcome runTogether(std::vector<PqConn>& clients, const std::string& sql, int rounds, bool prepared) {
+    Outcome outcome;
+    std::mutex mutex;
+    auto note = [&](std::set<std::string>* answers, std::vector<std::string>* errors, const std::string& text) {
+        std::lock_guard lock(mutex);
+        if (answers) answers->insert(text);
+        else errors->push_back(text);
+    };
+    std::vector<std::thread> threads;
+    for (PqConn& client : clients) {
+        threads.emplace_back([&, conn = client.raw()] {
+            if (prepared) {
+                PGresult* done = PQprepare(conn, "q", sql.c_str(), 0, nullptr);
+                const bool ok = PQresultStatus(done) == PGRES_COMMAND_OK;
+                if (!ok) note(nullptr, &outcome.errors, PQresultErrorMessage(done));
+                PQclear(done);
+                if (!ok) return;
+            }
+            for (int round = 0; round < rounds; ++round) {
+                PGresult* result = prepared ? PQexecPrepared(conn, "q", 0, nullptr, nullptr, nullptr, 0)
+                                            : PQexec(conn, sql.c_str());
+                if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1)
+                    note(&outcome.answers, nullptr, PQgetvalue(result, 0, 0));
+                else
+                    note(nullptr, &outcome.errors, PQresultErrorMessage(result));
+                PQclear(result);
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    return outcome;
+}
+
+// The figure /metrics gives for `name` (a counter of the process), -1 when it is missing.
+long long metric(int httpPort, const std::string& name) {
+    const std::string body = httpGet(httpPort, "/metrics").body;
+    const size_t at = body.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stoll(body.substr(at + name.size() + 2));
+}
+
 // The case: one server for the pool, eight clients spread over two workers. A server
 // idle (or just released) on one worker goes to the other worker's longest-waiting client,
 // handed over still logged in. No client waits until query_wait_timeout, nothing fails, and
-// PostgreSQL sees one backend for the whole run.
+// PostgreSQL sees one backend, never more at once, for the whole run.
 TEST(Workers, AServerOfTheOtherWorkerServesClientsThatWaitHere) {
-    const std::string missing = ensurePgbenchTables();
-    ASSERT_TRUE(missing.empty()) << missing;
     ASSERT_TRUE(clearAppBackends());
     SluiceProcess sluice;
     const int httpPort = freePort();
@@ -84,37 +147,16 @@ TEST(Workers, AServerOfTheOtherWorkerServesClientsThatWaitHere) {
                                       "workers = 2\npool_mode = transaction\ndefault_pool_size = 1\n"
                                       "query_wait_timeout = 5\nhttp_listen_port = " +
                                           std::to_string(httpPort) + "\n")));
-    // What PostgreSQL sees: how many backends of the pool at once, and which ones over the run.
-    PqConn direct(sharedPg().socketConninfo("postgres"));
-    std::set<std::string> backends;
-    MaxSampler servers(
-        [&] {
-            QueryResult rows = direct.exec(
-                "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND datname = 'app' AND "
-                "usename = 'app'");
-            if (!rows.ok) return -1;
-            for (const auto& row : rows.rows) backends.insert(row[0]);
-            return static_cast<int>(rows.rows.size());
-        },
-        20ms);
-    const std::string command = "env PGPASSWORD=apppass " + findPgbench() + " -h 127.0.0.1 -p " +
-                                std::to_string(sluice.port()) + " -U app -n -S -c 8 -j 8 -T 6 app";
-    RunResult bench = run(command, 60);
+    std::vector<PqConn> clients = clientsOnBothWorkers(sluice, 4);
+    ASSERT_EQ(clients.size(), 8u) << "the kernel never gave one of the workers four connections";
+    MaxSampler servers([] { return appBackends(); }, 20ms);
+    const Outcome outcome = runTogether(clients, "SELECT pg_backend_pid()", 300, false);
     servers.stop();
-    const std::string context =
-        "\n$ " + command + "\n" + lastLines(bench.output, 20) + "--- sluice log:\n" + lastLines(sluice.log(), 15);
-    EXPECT_EQ(bench.status, 0) << context;
-    EXPECT_GT(reported(bench.output, "number of transactions actually processed"), 0) << context;
-    EXPECT_EQ(reported(bench.output, "number of failed transactions"), 0) << context;
-    EXPECT_EQ(bench.output.find("query_wait_timeout"), std::string::npos) << context;
+    EXPECT_TRUE(outcome.errors.empty()) << outcome.errors.front() << "\n" << lastLines(sluice.log(), 15);
+    EXPECT_EQ(outcome.answers.size(), 1u) << "one backend served both workers' clients";
     EXPECT_LE(servers.max(), 1) << "more backends than the pool's one server";
     EXPECT_GT(servers.samples(), 0);
-    // Both workers' clients were served by the one server, handed back and forth still logged
-    // in: one backend for the whole run, no server login after the first.
-    EXPECT_EQ(backends.size(), 1u) << context;
-    const std::string metrics = httpGet(httpPort, "/metrics").body;
-    EXPECT_EQ(metrics.find("sluice_server_handoffs_total 0\n"), std::string::npos) << metrics;
-    EXPECT_NE(metrics.find("sluice_server_handoffs_total "), std::string::npos) << metrics;
+    EXPECT_GT(metric(httpPort, "sluice_server_handoffs_total"), 0);
 }
 
 // A server handed over goes with everything the pooler knows of it: its TLS session (the
@@ -134,44 +176,15 @@ TEST(Workers, AServerIsHandedOverWithItsTlsSessionAndPreparedStatements) {
                                       "query_wait_timeout = 10\nserver_tls_sslmode = require\nhttp_listen_port = " +
                                           std::to_string(httpPort) + "\n",
                                       "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n")));
-    constexpr int kClients = 8, kRounds = 100;
-    std::mutex mutex;
-    std::set<std::string> answers;  // "pid ssl" of the backend behind each execution
-    std::vector<std::string> errors;
-    std::vector<std::thread> clients;
-    for (int i = 0; i < kClients; ++i) {
-        clients.emplace_back([&] {
-            PqConn conn(sluice.conninfo("app", "apppass", "app"), 15s);
-            auto fail = [&](const std::string& what) {
-                std::lock_guard lock(mutex);
-                errors.push_back(what);
-            };
-            if (!conn.isOk()) return fail(conn.error());
-            PGresult* prepared = PQprepare(conn.raw(), "who",
-                                           "SELECT pg_backend_pid()::text || ' ' || ssl::text FROM pg_stat_ssl "
-                                           "WHERE pid = pg_backend_pid()",
-                                           0, nullptr);
-            const bool ok = PQresultStatus(prepared) == PGRES_COMMAND_OK;
-            if (!ok) fail(PQresultErrorMessage(prepared));
-            PQclear(prepared);
-            for (int round = 0; ok && round < kRounds; ++round) {
-                PGresult* result = PQexecPrepared(conn.raw(), "who", 0, nullptr, nullptr, nullptr, 0);
-                if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1) {
-                    std::lock_guard lock(mutex);
-                    answers.insert(PQgetvalue(result, 0, 0));
-                } else {
-                    fail(PQresultErrorMessage(result));
-                }
-                PQclear(result);
-            }
-        });
-    }
-    for (auto& client : clients) client.join();
-    EXPECT_TRUE(errors.empty()) << errors.front() << "\n" << lastLines(sluice.log(), 15);
-    ASSERT_EQ(answers.size(), 1u) << "one backend, over TLS, for every client on both workers";
-    EXPECT_EQ(answers.begin()->substr(answers.begin()->find(' ') + 1), "true");
-    const std::string metrics = httpGet(httpPort, "/metrics").body;
-    EXPECT_EQ(metrics.find("sluice_server_handoffs_total 0\n"), std::string::npos) << metrics;
+    std::vector<PqConn> clients = clientsOnBothWorkers(sluice, 4);
+    ASSERT_EQ(clients.size(), 8u) << "the kernel never gave one of the workers four connections";
+    const Outcome outcome = runTogether(
+        clients, "SELECT pg_backend_pid()::text || ' ' || ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        100, true);
+    EXPECT_TRUE(outcome.errors.empty()) << outcome.errors.front() << "\n" << lastLines(sluice.log(), 15);
+    ASSERT_EQ(outcome.answers.size(), 1u) << "one backend, over TLS, for every client on both workers";
+    EXPECT_EQ(outcome.answers.begin()->substr(outcome.answers.begin()->find(' ') + 1), "true");
+    EXPECT_GT(metric(httpPort, "sluice_server_handoffs_total"), 0);
     // The statement was prepared on the one server once, whichever worker's client came first.
     PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
     QueryResult stats = console.exec("SHOW STATS");
