@@ -2,13 +2,16 @@
 // (SO_REUSEPORT) handed each of its connections to.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <sys/socket.h>
 
 #include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "admin_util.h"
 #include "conn/cancel_key.h"
 #include "http_util.h"
 #include "sluice_process.h"
@@ -195,6 +198,57 @@ TEST(Workers, AServerIsHandedOverWithItsTlsSessionAndPreparedStatements) {
             if (stats.value(r, 0) == "app" && stats.columns[c] == "total_server_parse_count")
                 serverParses = stats.value(r, c);
     EXPECT_EQ(serverParses, "1");
+}
+
+// The console acts on every worker's clients, whichever worker its own connection is on: PAUSE
+// holds the queries of clients of both workers until RESUME, and KILL_CLIENT ends a client of
+// either.
+TEST(Workers, ConsoleCommandsActOnTheClientsOfEveryWorker) {
+    SluiceProcess sluice;
+    ASSERT_TRUE(sluice.start(
+        basicIni(sharedPg(), freePort(), "workers = 2\npool_mode = transaction\nquery_wait_timeout = 30\n")));
+    std::vector<PqConn> clients = clientsOnBothWorkers(sluice, 2);
+    ASSERT_EQ(clients.size(), 4u);
+    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    ASSERT_TRUE(console.isOk()) << console.error();
+
+    ASSERT_TRUE(console.exec("PAUSE").ok);
+    for (PqConn& client : clients) ASSERT_TRUE(client.send("SELECT 'after the pause'"));
+    EXPECT_TRUE(waitUntil([&] { return poolValue(sluice, "cl_waiting") == 4; }, 10s))
+        << "every worker's clients wait while paused: " << poolValue(sluice, "cl_waiting");
+    ASSERT_TRUE(console.exec("RESUME").ok);
+    for (PqConn& client : clients) EXPECT_EQ(client.collect(10s).value(), "after the pause");
+
+    // KILL_CLIENT of the first client on each worker, found in SHOW CLIENTS by its port.
+    auto idOf = [&](PqConn& client) {
+        sockaddr_storage local{};
+        socklen_t length = sizeof local;
+        getsockname(PQsocket(client.raw()), reinterpret_cast<sockaddr*>(&local), &length);
+        const std::string port = std::to_string(ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port));
+        QueryResult rows = console.exec("SHOW CLIENTS");
+        size_t idColumn = rows.columns.size(), portColumn = rows.columns.size();
+        for (size_t c = 0; c < rows.columns.size(); ++c) {
+            if (rows.columns[c] == "id") idColumn = c;
+            if (rows.columns[c] == "port") portColumn = c;
+        }
+        for (const auto& row : rows.rows)
+            if (portColumn < row.size() && row[portColumn] == port && idColumn < row.size()) return row[idColumn];
+        return std::string();
+    };
+    std::set<int> killedOn;
+    std::vector<bool> killed(clients.size(), false);
+    for (size_t i = 0; i < clients.size(); ++i) {
+        const int worker = conn::cancelKeyWorker(PQbackendPID(clients[i].raw()));
+        if (killedOn.count(worker)) continue;
+        const std::string id = idOf(clients[i]);
+        ASSERT_FALSE(id.empty()) << "client " << i << " not in SHOW CLIENTS";
+        EXPECT_EQ(console.exec("KILL_CLIENT " + id).commandTag, "KILL_CLIENT");
+        killedOn.insert(worker);
+        killed[i] = true;
+    }
+    ASSERT_EQ(killedOn.size(), 2u);
+    for (size_t i = 0; i < clients.size(); ++i)
+        EXPECT_EQ(clients[i].exec("SELECT 'alive'", 5s).ok, !killed[i]) << "client " << i;
 }
 
 }  // namespace
