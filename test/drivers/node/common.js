@@ -48,4 +48,16 @@ async function report(driver, label, client, config) {
   return errors.length === 0
 }
 
-module.exports = { env, targets, check, report }
+// Runs `runTarget(label, host, port)` for each target in turn and exits 0 only if all passed.
+function runEveryTarget(runTarget) {
+  ;(async () => {
+    let ok = true
+    for (const [label, host, port] of targets()) ok = (await runTarget(label, host, port)) && ok
+    process.exit(ok ? 0 : 1)
+  })().catch((error) => {
+    console.log(`ERROR ${error.stack || error}`)
+    process.exit(1)
+  })
+}
+
+module.exports = { env, targets, check, report, runEveryTarget }

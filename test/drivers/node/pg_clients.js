@@ -8,7 +8,7 @@
 // DRIVER_CLIENTS, DRIVER_ROUNDS in the environment). Exit 0 only when every value was right.
 'use strict'
 const { Client } = require('pg')
-const { env, targets, check, report } = require('./common')
+const { env, check, report, runEveryTarget } = require('./common')
 
 const DRIVER = 'pg'
 const TABLE = 'drivers_node_pg'
@@ -64,11 +64,4 @@ async function runTarget(label, host, port) {
   return report(DRIVER, label, client, config)
 }
 
-;(async () => {
-  let ok = true
-  for (const [label, host, port] of targets()) ok = (await runTarget(label, host, port)) && ok
-  process.exit(ok ? 0 : 1)
-})().catch((error) => {
-  console.log(`ERROR ${error.stack || error}`)
-  process.exit(1)
-})
+runEveryTarget(runTarget)

@@ -9,7 +9,7 @@
 // DRIVER_DB, DRIVER_CLIENTS, DRIVER_ROUNDS in the environment). Exit 0 only when every value was right.
 'use strict'
 const postgres = require('postgres')
-const { env, targets, check, report } = require('./common')
+const { env, check, report, runEveryTarget } = require('./common')
 
 const DRIVER = 'postgres.js'
 const TABLE = 'drivers_postgresjs'
@@ -67,11 +67,4 @@ async function runTarget(label, host, port) {
   return report(DRIVER, label, client, config)
 }
 
-;(async () => {
-  let ok = true
-  for (const [label, host, port] of targets()) ok = (await runTarget(label, host, port)) && ok
-  process.exit(ok ? 0 : 1)
-})().catch((error) => {
-  console.log(`ERROR ${error.stack || error}`)
-  process.exit(1)
-})
+runEveryTarget(runTarget)
