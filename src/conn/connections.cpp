@@ -378,6 +378,7 @@ void Connections::adoptServer(const std::string& database, const std::string& us
             ServerConn& ref = *server;
             servers_.emplace(&ref, std::move(server));
             ref.adopt(std::move(handed.stream));
+            if (ref.state() == ServerConn::State::Closing && !ref.socket().hasHandle()) servers_.erase(&ref);
             return;
         }
     }
