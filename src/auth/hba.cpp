@@ -327,13 +327,18 @@ Result<IdentMaps> IdentMaps::parse(std::string_view text, const std::string& fil
         if (tokens->empty()) continue;
         if (tokens->size() != 3)
             return Error{fmt::format("{}:{}: a map line is MAPNAME SYSTEM-USERNAME DATABASE-USERNAME", fileName, number)};
-        Entry entry{(*tokens)[0], (*tokens)[1], (*tokens)[2], number};
+        Entry entry{(*tokens)[0], (*tokens)[1], (*tokens)[2], number, nullptr};
         if (entry.system[0] == '/') {
             if (!boundsWithinLimit(entry.system))
                 return Error{fmt::format("{}:{}: invalid regular expression '{}': a repetition bound exceeds 255",
                                          fileName, number, entry.system.substr(1))};
             try {
-                std::regex check(entry.system.substr(1), std::regex::extended);
+                // libstdc++'s polynomial mode matches breadth-first, in time linear in the user
+                // name for a given pattern: a pattern such as (a+)+$ cannot make a login that
+                // presents a long name spin a worker (the depth-first default backtracks
+                // exponentially). Back-references, which would need backtracking, are refused.
+                entry.pattern = std::make_shared<const std::regex>(
+                    entry.system.substr(1), std::regex::extended | std::regex_constants::__polynomial);
             } catch (const std::regex_error& e) {
                 return Error{fmt::format("{}:{}: invalid regular expression '{}': {}", fileName, number,
                                          entry.system.substr(1), e.what())};
@@ -352,7 +357,7 @@ bool IdentMaps::allows(const std::string& map, const std::string& systemUser, co
             continue;
         }
         std::smatch groups;
-        if (!std::regex_match(systemUser, groups, std::regex(entry.system.substr(1), std::regex::extended))) continue;
+        if (!std::regex_match(systemUser, groups, *entry.pattern)) continue;
         std::string wanted = entry.database;
         if (auto at = wanted.find("\\1"); at != std::string::npos && groups.size() > 1)
             wanted.replace(at, 2, groups[1].str());

@@ -9,7 +9,9 @@
 
 #include <sys/socket.h>
 
+#include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +73,9 @@ private:
     struct Entry {
         std::string map, system, database;
         int line = 0;
+        // A system user given as /regex: compiled once, at load. Shared: a reload's copy and the
+        // workers that match with it only read it.
+        std::shared_ptr<const std::regex> pattern;
     };
     std::vector<Entry> entries_;
 };

@@ -159,6 +159,12 @@ TEST(AuthIdent, ErrorsAndTheHbaMapOption) {
               "ident.conf:1: invalid regular expression '2{33333333333333333333333333333333333334,}42': a repetition "
               "bound exceeds 255");
     EXPECT_FALSE(IdentMaps::parse("m /a{1,256} b\n", "ident.conf"));
+    // A pattern that backtracks exponentially in a depth-first matcher answers at once: a
+    // long name from a client certificate must not hold a worker.
+    auto nested = IdentMaps::parse("m /^(a+)+$ b\n", "ident.conf");
+    ASSERT_TRUE(nested) << nested.error().message;
+    EXPECT_FALSE(nested->allows("m", std::string(64, 'a') + "!", "b"));
+    EXPECT_TRUE(nested->allows("m", std::string(64, 'a'), "b"));
     auto fine = IdentMaps::parse("m /^a{1,255}\\{9999}$ b\n", "ident.conf");
     ASSERT_TRUE(fine) << fine.error().message;
     EXPECT_TRUE(fine->allows("m", "aa{9999}", "b"));
