@@ -336,7 +336,7 @@ Result<IdentMaps> IdentMaps::parse(std::string_view text, const std::string& fil
                 // libstdc++'s polynomial mode matches breadth-first, in time linear in the user
                 // name for a given pattern: a pattern such as (a+)+$ cannot make a login that
                 // presents a long name spin a worker (the depth-first default backtracks
-                // exponentially). Back-references, which would need backtracking, are refused.
+                // exponentially). Extended (POSIX ERE) patterns have no back-references to lose.
                 entry.pattern = std::make_shared<const std::regex>(
                     entry.system.substr(1), std::regex::extended | std::regex_constants::__polynomial);
             } catch (const std::regex_error& e) {
