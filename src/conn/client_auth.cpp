@@ -67,9 +67,9 @@ void ClientConn::lookUpSecret() {
                                   : databaseEntry_ && !databaseEntry_->authUser.empty() ? databaseEntry_->authUser
                                                                                          : settings.auth_user;
     state_ = State::Auth;  // client_login_timeout bounds the lookup too
-    alive_ = std::make_shared<bool>(true);
-    lookupShard_ = &connections_.shardFor(*entry, database, authUser);
-    pool::Acquired acquired = lookupShard_->acquire(*this);
+    login_->alive = std::make_shared<bool>(true);
+    login_->lookupShard = &connections_.shardFor(*entry, database, authUser);
+    pool::Acquired acquired = login_->lookupShard->acquire(*this);
     if (acquired.server) onServerAvailable(*acquired.server);
     else if (acquired.error) onServerUnavailable(*acquired.error);
 }
@@ -83,11 +83,11 @@ void ClientConn::runSecretLookup(ServerConn& server) {
         sql.replace(at, 2, literal);
         at += literal.size() - 1;
     }
-    std::weak_ptr<bool> alive = alive_;
+    std::weak_ptr<bool> alive = login_->alive;
     server.runQueryForRows(sql, [this, alive, &server](const std::optional<Error>& error, ServerConn::Rows rows) {
         server.releaseFromClient(false);  // back to the auth pool
         if (alive.expired() || state_ == State::Closing) return;
-        lookupShard_ = nullptr;
+        login_->lookupShard = nullptr;
         if (error) {
             SLOG_WARN("{} auth_query failed: {}", describe(), error->message);
             closeWithError(error->sqlstate.empty() ? std::string(proto::sqlstate::kConnectionFailure) : error->sqlstate,
@@ -125,7 +125,7 @@ void ClientConn::startAuthentication() {
         request.tls = socket_.isTls();
         request.database = database_;
         request.user = user_;
-        request.replication = !replication_.empty();  // matches the "replication" keyword, as in PostgreSQL
+        request.replication = replication_ != Replication::None;  // matches the "replication" keyword, as in PostgreSQL
         request.address = socket_.peerSockaddr();
         const auth::HbaRules* rules = connections_.hba();
         auth::HbaRules::Match match = rules ? rules->match(request) : auth::HbaRules::Match{"reject", 0, ""};
@@ -360,6 +360,7 @@ void ClientConn::authenticated() {
     // stranger learns nothing about database names.
     if (refusedDatabase()) return;
     std::optional<pool::ScramPassthrough> passthrough = std::move(login_->passthrough);
+    auto replicationStartup = std::move(login_->replicationStartup);
     login_.reset();  // what only the login needed
     do {
         uint8_t random[8];  // pid and key in one call: each costs a syscall
@@ -387,11 +388,11 @@ void ClientConn::authenticated() {
     // SCRAM pass-through: servers of this pool log in with the keys this client proved, so no
     // plain password needs to be stored anywhere (only for the user's own server login).
     if (passthrough && shard_->target().serverUser == user_) shard_->pool().rememberScramKeys(*passthrough);
-    if (!replication_.empty()) {
+    if (replication_ != Replication::None) {
         // Its own server, never pooled (PgBouncer 1.23+); the welcome is that server's.
         state_ = State::WaitWelcome;
         waitingSince = Clock::now();  // query_wait_timeout bounds its login as a queued client's
-        dedicatedServer_ = connections_.launchDedicatedServer(*shard_, *this, replication_, std::move(replicationStartup_));
+        dedicatedServer_ = connections_.launchDedicatedServer(*shard_, *this, replicationWord(), std::move(replicationStartup));
         return;
     }
     if (auto welcome = welcomeFromCache()) {

@@ -36,14 +36,13 @@ ClientConn::ClientConn(Connections& connections, uint64_t id)
     : connections_(connections),
       socket_(connections.loop(), *this),
       id_(id),
-      name_("C-" + std::to_string(id)),
       login_(std::make_unique<Login>()),
       connectedAt_(Clock::now()) {}
 
 ClientConn::~ClientConn() = default;
 
 std::string ClientConn::describe() const {
-    return fmt::format("{}: {}/{}@{}", name_, database_.empty() ? "(nodb)" : database_,
+    return fmt::format("C-{}: {}/{}@{}", id_, database_.empty() ? "(nodb)" : database_,
                        user_.empty() ? "(nouser)" : user_, peer_);
 }
 
@@ -191,22 +190,22 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         // As PostgreSQL reads it; PgBouncer's words for the server ("yes" / "database").
         std::optional<bool> physical = config::parseBoolean(*replication);
         if (*replication == "database") {
-            replication_ = "database";
+            replication_ = Replication::Logical;
         } else if (!physical) {
             closeWithError(proto::sqlstate::kInvalidParameterValue,
                            fmt::format("invalid value for parameter \"replication\": \"{}\"", *replication),
                            "Valid values are: \"false\", 0, \"true\", 1, \"database\".");
             return;
         } else if (*physical) {
-            replication_ = "yes";
+            replication_ = Replication::Physical;
         }
     }
     for (const auto& [name, value] : packet.params) {
         if (name == "user" || name == "database") continue;
-        if (!replication_.empty()) {
+        if (replication_ != Replication::None) {
             // A replication connection has its own server: every parameter goes there as it came
             // (application_name names a synchronous standby; options may carry anything).
-            replicationStartup_.emplace_back(name, name == "replication" ? replication_ : value);
+            login_->replicationStartup.emplace_back(name, name == "replication" ? replicationWord() : value);
             continue;
         }
         if (isTrackedParameter(name, settings)) {
@@ -254,7 +253,7 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
     else if (config.fallbackDatabase) databaseEntry_ = &*config.fallbackDatabase;
     if (settings.log_connections)
         SLOG_INFO("{} login attempt: db={} user={} tls={} replication={}", describe(), database_, user_,
-                  socket_.isTls() ? socket_.tls()->describe() : "no", replication_.empty() ? "no" : replication_);
+                  socket_.isTls() ? socket_.tls()->describe() : "no", replicationWord());
     // An unknown or disabled database is refused after authentication (authenticated()).
     if (auto it = connections_.authFile().find(user_); it != connections_.authFile().end()) {
         login_->secret = it->second;
@@ -294,7 +293,7 @@ std::optional<pool::ServerParams> ClientConn::welcomeFromCache() {
 }
 
 void ClientConn::sendWelcome(const pool::ServerParams& serverParams) {
-    startup_ = wanted_;
+    startup_.reset();  // wanted_ is what the client connected with
     std::string out;
     proto::appendAuthenticationOk(out);
     for (const auto& [name, value] : serverParams.entries()) proto::appendParameterStatus(out, name, value);
@@ -355,7 +354,7 @@ void ClientConn::requestServer() {
 
 void ClientConn::onServerAvailable(pool::PooledServer& pooled) {
     auto& server = static_cast<ServerConn&>(pooled);
-    if (lookupShard_) {
+    if (lookupShard()) {
         runSecretLookup(server);
         return;
     }
@@ -527,8 +526,8 @@ void ClientConn::dedicatedServerReady(ServerConn& server) {
 
 void ClientConn::onServerUnavailable(const Error& error) {
     dedicatedServer_ = nullptr;
-    if (lookupShard_) {
-        lookupShard_ = nullptr;
+    if (lookupShard()) {
+        login_->lookupShard = nullptr;
         closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate,
                        "authentication query failed: " + error.message);
         return;
@@ -622,7 +621,7 @@ void ClientConn::serverReadyForQuery(char status) {
     if (readyPending_ > 0) requestUs_ = readyUs_;  // the next request in the pipeline starts now
     if (status == 'I') transactionUs_ = readyPending_ > 0 ? readyUs_ : 0;
     if (state_ != State::Active || !server_) return;
-    if (shard_->target().mode == pool::PoolMode::Statement && status != 'I' && replication_.empty()) {
+    if (shard_->target().mode == pool::PoolMode::Statement && status != 'I' && replication_ == Replication::None) {
         ServerConn* server = server_;
         server_ = nullptr;
         server->unlink();
@@ -637,7 +636,7 @@ void ClientConn::serverReadyForQuery(char status) {
 // with nothing more owed; statement mode the same (a transaction block is refused above).
 void ClientConn::releaseServerIfDone() {
     // A replication connection keeps its own server, whatever the pool mode.
-    if (!server_ || shard_->target().mode == pool::PoolMode::Session || !replication_.empty()) return;
+    if (!server_ || shard_->target().mode == pool::PoolMode::Session || replication_ != Replication::None) return;
     if (readyPending_ > 0 || extendedOpen_ || streamRemaining_ > 0 || !server_->readyForQuery()) return;
     ServerConn* server = server_;
     server_ = nullptr;
@@ -777,10 +776,12 @@ void ClientConn::sendFromServer(const uint8_t* data, size_t size) {
 bool ClientConn::serverParameterChanged(std::string_view name, std::string_view value) {
     // The client changed it (SET): from now on that is the value it expects on any server.
     if (!isTrackedParameter(name, connections_.settings())) return false;
+    if (const std::string* current = wanted_.find(name); !startup_ && (!current || *current != value))
+        startup_ = std::make_unique<pool::ServerParams>(wanted_);  // the startup values part ways
     wanted_.set(name, value);
     // RESET, RESET ALL, SET … TO DEFAULT and DISCARD ALL bring a parameter back to what the
     // server connection started with; the client expects what it connected with instead.
-    const std::string* mine = startup_.find(name);
+    const std::string* mine = startupParams().find(name);
     if (!mine || *mine == value) return false;
     const pool::ServerParams* defaults = shard_->serverDefaults();
     const std::string* initial = defaults ? defaults->find(name) : nullptr;
@@ -790,7 +791,7 @@ bool ClientConn::serverParameterChanged(std::string_view name, std::string_view 
 std::string ClientConn::restoreStartupParameters(const std::vector<std::string>& names) {
     ParameterChanges changes;
     for (const auto& name : names)
-        if (const std::string* value = startup_.find(name)) changes.emplace_back(name, *value);
+        if (const std::string* value = startupParams().find(name)) changes.emplace_back(name, *value);
     socket_.stopReading();  // nothing of the client's may reach the server before the restore
     return setStatements(changes);
 }
@@ -903,7 +904,7 @@ void ClientConn::close(std::string_view reason) {
     else if (connections_.settings().log_pooler_errors && previous == State::Startup)
         SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason, static_cast<long>(secondsSince(connectedAt_)));
     if (shard_) shard_->cancelWait(*this);
-    if (lookupShard_) lookupShard_->cancelWait(*this);
+    if (pool::PoolShard* lookup = lookupShard()) lookup->cancelWait(*this);
     if (server_) {
         ServerConn* server = server_;
         server_ = nullptr;

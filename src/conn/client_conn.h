@@ -103,7 +103,6 @@ public:
     int32_t cancelPid() const { return cancelPid_; }
     int32_t cancelKey() const { return cancelKey_; }
     TimePoint connectedAt() const { return connectedAt_; }
-    const std::string& name() const { return name_; }
     std::string describe() const override;  // "C-12: db/user@addr:port"
     net::Socket& socket() { return socket_; }
 
@@ -173,7 +172,6 @@ private:
     net::Socket socket_;
     State state_ = State::Startup;
     const uint64_t id_;
-    std::string name_;
     std::string peer_;
     std::string user_;
     std::string database_;
@@ -195,24 +193,35 @@ private:
         bool saslStarted = false;
         std::optional<auth::ScramSecret> storedScram;     // the auth_file's SCRAM secret, parsed
         std::optional<pool::ScramPassthrough> passthrough;  // what a successful SCRAM login proved
+        std::vector<std::pair<std::string, std::string>> replicationStartup;  // for its own server
+        pool::PoolShard* lookupShard = nullptr;  // the auth pool while an auth_query is pending
+        std::shared_ptr<bool> alive;             // made for a lookup: its answer may outlive us
     };
+    // The auth pool while an auth_query for this client is pending, else null.
+    pool::PoolShard* lookupShard() const { return login_ ? login_->lookupShard : nullptr; }
     std::unique_ptr<Login> login_;  // made by the constructor, where ScramServer is complete
-    pool::PoolShard* lookupShard_ = nullptr;  // the auth pool while an auth_query is pending
-    std::shared_ptr<bool> alive_;              // made for a lookup: its answer may outlive us
     pool::PoolShard* shard_ = nullptr;
     ServerConn* server_ = nullptr;
     std::unique_ptr<ClientStatements> statements_;  // null until it prepares one: idle clients stay small
     pool::ServerParams wanted_;   // parameters the client chose (startup packet, SET)
-    pool::ServerParams startup_;  // those of the startup packet, as the server spells them: what RESET restores
+    // Those of the startup packet, as the server spells them (what RESET restores): null while
+    // they are still what wanted_ holds, i.e. until the client SETs one (most never do, and an
+    // idle client need not hold its parameters twice).
+    std::unique_ptr<pool::ServerParams> startup_;
+    const pool::ServerParams& startupParams() const { return startup_ ? *startup_ : wanted_; }
     int32_t cancelPid_ = 0;
     int32_t cancelKey_ = 0;
     bool cancelRegistered_ = false;
     uint32_t streamRemaining_ = 0;
     uint32_t discardRemaining_ = 0;  // the rest of a message refused as too large (never sent on)
-    // A replication connection: "yes" (physical) or "database" (logical), "" for any other; its
-    // startup parameters for its own server, and that server while it logs in.
-    std::string replication_;
-    std::vector<std::pair<std::string, std::string>> replicationStartup_;
+    // A replication connection (its startup parameters wait in Login for its own server), and
+    // that server while it logs in.
+    enum class Replication : uint8_t { None, Physical, Logical };
+    Replication replication_ = Replication::None;
+    // PgBouncer's words for it in the log and to the server: "no", "yes", "database".
+    const char* replicationWord() const {
+        return replication_ == Replication::None ? "no" : replication_ == Replication::Physical ? "yes" : "database";
+    }
     ServerConn* dedicatedServer_ = nullptr;
     // What the linked server still owes: one ReadyForQuery per Query, FunctionCall and Sync sent,
     // and whether extended-protocol messages were sent since the last Sync.

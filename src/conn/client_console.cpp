@@ -96,7 +96,7 @@ void ClientConn::describeRow(ConnectionRow& row) const {
     row.id = id_;
     row.user = user_.empty() ? "(nouser)" : user_;
     row.database = database_.empty() ? "(nodb)" : database_;
-    if (!replication_.empty()) row.replication = replication_ == "database" ? "logical" : "physical";
+    if (replication_ != Replication::None) row.replication = replication_ == Replication::Logical ? "logical" : "physical";
     switch (state_) {
         case State::Waiting:
             row.state = "waiting";
