@@ -91,7 +91,7 @@ TEST_F(ServerLoginRetry, ALoginErrorIsNotGivenToNewClientsOnceTheServerAcceptsAg
 TEST(ServerConnect, AnUnreachableNetworkIsAConnectFailure) {
     PgServer& pg = sharedPg();
     SluiceProcess sluice;
-    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "query_wait_timeout = 2\nserver_login_retry = 1\n",
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "query_wait_timeout = 1\nserver_login_retry = 1\n",
                                       "nowhere = host=255.255.255.255 port=5432 dbname=app\napp = host=127.0.0.1 port=" +
                                           std::to_string(pg.port()) + " dbname=app\n")));
     for (int attempt = 0; attempt < 2; ++attempt) {
