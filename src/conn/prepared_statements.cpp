@@ -310,6 +310,9 @@ PreparedRelay::Outcome PreparedRelay::fromClient(char type, const uint8_t* body,
 
 PreparedRelay::Outcome PreparedRelay::rewriteDeallocate(char type, const uint8_t* body, size_t size,
                                                         ClientStatements& client, std::string& toServer) {
+    // Only a Parse can start a DEALLOCATE: without one pending, a Bind or Describe (every
+    // transaction of a prepared-statement client) is not read twice.
+    if (type != proto::msg::kParse && !unnamedDeallocate_ && !deallocatePortal_) return Outcome::Unchanged;
     switch (type) {
         case proto::msg::kParse: {
             proto::ParseMessage parse;
