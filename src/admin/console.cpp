@@ -106,7 +106,7 @@ void Console::runVerb(const conn::ConsoleRequest& request, const Command& comman
     }
     static const std::set<std::string> kVerbs = {"pause",    "resume", "disable", "enable",  "reconnect",
                                                  "kill",     "kill_client", "suspend", "shutdown", "wait_close",
-                                                 "reload"};
+                                                 "reload", "takeover"};
     if (!kVerbs.count(verb)) {
         answerError(request, proto::sqlstate::kSyntaxError,
                     fmt::format("invalid command '{}', use SHOW HELP;", request.query));
@@ -121,6 +121,13 @@ void Console::runVerb(const conn::ConsoleRequest& request, const Command& comman
     if (verb == "kill") return kill(request, arg);
     if (verb == "kill_client") return killClient(request, arg);
     if (verb == "wait_close") return waitClose(request, arg);
+    if (verb == "takeover") {
+        if (!arg.empty()) return answerError(request, proto::sqlstate::kSyntaxError, "TAKEOVER takes no argument");
+        if (control_.shuttingDown())
+            return answerError(request, proto::sqlstate::kObjectNotInPrerequisiteState, "pooler is shutting down");
+        logIssued("TAKEOVER", "");
+        return control_.takeOver(request);
+    }
     if (verb == "reload") {
         if (!arg.empty()) return answerError(request, proto::sqlstate::kSyntaxError, "RELOAD takes no argument");
         logIssued("RELOAD", "");

@@ -33,6 +33,10 @@ public:
     // A notice for the console, if any ("" when none).
     virtual Result<std::string> applySetting(std::string_view key, std::string_view value) = 0;
     virtual void shutdown(ShutdownMode mode) = 0;
+    // TAKEOVER: the online restart's old side (-R, DESIGN §3). The asking connection becomes the
+    // channel everything is handed over on; an error is answered on it while it is still a
+    // console connection.
+    virtual void takeOver(const conn::ConsoleRequest& request) = 0;
     virtual bool shuttingDown() const = 0;
     // Sends the console's answer to the client that asked.
     virtual void reply(const conn::ConsoleRequest& to, std::string bytes, bool closeAfter = false) = 0;

@@ -646,7 +646,10 @@ void ClientConn::releaseServerIfDone() {
     if (!socket_.input().empty() && state_ == State::Idle) handleIdle(socket_.input());
     // A client without a server keeps no read buffer (freed only if nothing is buffered): idle
     // clients cost little, at one allocation per transaction, never per message.
-    if (state_ == State::Idle) socket_.input().release();
+    if (state_ == State::Idle) {
+        socket_.input().release();
+        connections_.handOverWhenIdle(*this);
+    }
 }
 
 void ClientConn::forwardToServer(net::IoBuffer& input) {
@@ -834,6 +837,7 @@ void ClientConn::serverLost(const Error& error, bool midMessage) {
     state_ = State::Idle;
     socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
     if (!socket_.input().empty()) readInput(socket_.input());
+    else connections_.handOverWhenIdle(*this);
 }
 
 bool ClientConn::answerLostTransaction(net::IoBuffer& input) {
@@ -903,6 +907,11 @@ void ClientConn::close(std::string_view reason) {
         SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason, static_cast<long>(secondsSince(connectedAt_)));
     else if (connections_.settings().log_pooler_errors && previous == State::Startup)
         SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason, static_cast<long>(secondsSince(connectedAt_)));
+    leave(previous);
+    socket_.close();
+}
+
+void ClientConn::leave(State previous) {
     if (shard_) shard_->cancelWait(*this);
     if (pool::PoolShard* lookup = lookupShard()) lookup->cancelWait(*this);
     if (server_) {
@@ -922,7 +931,6 @@ void ClientConn::close(std::string_view reason) {
         connections_.counters().clients.fetch_sub(1, std::memory_order_relaxed);
         counted_ = false;
     }
-    socket_.close();
 }
 
 void ClientConn::onSocketClosed() { connections_.destroy(*this); }

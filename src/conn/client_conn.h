@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "conn/cancel_forwarder.h"
+#include "conn/handed_client.h"
 #include "conn/prepared_statements.h"
 #include "conn/tracked_params.h"
 #include "net/socket.h"
@@ -69,6 +70,21 @@ public:
     // RESUME after SUSPEND: read again wherever the client was reading.
     void resumeAfterSuspend();
 
+    // The online restart (-R, DESIGN §3; conn/client_handover.cpp). Whether this client may go
+    // to the new process once it is between transactions: a plain socket, not the console, not a
+    // replication connection, not a session holding its server (those stay to the end).
+    bool movable() const;
+    // Between transactions with nothing in flight either way: the socket and what the client is
+    // leave for the new process, and this connection closes without a word to the client.
+    // nullopt when not now (nothing changed then).
+    std::optional<std::pair<net::DetachedStream, HandedClient>> handOver();
+    // In the new process, instead of accept(): the client another process handed over, logged in
+    // and between transactions. False when it cannot be served here (the client was told).
+    bool adopt(net::DetachedStream stream, HandedClient handed);
+    // A console client that asked for the hand-over (TAKEOVER): its socket becomes the channel
+    // the old process sends everything over, outside any loop.
+    Result<net::DetachedStream> detachTakeoverChannel();
+
     // The admin console's answer to the last query; closes the client after it when asked to.
     void consoleReply(const std::string& bytes, bool closeAfter);
     bool isConsole() const { return console_; }
@@ -118,6 +134,8 @@ public:
     void onSocketTlsReady() override;
 
 private:
+    // What closing undoes, short of the socket: waits, links, keys, counts.
+    void leave(State previous);
     void readInput(net::IoBuffer& input);
     bool handleStartup(net::IoBuffer& input);
     void beginTls();

@@ -230,6 +230,7 @@ void Connections::forwardCancel(ServerConn& server, CancelAnswer answer) {
 }
 
 void Connections::destroy(ClientConn& client) {
+    handOversQueued_.erase(&client);
     watchedClients_.remove(client);
     quietClients_.remove(client);
     clients_.erase(&client);
@@ -238,6 +239,7 @@ void Connections::destroy(ClientConn& client) {
 void Connections::destroy(ServerConn& server) { servers_.erase(&server); }
 
 void Connections::checkTimeouts() {
+    if (!handOversQueued_.empty()) flushHandOvers();  // those whose output was slow to go
     const auto& s = settings();
     const TimePoint now = Clock::now();
     const uint64_t nowUs = nowMicros();

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "auth/auth_file.h"
 #include "auth/hba.h"
@@ -20,6 +21,7 @@
 #include "conn/cancel_key.h"
 #include "conn/client_conn.h"
 #include "conn/console_gateway.h"
+#include "conn/handed_client.h"
 #include "conn/peer_canceler.h"
 #include "conn/worker_mesh.h"
 #include "conn/prepared_statements.h"
@@ -165,6 +167,23 @@ public:
     void suspend();
     bool suspended() const { return suspended_; }
 
+    // The online restart (-R, DESIGN §3). In the old process: from now on each movable client
+    // leaves through `sink` (called on this worker's thread) as soon as it is between
+    // transactions with nothing in flight; a client that cannot move stays until it leaves.
+    using HandOverSink = std::function<void(net::DetachedStream, HandedClient)>;
+    void startHandOver(HandOverSink sink);
+    // The new process went away: the clients not handed over yet stay here.
+    void stopHandOver();
+    // A client came to rest between transactions (a release point, a login, a lost server).
+    void handOverWhenIdle(ClientConn& client) {
+        if (handOverSink_) queueHandOver(client);
+    }
+    // In the new process: a client the old one handed over.
+    void adoptClient(net::DetachedStream stream, HandedClient handed);
+    // The channel the new process asked for the hand-over on (TAKEOVER, sent by the pooler's own
+    // unix user as "pgbouncer" over the unix socket): its socket, out of this loop; else why not.
+    Result<net::DetachedStream> detachTakeoverChannel(uint64_t consoleClientId);
+
     // The admin console (DESIGN §4, admin/): its clients' queries go to the control plane and the
     // answers come back here, on this worker's thread.
     void setConsoleGateway(ConsoleGateway* gateway, int worker) {
@@ -218,6 +237,9 @@ private:
     bool closeIdleServerSharing(const std::string& database, const std::string& user, bool databaseLimit);
     void askNextWorkerForRoom(std::string database, std::string user, bool databaseLimit, int workersLeft);
     void openForcedUserPools();
+    void queueHandOver(ClientConn& client);
+    // Hands over the queued clients whose output has gone; the rest wait for the next try.
+    void flushHandOvers();
 
     uv_loop_t* loop_;
     pool::PoolRegistry& pools_;
@@ -248,6 +270,9 @@ private:
     PeerCanceler peerCanceler_;
     TimePoint roomAskedElsewhereAt_{};  // closeIdleServerForRoom's last round of the other workers
     std::unordered_map<uint64_t, ClientConn*> cancelRequesters_;  // by id, waiting for their answer
+    HandOverSink handOverSink_;                       // set in the old process of an online restart
+    std::unordered_set<ClientConn*> handOversQueued_;  // at rest, not reading, their output going out
+    bool handOverFlushPosted_ = false;
 
     // Cancels a client of this worker; `answer` runs (on this worker) when that is done.
     using CancelAnswer = std::function<void(CancelOutcome)>;

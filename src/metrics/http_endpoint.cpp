@@ -1,5 +1,8 @@
 #include "metrics/http_endpoint.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "metrics/http_request.h"
@@ -190,6 +193,47 @@ Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::open(uv_loop_t* loop, const 
         }
     }
     endpoint->description_ = fmt::format("http://{}:{}", address, port);
+    return endpoint;
+}
+
+std::vector<int> HttpEndpoint::detachListeners() {
+    std::vector<int> fds;
+    for (uv_tcp_t* tcp : listeners_) {
+        int fd = -1;
+        if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) == 0)
+            if (int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0); copy >= 0) fds.push_back(copy);
+    }
+    close();
+    return fds;
+}
+
+Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::adopt(uv_loop_t* loop, const std::vector<int>& fds,
+                                                         Handler handler) {
+    std::unique_ptr<HttpEndpoint> endpoint(new HttpEndpoint(loop, std::move(handler)));
+    for (int fd : fds) {
+        const int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        auto* tcp = new uv_tcp_t;
+        uv_tcp_init(loop, tcp);
+        tcp->data = endpoint.get();
+        endpoint->listeners_.push_back(tcp);
+        int rc = own < 0 ? UV_EBADF : uv_tcp_open(tcp, own);
+        if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 64, &HttpEndpoint::onConnection);
+        if (rc != 0) {
+            if (own >= 0 && uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) != 0) ::close(own);
+            return Error{fmt::format("cannot listen for HTTP on a socket taken over: {}", uv_strerror(rc))};
+        }
+        sockaddr_storage address{};
+        int length = sizeof address;
+        if (endpoint->description_.empty() &&
+            uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+            char host[64] = "?";
+            const int port = address.ss_family == AF_INET6
+                                 ? ntohs(reinterpret_cast<sockaddr_in6&>(address).sin6_port)
+                                 : ntohs(reinterpret_cast<sockaddr_in&>(address).sin_port);
+            uv_ip_name(reinterpret_cast<sockaddr*>(&address), host, sizeof host);
+            endpoint->description_ = fmt::format("http://{}:{} (taken over)", host, port);
+        }
+    }
     return endpoint;
 }
 

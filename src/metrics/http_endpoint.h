@@ -33,6 +33,10 @@ public:
                                                       Handler handler);
     ~HttpEndpoint();
     void close();
+    // The online restart (-R): duplicates of the listening sockets for the new process, which
+    // listens on them with adopt(); this endpoint then accepts no more.
+    std::vector<int> detachListeners();
+    static Result<std::unique_ptr<HttpEndpoint>> adopt(uv_loop_t* loop, const std::vector<int>& fds, Handler handler);
     std::string description() const { return description_; }
 
     // Limits: a request larger than this is answered 431; one slower than this is dropped.

@@ -42,6 +42,16 @@ void Listener::close() {
     if (!unixPath_.empty()) ::unlink(unixPath_.c_str());
 }
 
+int Listener::detach() {
+    if (closed_ || !handle_) return -1;
+    int fd = -1;
+    if (uv_fileno(&handle_->h.handle, &fd) != 0) return -1;
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    unixPath_.clear();  // the file now names the new owner's socket
+    close();
+    return copy;
+}
+
 void Listener::onConnection(uv_stream_t* server, int status) {
     auto* handle = static_cast<Handle*>(server->data);
     if (status != 0 || !handle->owner) return;
@@ -117,7 +127,20 @@ Result<std::unique_ptr<Listener>> Listener::openUnix(uv_loop_t* loop, const Unix
     uv_pipe_init(loop, &handle->h.pipe, 0);
     handle->h.handle.data = handle.get();
     handle->owner = listener.get();
-    int rc = uv_pipe_bind(&handle->h.pipe, path.c_str());
+    // Bound here, not with uv_pipe_bind: libuv unlinks a path it bound when the handle closes,
+    // and a listener detached for the new process (-R) must leave the file to it.
+    int rc = 0;
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (fd < 0) rc = uv_translate_sys_error(errno);
+    else if (path.size() >= sizeof addr.sun_path) rc = UV_ENAMETOOLONG;
+    if (rc == 0) {
+        std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) rc = uv_translate_sys_error(errno);
+    }
+    if (rc == 0 && (rc = uv_pipe_open(&handle->h.pipe, fd)) != 0) ::close(fd);
+    else if (rc != 0 && fd >= 0) ::close(fd);
     if (rc == 0) rc = uv_listen(&handle->h.stream, options.backlog, &Listener::onConnection);
     if (rc != 0) {
         uv_close(&handle.release()->h.handle, freeHandle);
@@ -138,7 +161,8 @@ Result<std::unique_ptr<Listener>> Listener::openUnix(uv_loop_t* loop, const Unix
     return listener;
 }
 
-Result<std::unique_ptr<Listener>> Listener::adopt(uv_loop_t* loop, int fd, int backlog, OnConnection onConnection) {
+Result<std::unique_ptr<Listener>> Listener::adopt(uv_loop_t* loop, int fd, int backlog, OnConnection onConnection,
+                                                   std::string_view origin) {
     int type = 0;
     socklen_t typeLength = sizeof type;
     sockaddr_storage address{};
@@ -172,7 +196,7 @@ Result<std::unique_ptr<Listener>> Listener::adopt(uv_loop_t* loop, int fd, int b
         return Error{fmt::format("cannot listen on passed socket {}: {}", where, uv_strerror(rc))};
     }
     listener->handle_ = handle.release();
-    listener->description_ = where + " (passed by systemd)";
+    listener->description_ = fmt::format("{} ({})", where, origin);
     return listener;
 }
 

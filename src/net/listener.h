@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/result.h"
@@ -39,11 +40,17 @@ public:
     // A stream socket someone else bound (systemd socket activation): this listener accepts on a
     // duplicate of `fd`, so several workers can share it. Its socket file, if any, is the
     // opener's: closing leaves it.
-    static Result<std::unique_ptr<Listener>> adopt(uv_loop_t* loop, int fd, int backlog, OnConnection onConnection);
+    // `origin` says where it came from in the description ("passed by systemd").
+    static Result<std::unique_ptr<Listener>> adopt(uv_loop_t* loop, int fd, int backlog, OnConnection onConnection,
+                                                   std::string_view origin);
 
     ~Listener();
     struct Handle;  // the libuv handle; closed asynchronously, so it may outlive the Listener
     void close();
+    // The online restart: a duplicate of the listening socket for the new process (-1 on
+    // error); this listener then stops accepting, leaving queued connections and the socket
+    // file to the new owner.
+    int detach();
     const std::string& description() const { return description_; }
     bool isUnix() const { return isUnix_; }
 

@@ -195,11 +195,9 @@ int Server::run() {
         }
     }
     if (geteuid() == 0) SLOG_WARN("running as root is not recommended; use -u or the user setting");
-    if (options_.reboot)
-        SLOG_WARN("-R: Sluice takes no sockets over from a running process (PgBouncer deprecated its online "
-                  "restart too); starting normally. To restart without dropping clients, start the new process "
-                  "beside the old one with so_reuseport = 1 and send the old one SIGTERM");
-    if (!writePidfile()) return 1;
+    TakeoverReceiver::Listeners takenOver;
+    if (options_.reboot && !takeOverFromRunningProcess(takenOver)) return 1;
+    if (!writePidfile(takeoverReceiver_ != nullptr)) return 1;
 
     // Signals first: a SIGHUP that arrives as soon as the port is open must reload, not kill
     // (its default action); libuv queues it until the control loop runs.
@@ -212,12 +210,14 @@ int Server::run() {
         signals_.push_back(std::move(handle));
     }
     // Before the pooler's own listeners: whoever sees the pooler port open finds the probes too.
-    if (settings.http_listen_port > 0) {
-        auto opened = metrics::HttpEndpoint::open(
-            &loop_, settings.http_listen_addr, static_cast<int>(settings.http_listen_port),
-            [this](std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond) {
-                serveHttp(method, path, std::move(respond));
-            });
+    if (settings.http_listen_port > 0 || !takenOver.http.empty()) {
+        auto handler = [this](std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond) {
+            serveHttp(method, path, std::move(respond));
+        };
+        auto opened = takenOver.http.empty()
+                          ? metrics::HttpEndpoint::open(&loop_, settings.http_listen_addr,
+                                                        static_cast<int>(settings.http_listen_port), handler)
+                          : metrics::HttpEndpoint::adopt(&loop_, takenOver.http, handler);
         if (!opened) {
             SLOG_FATAL("{}", opened.error().message);
             removePidfile();
@@ -240,14 +240,16 @@ int Server::run() {
     // workers = auto (stored as 0): one per CPU this process may use (cpu_count.h).
     const int wanted = settings.workers > 0 ? static_cast<int>(settings.workers) : availableCpus();
     const int workers = std::clamp<int>(wanted, 1, conn::Connections::kMaxWorkers);
-    const std::vector<int> passedSockets = takeActivationSockets();
-    if (!passedSockets.empty())
+    const bool tookOver = !takenOver.pooler.empty();
+    const std::vector<int> passedSockets = tookOver ? takenOver.pooler : takeActivationSockets();
+    if (!passedSockets.empty() && !tookOver)
         SLOG_INFO("socket activation: {} socket(s) passed by systemd; listen_addr, listen_port and "
                   "unix_socket_dir are not used to listen", passedSockets.size());
     for (int i = 0; i < workers; ++i) {
         workers_.push_back(std::make_unique<Worker>(i, pools_, counters_, snapshot_));
         // Several workers always share the port; so_reuseport lets another process share it too.
-        if (auto status = workers_.back()->listen(settings, workers > 1 || settings.so_reuseport, passedSockets);
+        if (auto status = workers_.back()->listen(settings, workers > 1 || settings.so_reuseport, passedSockets,
+                                                  tookOver ? "taken over" : "passed by systemd");
             !status) {
             SLOG_FATAL("{}", status.error().message);
             removePidfile();
@@ -255,6 +257,7 @@ int Server::run() {
             return 1;
         }
     }
+    takenOver.closeAll();  // every worker listens on its own duplicates
     uv_async_init(&loop_, &controlWakeup_, &Server::onControlAsync);
     controlWakeup_.data = this;
     for (auto& worker : workers_) {
@@ -263,6 +266,7 @@ int Server::run() {
     }
     for (auto& worker : workers_) worker->start();
     SLOG_INFO("process up: Sluice {}, {} worker(s)", SLUICE_VERSION, workers);
+    if (takeoverReceiver_) receiveTakenOverClients();
     // The listeners accept from here on (they were bound and listening before start()).
     if (options_.daemon) notifier_.send(fmt::format("MAINPID={}\n", getpid()));
     notifier_.ready(notifyStatus());
@@ -279,6 +283,7 @@ int Server::run() {
 
     uv_run(&loop_, UV_RUN_DEFAULT);
 
+    takeoverReceiver_.reset();  // its thread posts nowhere once the control loop is closed
     for (auto& worker : workers_) worker->join();
     workers_.clear();
     removePidfile();
@@ -525,7 +530,16 @@ void Server::checkShutdown() {
         activeServers += worker->activeServerCount();
     }
     const bool waitingForClients = shutdown_ == Shutdown::WaitForClients;
+    if (takeoverSender_ && takeoverSender_->failed() && !handOverStopped_) {
+        handOverStopped_ = true;  // the new process is gone: the rest stay here to the end
+        onEveryWorker([](conn::Connections& connections) { connections.stopHandOver(); });
+    }
     if (waitingForClients ? clients != 0 : activeServers != 0) return;
+    if (takeoverSender_) {
+        takeoverSender_->finish();  // the new process has every client that could go
+        if (!takeoverSender_->finished()) return;
+        SLOG_INFO("TAKEOVER: {} client(s) handed over to the new process", takeoverSender_->clientsSent());
+    }
     SLOG_INFO(waitingForClients ? "client connections dropped, exiting" : "server connections dropped, exiting");
     beginShutdown(Shutdown::Immediate);
 }
@@ -637,10 +651,10 @@ std::optional<discovery::ProbeLogin> Server::probeLogin(const discovery::HostSta
     return login;
 }
 
-bool Server::writePidfile() {
+bool Server::writePidfile(bool replacing) {
     pidfile_ = snapshot_.config->settings.pidfile;
     if (pidfile_.empty()) return true;
-    if (std::ifstream existing(pidfile_); existing) {
+    if (std::ifstream existing(pidfile_); existing && !replacing) {
         long pid = 0;
         if (existing >> pid && pid > 0 && kill(static_cast<pid_t>(pid), 0) == 0) {
             SLOG_FATAL("pidfile {} exists and process {} is running", pidfile_, pid);

@@ -17,6 +17,7 @@
 #include "metrics/http_endpoint.h"
 #include "pool/pool_registry.h"
 #include "server/systemd_notify.h"
+#include "server/takeover.h"
 #include "server/worker.h"
 
 namespace sluice::server {
@@ -27,9 +28,8 @@ struct Options {
     bool quiet = false;
     bool daemon = false;
     std::string user;  // -u: switch to this user after start
-    // -R: PgBouncer's online restart (deprecated there since 1.20). Accepted so that its command
-    // lines work; nothing is taken over: the start is a normal one (a running process keeps
-    // the port, and the start fails as it would without -R).
+    // -R: PgBouncer's online restart: take the listening sockets and the clients over from the
+    // process running with this configuration (server/takeover.h); none running: a normal start.
     bool reboot = false;
 };
 
@@ -48,6 +48,7 @@ public:
     Status reload() override;
     Result<std::string> applySetting(std::string_view key, std::string_view value) override;
     void shutdown(admin::ShutdownMode mode) override;
+    void takeOver(const conn::ConsoleRequest& request) override;
     bool shuttingDown() const override { return shutdown_ != Shutdown::None; }
     void reply(const conn::ConsoleRequest& to, std::string bytes, bool closeAfter) override;
 
@@ -67,6 +68,14 @@ private:
     // Hands a new snapshot to every worker.
     void publish(conn::Snapshot snapshot);
     void beginShutdown(Shutdown mode);
+    // -R, new side: asks the running process to hand over; its listening sockets, or none (a
+    // normal start). False when the start must fail.
+    bool takeOverFromRunningProcess(TakeoverReceiver::Listeners& listeners);
+    // -R, new side, once the workers run: the clients as they arrive.
+    void receiveTakenOverClients();
+    // TAKEOVER, old side: the channel is ours; the listening sockets go first, then the clients.
+    void handOverListeners(const conn::ConsoleRequest& request, Result<net::DetachedStream> channel);
+    void handOverClients();
     void checkShutdown();
     // Runs `task` on the control thread (from any thread).
     void postToControl(std::function<void()> task);
@@ -85,7 +94,8 @@ private:
     static void onControlAsync(uv_async_t* async);
     // The STATUS= line for systemd: clients and servers summed over the workers.
     std::string notifyStatus() const;
-    bool writePidfile();
+    // `replacing`: the process named in it is the one being taken over.
+    bool writePidfile(bool replacing = false);
     void removePidfile();
 
     Options options_;
@@ -113,6 +123,9 @@ private:
     int exitCode_ = 0;
     SystemdNotifier notifier_;  // sd_notify; does nothing without $NOTIFY_SOCKET
     uint64_t ticks_ = 0;
+    std::unique_ptr<TakeoverSender> takeoverSender_;      // old side of -R: handing over
+    bool handOverStopped_ = false;                        // its channel failed
+    std::unique_ptr<TakeoverReceiver> takeoverReceiver_;  // new side of -R: taking over
 };
 
 }  // namespace sluice::server

@@ -38,7 +38,8 @@ Worker::~Worker() {
     uv_loop_close(&loop_);
 }
 
-Status Worker::listen(const config::Settings& s, bool reusePort, const std::vector<int>& passedSockets) {
+Status Worker::listen(const config::Settings& s, bool reusePort, const std::vector<int>& passedSockets,
+                      std::string_view origin) {
     auto onConnection = [this](uv_stream_t* listener, bool isUnix) {
         if (stopping_) return;
         connections_->acceptClient(listener, isUnix);
@@ -49,7 +50,7 @@ Status Worker::listen(const config::Settings& s, bool reusePort, const std::vect
     };
     if (!passedSockets.empty()) {
         for (int fd : passedSockets) {
-            auto adopted = net::Listener::adopt(&loop_, fd, static_cast<int>(s.listen_backlog), onConnection);
+            auto adopted = net::Listener::adopt(&loop_, fd, static_cast<int>(s.listen_backlog), onConnection, origin);
             if (!adopted) {
                 closeListeners();
                 return adopted.error();
@@ -147,6 +148,14 @@ void Worker::closeTcpListeners() {
         listener->close();
         return true;
     });
+}
+
+std::vector<int> Worker::detachListeners() {
+    std::vector<int> fds;
+    for (auto& listener : listeners_)
+        if (int fd = listener->detach(); fd >= 0) fds.push_back(fd);
+    listeners_.clear();
+    return fds;
 }
 
 void Worker::stop() {

@@ -24,7 +24,9 @@ public:
     // Opens the listeners on this worker's loop; on error nothing is left open. With sockets
     // passed by systemd (socket activation), every worker accepts on those instead of opening
     // listen_addr / unix_socket_dir.
-    Status listen(const config::Settings& settings, bool reusePort, const std::vector<int>& passedSockets);
+    // The same for those a previous process handed over (-R); `origin` names where they came from.
+    Status listen(const config::Settings& settings, bool reusePort, const std::vector<int>& passedSockets,
+                  std::string_view origin);
     // Before start(): where this worker's admin console clients send their queries.
     void setConsoleGateway(conn::ConsoleGateway* gateway) { connections_->setConsoleGateway(gateway, index_); }
     void setMesh(conn::WorkerMesh* mesh) { connections_->setMesh(mesh); }
@@ -43,6 +45,9 @@ public:
     void closeListeners();
     // Shutting down with a wait: TCP closes, the unix socket stays for the admin console.
     void closeTcpListeners();
+    // The online restart: duplicates of every listening socket, for the new process; this
+    // worker accepts no more.
+    std::vector<int> detachListeners();
     void stop();  // closes everything; the loop then ends
 
 private:

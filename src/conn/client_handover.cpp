@@ -1,0 +1,102 @@
+// The client's part of the online restart (-R; DESIGN §3): leaving for the new process between
+// transactions, and being taken in by it.
+#include <fmt/format.h>
+
+#include "conn/client_conn.h"
+#include "conn/connections.h"
+#include "conn/server_conn.h"
+#include "proto/codes.h"
+#include "util/log.h"
+
+namespace sluice::conn {
+
+bool ClientConn::movable() const {
+    if (console_ || replication_ != Replication::None || socket_.isTls() || !shard_) return false;
+    // A session keeps its server, with whatever the client left on it (temp tables, SETs).
+    return shard_->target().mode != pool::PoolMode::Session || server_ == nullptr;
+}
+
+std::optional<std::pair<net::DetachedStream, HandedClient>> ClientConn::handOver() {
+    if (state_ != State::Idle || !movable() || transactionLost_ || streamRemaining_ > 0 || discardRemaining_ > 0)
+        return std::nullopt;
+    auto stream = socket_.detach();  // nullopt while output is queued or input unread
+    if (!stream) return std::nullopt;
+    HandedClient handed;
+    handed.user = user_;
+    handed.database = database_;
+    handed.cancelPid = cancelPid_;
+    handed.cancelKey = cancelKey_;
+    handed.wanted = wanted_.entries();
+    if (startup_) handed.startup = startup_->entries();
+    if (statements_)
+        for (const auto& [name, statement] : *statements_)
+            handed.statements.push_back({name, statement->query, statement->paramTypes});
+    if (shard_->target().serverUser == user_) handed.scramKeys = shard_->pool().scramKeys();
+    handed.connectedAtNs = std::chrono::duration_cast<std::chrono::nanoseconds>(connectedAt_.time_since_epoch()).count();
+    if (connections_.settings().log_disconnections) SLOG_INFO("{} handed over to the new process", describe());
+    const State previous = state_;
+    state_ = State::Closing;
+    leave(previous);  // the detached handle closes: onSocketClosed frees us
+    return std::make_pair(std::move(*stream), std::move(handed));
+}
+
+Result<net::DetachedStream> ClientConn::detachTakeoverChannel() {
+    if (!console_ || !socket_.isUnix()) return Error{"TAKEOVER needs a console connection over the unix socket"};
+    auto stream = socket_.detach();
+    if (!stream) return Error{"TAKEOVER must be the last query sent on its connection"};
+    const State previous = state_;
+    state_ = State::Closing;
+    leave(previous);
+    return std::move(*stream);
+}
+
+bool ClientConn::adopt(net::DetachedStream stream, HandedClient handed) {
+    const bool isUnix = stream.isUnix;
+    if (socket_.adopt(std::move(stream)) != 0) {
+        state_ = State::Closing;  // the socket closes itself (if it got as far as a handle)
+        return false;
+    }
+    login_.reset();
+    const auto& settings = connections_.settings();
+    peer_ = isUnix ? fmt::format("unix:{}", settings.listen_port) : socket_.peerAddress();
+    if (!isUnix) socket_.applyTcpOptions(connections_.tcpOptions());
+    connections_.counters().clients.fetch_add(1, std::memory_order_relaxed);
+    counted_ = true;
+    user_ = std::move(handed.user);
+    database_ = std::move(handed.database);
+    connectedAt_ = TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(handed.connectedAtNs)));
+    for (auto& [name, value] : handed.wanted) wanted_.set(name, value);
+    if (handed.startup) {
+        startup_ = std::make_unique<pool::ServerParams>();
+        for (auto& [name, value] : *handed.startup) startup_->set(name, value);
+    }
+    cancelPid_ = handed.cancelPid;
+    cancelKey_ = handed.cancelKey;
+    // The client keeps the key it was given; only a key this process made itself could collide.
+    if (connections_.findByCancelKey(cancelPid_, cancelKey_) == nullptr) {
+        connections_.registerCancelKey(*this);
+        cancelRegistered_ = true;
+    }
+    state_ = State::Idle;
+    const auto& config = connections_.config();
+    if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;
+    else if (config.fallbackDatabase) databaseEntry_ = &*config.fallbackDatabase;
+    if (refusedDatabase()) return true;  // told why, as at a login
+    shard_ = &connections_.shardFor(*databaseEntry_, database_, user_);
+    std::string_view limit;
+    if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {
+        refuseOverClientLimit(limit);
+        return true;
+    }
+    admitted_ = true;
+    if (handed.scramKeys && shard_->target().serverUser == user_) shard_->pool().rememberScramKeys(*handed.scramKeys);
+    for (auto& statement : handed.statements)
+        preparedStatements()[statement.name] =
+            connections_.statementCatalog().intern(statement.query, statement.paramTypes);
+    if (settings.log_connections) SLOG_INFO("{} taken over from the previous process", describe());
+    lastActivityUs_ = uv_now(connections_.loop()) * 1000;
+    socket_.startReading(static_cast<size_t>(settings.pkt_buf));
+    return true;
+}
+
+}  // namespace sluice::conn

@@ -1,0 +1,125 @@
+// The Server's part of the online restart (-R; DESIGN §3, server/takeover.h): the new process
+// asking the running one for its sockets and clients, and the running one handing them over.
+#include <fmt/format.h>
+
+#include "conn/cancel_key.h"
+#include "proto/builders.h"
+#include "proto/codes.h"
+#include "server/server.h"
+#include "util/log.h"
+
+namespace sluice::server {
+
+bool Server::takeOverFromRunningProcess(TakeoverReceiver::Listeners& listeners) {
+    const config::Settings& settings = snapshot_.config->settings;
+    if (settings.unix_socket_dir.empty()) {
+        SLOG_WARN("-R needs unix_socket_dir (the running process is reached through it); starting normally");
+        return true;
+    }
+    const std::string path = fmt::format("{}/.s.PGSQL.{}", settings.unix_socket_dir, settings.listen_port);
+    std::string nobody;
+    auto connected = TakeoverReceiver::connect(path, nobody);
+    if (!connected) {
+        SLOG_FATAL("{}", connected.error().message);
+        return false;
+    }
+    if (!connected.value()) {
+        SLOG_INFO("-R: {}; starting normally", nobody);
+        return true;
+    }
+    auto received = connected.value()->receiveListeners();
+    if (!received) {
+        SLOG_FATAL("{}", received.error().message);
+        return false;
+    }
+    takeoverReceiver_ = std::move(connected.value());
+    listeners = std::move(received.value());
+    SLOG_INFO("-R: took over {} listening socket(s) and {} HTTP socket(s) from the running process",
+              listeners.pooler.size(), listeners.http.size());
+    return true;
+}
+
+void Server::receiveTakenOverClients() {
+    // The receiver's thread hands each client to the control loop, which gives it to the worker
+    // its cancel key names (so that a CancelRequest finds it), or the first when there are fewer.
+    auto adopt = [this](net::DetachedStream stream, conn::HandedClient client) {
+        auto moving = std::make_shared<std::pair<net::DetachedStream, conn::HandedClient>>(std::move(stream),
+                                                                                        std::move(client));
+        postToControl([this, moving] {
+            if (shutdown_ == Shutdown::Immediate) return;  // the stream closes with `moving`
+            int worker = conn::cancelKeyWorker(moving->second.cancelPid);
+            if (worker >= static_cast<int>(workers_.size())) worker = 0;
+            workers_[static_cast<size_t>(worker)]->post([moving](conn::Connections& connections) {
+                connections.adoptClient(std::move(moving->first), std::move(moving->second));
+            });
+        });
+    };
+    auto done = [this](size_t clients, std::string error) {
+        postToControl([this, clients, error] {
+            if (error.empty()) SLOG_INFO("-R: takeover complete, {} client(s) taken over", clients);
+            else SLOG_ERROR("-R: takeover ended after {} client(s): {}", clients, error);
+            takeoverReceiver_.reset();
+        });
+    };
+    takeoverReceiver_->receiveClients(std::move(adopt), std::move(done));
+}
+
+void Server::takeOver(const conn::ConsoleRequest& request) {
+    if (takeoverSender_) {
+        std::string out;
+        proto::appendErrorResponse(out, "ERROR", proto::sqlstate::kObjectNotInPrerequisiteState,
+                                   "a TAKEOVER is already under way");
+        proto::appendReadyForQuery(out, 'I');
+        reply(request, std::move(out), false);
+        return;
+    }
+    // The asking connection leaves its worker's loop and becomes the channel.
+    workers_[static_cast<size_t>(request.worker)]->post([this, request](conn::Connections& connections) {
+        auto channel = std::make_shared<Result<net::DetachedStream>>(connections.detachTakeoverChannel(request.clientId));
+        postToControl([this, request, channel] { handOverListeners(request, std::move(*channel)); });
+    });
+}
+
+void Server::handOverListeners(const conn::ConsoleRequest& request, Result<net::DetachedStream> channel) {
+    if (!channel) {
+        std::string out;
+        proto::appendErrorResponse(out, "ERROR", proto::sqlstate::kInsufficientPrivilege, channel.error().message);
+        proto::appendReadyForQuery(out, 'I');
+        reply(request, std::move(out), false);
+        return;
+    }
+    if (takeoverSender_ || shutdown_ != Shutdown::None) return;  // the channel closes: the new process fails
+    takeoverSender_ = std::make_unique<TakeoverSender>(std::exchange(channel.value().fd, -1));
+    SLOG_INFO("TAKEOVER: handing the listening sockets over to the new process; clients follow as they come to "
+              "rest between transactions");
+    pidfile_.clear();  // the new process has written its own
+    shutdown_ = Shutdown::WaitForClients;  // exits once every client has gone over or left
+    notifier_.stopping(notifyStatus());
+    auto pending = std::make_shared<size_t>(workers_.size());
+    for (auto& worker : workers_) {
+        Worker* w = worker.get();
+        w->post([this, w, pending](conn::Connections&) {
+            std::vector<int> fds = w->detachListeners();
+            postToControl([this, fds, pending] {
+                for (int fd : fds) takeoverSender_->sendListener(fd);
+                if (--*pending == 0) handOverClients();
+            });
+        });
+    }
+}
+
+void Server::handOverClients() {
+    if (http_) {
+        for (int fd : http_->detachListeners()) takeoverSender_->sendHttpListener(fd);
+        http_.reset();
+    }
+    takeoverSender_->sendListenersDone();
+    TakeoverSender* sender = takeoverSender_.get();  // outlives the workers (reset after they end)
+    onEveryWorker([sender](conn::Connections& connections) {
+        connections.startHandOver([sender](net::DetachedStream stream, conn::HandedClient client) {
+            sender->sendClient(std::move(stream), client);
+        });
+    });
+}
+
+}  // namespace sluice::server

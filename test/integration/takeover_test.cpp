@@ -1,0 +1,195 @@
+// PgBouncer's online restart, -R (issue 15): a new process started with -R and the same
+// configuration takes the listening sockets (pooler and HTTP) and the clients over from the
+// running one through its unix socket; each client moves between two transactions with its
+// parameters, cancel key and named prepared statements, and the old process exits once none is
+// left. pgbench keeps running through it without an error.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <thread>
+
+#include <libpq-fe.h>
+
+#include "http_util.h"
+#include "pgbench_util.h"
+#include "sluice_process.h"
+#include "txn_util.h"
+
+namespace sluice::itest {
+namespace {
+
+// The same configuration for both processes: the new one must find the old one's unix socket.
+std::string sharedIni(const SluiceProcess& old, int port, int httpPort, const std::string& extra = "") {
+    std::string ini = basicIni(sharedPg(), port,
+                               "pool_mode = transaction\ndefault_pool_size = 5\nmax_client_conn = 200\n"
+                               "http_listen_addr = 127.0.0.1\nhttp_listen_port = " +
+                                   std::to_string(httpPort) + "\nunix_socket_dir = " + old.dir() + "\n" + extra);
+    return ini;
+}
+
+size_t countOf(const std::string& text, const std::string& what) {
+    size_t count = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+    return count;
+}
+
+TEST(Takeover, PgbenchRunsThroughAnOnlineRestartWithoutAnError) {
+    const std::string missing = ensurePgbenchTables();
+    ASSERT_TRUE(missing.empty()) << missing;
+    ASSERT_TRUE(clearAppBackends());
+    const int port = freePort();
+    const int httpPort = freePort();
+    SluiceProcess before;
+    const std::string ini = sharedIni(before, port, httpPort);
+    ASSERT_TRUE(before.start(ini));
+
+    // -M prepared: every client prepares its statements once, then only binds them, so a client
+    // whose names did not come along would fail at its first transaction in the new process.
+    const std::string command = "env PGPASSWORD=apppass " + findPgbench() + " -h 127.0.0.1 -p " +
+                                std::to_string(port) + " -U app -n -M prepared -c 20 -j 2 -T 12 app";
+    RunResult bench;
+    std::thread load([&] { bench = run(command, 90); });
+    {
+        PqConn console(before.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+        EXPECT_TRUE(waitUntil([&] {
+            QueryResult clients = console.exec("SHOW CLIENTS");
+            return clients.ok && clients.rows.size() >= 21;  // pgbench's 20 and this console
+        }, 15s)) << lastLines(before.log(), 10);
+    }
+    // Transactions have run in the old process (and prepared statements are in use) before it goes.
+    ASSERT_TRUE(waitUntil([&] {
+        PqConn console(before.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+        QueryResult stats = console.exec("SHOW STATS");
+        for (size_t row = 0; row < stats.rows.size(); ++row)
+            for (size_t col = 0; col < stats.columns.size(); ++col)
+                if (stats.columns[col] == "total_xact_count" && std::atoll(stats.value(row, col).c_str()) > 100)
+                    return true;
+        return false;
+    }, 15s));
+
+    SluiceProcess after;
+    ASSERT_TRUE(after.start(ini, {"-R"})) << lastLines(after.log(), 20);
+    auto code = before.waitExit(30s);
+    ASSERT_TRUE(code.has_value()) << "the old process did not hand everything over\n" << lastLines(before.log(), 20);
+    EXPECT_EQ(*code, 0) << lastLines(before.log(), 20);
+    EXPECT_NE(before.log().find("TAKEOVER: 20 client(s) handed over to the new process"), std::string::npos)
+        << lastLines(before.log(), 20);
+    EXPECT_TRUE(waitUntil([&] { return after.log().find("-R: takeover complete, 20 client(s)") != std::string::npos; },
+                          10s))
+        << lastLines(after.log(), 20);
+
+    // The new process serves: on the TCP port, on the unix socket it took over, and over HTTP.
+    PqConn fresh(after.conninfo("app", "apppass", "app"));
+    EXPECT_EQ(fresh.exec("SELECT 'served'").value(), "served");
+    PqConn overUnix("host=" + before.dir() + " port=" + std::to_string(port) + " user=pgbouncer dbname=pgbouncer");
+    ASSERT_TRUE(overUnix.isOk()) << overUnix.error() << lastLines(after.log(), 20);
+    QueryResult version = overUnix.exec("SHOW VERSION");
+    EXPECT_TRUE(version.ok) << version.error;
+    EXPECT_EQ(httpGet(httpPort, "/health").status, 200);
+
+    load.join();
+    const std::string context = "\n$ " + command + "\n" + lastLines(bench.output, 20) + "--- old process:\n" +
+                                lastLines(before.log(), 10) + "--- new process:\n" + lastLines(after.log(), 10);
+    EXPECT_EQ(bench.status, 0) << context;
+    EXPECT_GT(reported(bench.output, "number of transactions actually processed"), 0) << context;
+    EXPECT_EQ(reported(bench.output, "number of failed transactions"), 0) << context;
+    EXPECT_EQ(bench.output.find("aborted"), std::string::npos) << context;
+    // The clients ran their transactions in the new process too (its servers logged in for them).
+    EXPECT_GE(countOf(after.log(), "new connection to server"), 1u) << lastLines(after.log(), 20);
+}
+
+TEST(Takeover, AClientKeepsItsSettingsPreparedStatementsAndCancelKey) {
+    const int port = freePort();
+    SluiceProcess before;
+    const std::string ini = sharedIni(before, port, freePort());
+    ASSERT_TRUE(before.start(ini));
+    PqConn client(before.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(client.isOk()) << client.error();
+    const int keyPid = client.backendPid();
+    ASSERT_TRUE(client.exec("SET TimeZone = 'Asia/Tokyo'").ok);
+    PGresult* prepared = PQprepare(client.raw(), "plus_one", "SELECT $1::int + 1", 0, nullptr);
+    ASSERT_EQ(PQresultStatus(prepared), PGRES_COMMAND_OK) << PQresultErrorMessage(prepared);
+    PQclear(prepared);
+
+    SluiceProcess after;
+    ASSERT_TRUE(after.start(ini, {"-R"})) << lastLines(after.log(), 20);
+    auto code = before.waitExit(15s);
+    ASSERT_TRUE(code.has_value()) << lastLines(before.log(), 20);
+    EXPECT_NE(before.log().find("TAKEOVER: 1 client(s) handed over"), std::string::npos) << lastLines(before.log(), 20);
+
+    // Same connection, now served by the new process.
+    EXPECT_EQ(client.exec("SHOW TimeZone").value(), "Asia/Tokyo");
+    const char* values[] = {"41"};
+    PGresult* executed = PQexecPrepared(client.raw(), "plus_one", 1, values, nullptr, nullptr, 0);
+    EXPECT_EQ(PQresultStatus(executed), PGRES_TUPLES_OK) << PQresultErrorMessage(executed);
+    if (PQresultStatus(executed) == PGRES_TUPLES_OK) {
+        EXPECT_STREQ(PQgetvalue(executed, 0, 0), "42");
+    }
+    PQclear(executed);
+    EXPECT_EQ(client.backendPid(), keyPid);
+    ASSERT_TRUE(client.send("SELECT pg_sleep(30)"));
+    ASSERT_TRUE(waitUntil([&] {
+        PqConn console(after.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+        QueryResult servers = console.exec("SHOW SERVERS");
+        for (size_t row = 0; row < servers.rows.size(); ++row)
+            for (size_t col = 0; col < servers.columns.size(); ++col)
+                if (servers.columns[col] == "state" && servers.value(row, col) == "active") return true;
+        return false;
+    }, 10s));
+    ASSERT_TRUE(client.cancel()) << client.error();
+    QueryResult canceled = client.collect(10s);
+    EXPECT_EQ(canceled.sqlstate, "57014") << canceled.describe();
+    EXPECT_EQ(client.exec("SELECT 'still here'").value(), "still here");
+}
+
+TEST(Takeover, ASessionHoldingItsServerStaysWithTheOldProcessUntilItLeaves) {
+    const int port = freePort();
+    SluiceProcess before;
+    const std::string ini = basicIni(sharedPg(), port, "pool_mode = session\nunix_socket_dir = " + before.dir() + "\n");
+    ASSERT_TRUE(before.start(ini));
+    PqConn session(before.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(session.exec("CREATE TEMP TABLE mine AS SELECT 7 AS x").ok);
+    const std::string backend = session.exec("SELECT pg_backend_pid()").value();
+
+    SluiceProcess after;
+    ASSERT_TRUE(after.start(ini, {"-R"})) << lastLines(after.log(), 20);
+    ASSERT_TRUE(waitUntil([&] { return before.log().find("TAKEOVER: handing") != std::string::npos; }, 10s));
+    // New clients reach the new process; the session goes on where it was, temp table and all.
+    PqConn fresh(after.conninfo("app", "apppass", "app"));
+    EXPECT_EQ(fresh.exec("SELECT 'new'").value(), "new");
+    EXPECT_TRUE(waitUntil([&] { return after.log().find("login attempt: db=app user=app") != std::string::npos; }, 5s));
+    EXPECT_EQ(session.exec("SELECT x FROM mine").value(), "7");
+    EXPECT_EQ(session.exec("SELECT pg_backend_pid()").value(), backend);
+    EXPECT_FALSE(before.waitExit(0ms).has_value()) << "the old process left while its session was open";
+    session.close();
+    auto code = before.waitExit(15s);
+    ASSERT_TRUE(code.has_value()) << lastLines(before.log(), 20);
+    EXPECT_EQ(*code, 0);
+    EXPECT_NE(before.log().find("TAKEOVER: 0 client(s) handed over"), std::string::npos) << lastLines(before.log(), 20);
+}
+
+TEST(Takeover, WithoutARunningProcessTheStartIsANormalOne) {
+    const int port = freePort();
+    SluiceProcess alone;
+    ASSERT_TRUE(alone.start(sharedIni(alone, port, freePort()), {"-R"})) << lastLines(alone.log(), 10);
+    EXPECT_NE(alone.log().find("no running process answers on"), std::string::npos) << lastLines(alone.log(), 10);
+    PqConn conn(alone.conninfo("app", "apppass", "app"));
+    EXPECT_EQ(conn.exec("SELECT 1").value(), "1");
+}
+
+TEST(Takeover, OnlyThePoolersOwnUnixUserMayAskForIt) {
+    const int port = freePort();
+    SluiceProcess running;
+    ASSERT_TRUE(running.start(sharedIni(running, port, freePort())));
+    // An admin over TCP is refused and the pooler goes on as before.
+    PqConn admin(running.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    QueryResult refused = admin.exec("TAKEOVER");
+    EXPECT_FALSE(refused.ok);
+    EXPECT_EQ(refused.sqlstate, "42501") << refused.error;
+    PqConn app(running.conninfo("app", "apppass", "app"));
+    EXPECT_EQ(app.exec("SELECT 1").value(), "1");
+    EXPECT_EQ(admin.exec("SHOW VERSION").ok, true);
+}
+
+}  // namespace
+}  // namespace sluice::itest
