@@ -229,27 +229,6 @@ TEST(PoolerReload, SighupReloadsTheAuthFile) {
     EXPECT_EQ(old.sqlstate(), "08P01") << old.error();
 }
 
-// PgBouncer's -R (online restart, deprecated there) on a command line: a normal start, saying
-// so; with the old process still holding the port, the start fails as it would without -R.
-TEST(PoolerLifecycle, RebootFlagStartsNormallyAndTakesNothingOver) {
-    SluiceProcess first;
-    const std::string ini = basicIni(sharedPg(), freePort());
-    ASSERT_TRUE(first.start(ini, {"-R"}));
-    EXPECT_NE(first.log().find("-R: Sluice takes no sockets over from a running process"), std::string::npos)
-        << first.log();
-    PqConn client(first.conninfo("app", "apppass", "app"));
-    EXPECT_EQ(client.exec("SELECT 'served'").value(), "served") << client.error();
-
-    SluiceProcess second;
-    second.start(ini, {"-R"});  // "ready" at once: the port answers, but it is the first's
-    const auto code = second.waitExit(10s);
-    ASSERT_TRUE(code.has_value()) << "a second process kept running beside the first\n" << second.log();
-    EXPECT_EQ(*code, 1) << second.log();
-    EXPECT_NE(second.log().find("cannot listen on 127.0.0.1:" + std::to_string(first.port())), std::string::npos)
-        << second.log();
-    EXPECT_EQ(client.exec("SELECT 'still served'").value(), "still served") << client.error();
-}
-
 // With no workers line Sluice uses every CPU it may (workers = auto): as many workers as the
 // affinity mask and any cgroup CPU quota allow, and a client is served by one of them.
 TEST(PoolerLifecycle, TheDefaultIsAWorkerPerAvailableCpu) {
