@@ -398,7 +398,7 @@ void ClientConn::authenticated() {
     if (auto welcome = welcomeFromCache()) {
         sendWelcome(*welcome);
         state_ = State::Idle;  // anything the client already sent is read on by onSocketRead's loop
-        connections_.handOverWhenIdle(*this);
+        connections_.handOverAtRest(*this);
         return;
     }
     // A pool that has never had a server, or a parameter value never seen: get a server first,

@@ -636,8 +636,12 @@ void ClientConn::serverReadyForQuery(char status) {
 // with nothing more owed; statement mode the same (a transaction block is refused above).
 void ClientConn::releaseServerIfDone() {
     // A replication connection keeps its own server, whatever the pool mode.
-    if (!server_ || shard_->target().mode == pool::PoolMode::Session || replication_ != Replication::None) return;
+    if (!server_ || replication_ != Replication::None) return;
     if (readyPending_ > 0 || extendedOpen_ || streamRemaining_ > 0 || !server_->readyForQuery()) return;
+    if (shard_->target().mode == pool::PoolMode::Session) {
+        connections_.handOverAtRest(*this);  // a session keeps its server; in an online restart both go
+        return;
+    }
     ServerConn* server = server_;
     server_ = nullptr;
     state_ = State::Idle;
@@ -648,7 +652,7 @@ void ClientConn::releaseServerIfDone() {
     // clients cost little, at one allocation per transaction, never per message.
     if (state_ == State::Idle) {
         socket_.input().release();
-        connections_.handOverWhenIdle(*this);
+        connections_.handOverAtRest(*this);
     }
 }
 
@@ -837,7 +841,7 @@ void ClientConn::serverLost(const Error& error, bool midMessage) {
     state_ = State::Idle;
     socket_.startReading(static_cast<size_t>(connections_.settings().pkt_buf));
     if (!socket_.input().empty()) readInput(socket_.input());
-    else connections_.handOverWhenIdle(*this);
+    else connections_.handOverAtRest(*this);
 }
 
 bool ClientConn::answerLostTransaction(net::IoBuffer& input) {

@@ -30,6 +30,14 @@ namespace sluice::conn {
 class Connections;
 class ServerConn;
 
+// A client on its way out of this process (the online restart): its socket, its session's
+// server's when that goes with it (fd -1 otherwise), and what it is.
+struct LeavingClient {
+    net::DetachedStream stream;
+    net::DetachedStream serverStream;
+    HandedClient state;
+};
+
 class ClientConn final : public net::SocketOwner, public pool::PoolWaiter {
 public:
     // Console and ConsoleBusy: a client of the admin console, reading a query / awaiting its answer.
@@ -72,15 +80,17 @@ public:
 
     // The online restart (-R, DESIGN §3; conn/client_handover.cpp). Whether this client may go
     // to the new process once it is between transactions: a plain socket, not the console, not a
-    // replication connection, not a session holding its server (those stay to the end).
+    // replication connection; a session's server goes with it unless that is TLS.
     bool movable() const;
-    // Between transactions with nothing in flight either way: the socket and what the client is
-    // leave for the new process, and this connection closes without a word to the client.
-    // nullopt when not now (nothing changed then).
-    std::optional<std::pair<net::DetachedStream, HandedClient>> handOver();
+    // Between transactions (a session's server idle outside a transaction block): the moment to go.
+    bool atRest() const;
+    // At rest, with nothing in flight either way: the sockets and what the client is leave for
+    // the new process, and this connection closes without a word to the client (its session's
+    // server too). nullopt when not now (nothing changed then).
+    std::optional<LeavingClient> handOver();
     // In the new process, instead of accept(): the client another process handed over, logged in
-    // and between transactions. False when it cannot be served here (the client was told).
-    bool adopt(net::DetachedStream stream, HandedClient handed);
+    // and at rest. False when it cannot be served here.
+    bool adopt(LeavingClient leaving);
     // A console client that asked for the hand-over (TAKEOVER): its socket becomes the channel
     // the old process sends everything over, outside any loop.
     Result<net::DetachedStream> detachTakeoverChannel();

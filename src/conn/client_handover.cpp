@@ -12,16 +12,34 @@ namespace sluice::conn {
 
 bool ClientConn::movable() const {
     if (console_ || replication_ != Replication::None || socket_.isTls() || !shard_) return false;
-    // A session keeps its server, with whatever the client left on it (temp tables, SETs).
-    return shard_->target().mode != pool::PoolMode::Session || server_ == nullptr;
+    // A session keeps its server, with whatever the client left on it (temp tables, SETs): the
+    // two go together, if the server's connection can leave this process (not TLS).
+    return server_ == nullptr || (shard_->target().mode == pool::PoolMode::Session && !server_->socket().isTls());
 }
 
-std::optional<std::pair<net::DetachedStream, HandedClient>> ClientConn::handOver() {
-    if (state_ != State::Idle || !movable() || transactionLost_ || streamRemaining_ > 0 || discardRemaining_ > 0)
+bool ClientConn::atRest() const {
+    if (state_ == State::Idle) return !transactionLost_ && server_ == nullptr;
+    return state_ == State::Active && server_ && shard_->target().mode == pool::PoolMode::Session &&
+           readyPending_ == 0 && !extendedOpen_ && streamRemaining_ == 0 && server_->readyForQuery();
+}
+
+std::optional<LeavingClient> ClientConn::handOver() {
+    if (!atRest() || !movable() || discardRemaining_ > 0 || !socket_.quiet()) return std::nullopt;
+    LeavingClient leaving;
+    if (server_) {
+        auto server = server_->leaveWithClient();
+        if (!server) return std::nullopt;  // its socket is busy or TLS: not now
+        leaving.serverStream = std::move(server->first);
+        leaving.state.server = std::move(server->second);
+        server_ = nullptr;
+    }
+    auto stream = socket_.detach();  // quiet, so only a failed dup() can refuse
+    if (!stream) {
+        closeWithError(proto::sqlstate::kConnectionFailure, "the online restart could not move this connection");
         return std::nullopt;
-    auto stream = socket_.detach();  // nullopt while output is queued or input unread
-    if (!stream) return std::nullopt;
-    HandedClient handed;
+    }
+    leaving.stream = std::move(*stream);
+    HandedClient& handed = leaving.state;
     handed.user = user_;
     handed.database = database_;
     handed.cancelPid = cancelPid_;
@@ -33,11 +51,12 @@ std::optional<std::pair<net::DetachedStream, HandedClient>> ClientConn::handOver
             handed.statements.push_back({name, statement->query, statement->paramTypes});
     if (shard_->target().serverUser == user_) handed.scramKeys = shard_->pool().scramKeys();
     handed.connectedAtNs = std::chrono::duration_cast<std::chrono::nanoseconds>(connectedAt_.time_since_epoch()).count();
-    if (connections_.settings().log_disconnections) SLOG_INFO("{} handed over to the new process", describe());
+    if (connections_.settings().log_disconnections)
+        SLOG_INFO("{} handed over to the new process{}", describe(), handed.server ? " with its server" : "");
     const State previous = state_;
     state_ = State::Closing;
     leave(previous);  // the detached handle closes: onSocketClosed frees us
-    return std::make_pair(std::move(*stream), std::move(handed));
+    return leaving;
 }
 
 Result<net::DetachedStream> ClientConn::detachTakeoverChannel() {
@@ -50,9 +69,10 @@ Result<net::DetachedStream> ClientConn::detachTakeoverChannel() {
     return std::move(*stream);
 }
 
-bool ClientConn::adopt(net::DetachedStream stream, HandedClient handed) {
-    const bool isUnix = stream.isUnix;
-    if (socket_.adopt(std::move(stream)) != 0) {
+bool ClientConn::adopt(LeavingClient leaving) {
+    HandedClient& handed = leaving.state;
+    const bool isUnix = leaving.stream.isUnix;
+    if (socket_.adopt(std::move(leaving.stream)) != 0) {
         state_ = State::Closing;  // the socket closes itself (if it got as far as a handle)
         return false;
     }
@@ -93,7 +113,19 @@ bool ClientConn::adopt(net::DetachedStream stream, HandedClient handed) {
     for (auto& statement : handed.statements)
         preparedStatements()[statement.name] =
             connections_.statementCatalog().intern(statement.query, statement.paramTypes);
-    if (settings.log_connections) SLOG_INFO("{} taken over from the previous process", describe());
+    if (handed.server) {
+        ServerConn* server =
+            connections_.adoptLinkedServer(*shard_, *handed.server, std::move(leaving.serverStream), *this);
+        if (!server) {
+            closeWithError(proto::sqlstate::kConnectionFailure,
+                           "the online restart could not take over this session's server");
+            return true;
+        }
+        server_ = server;
+        state_ = State::Active;
+    }
+    if (settings.log_connections)
+        SLOG_INFO("{} taken over from the previous process{}", describe(), server_ ? " with its server" : "");
     lastActivityUs_ = uv_now(connections_.loop()) * 1000;
     socket_.startReading(static_cast<size_t>(settings.pkt_buf));
     return true;

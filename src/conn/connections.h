@@ -170,16 +170,21 @@ public:
     // The online restart (-R, DESIGN §3). In the old process: from now on each movable client
     // leaves through `sink` (called on this worker's thread) as soon as it is between
     // transactions with nothing in flight; a client that cannot move stays until it leaves.
-    using HandOverSink = std::function<void(net::DetachedStream, HandedClient)>;
+    using HandOverSink = std::function<void(LeavingClient)>;
     void startHandOver(HandOverSink sink);
     // The new process went away: the clients not handed over yet stay here.
     void stopHandOver();
-    // A client came to rest between transactions (a release point, a login, a lost server).
-    void handOverWhenIdle(ClientConn& client) {
+    // A client came to rest between transactions (a release point, a login, a lost server, a
+    // session's ReadyForQuery).
+    void handOverAtRest(ClientConn& client) {
         if (handOverSink_) queueHandOver(client);
     }
-    // In the new process: a client the old one handed over.
-    void adoptClient(net::DetachedStream stream, HandedClient handed);
+    // In the new process: a client the old one handed over, with its session's server when it
+    // came with one (serverStream.fd >= 0).
+    void adoptClient(LeavingClient client);
+    // That server, linked to `client` in `shard`; null when it cannot be taken in.
+    ServerConn* adoptLinkedServer(pool::PoolShard& shard, HandedClient::Server& state, net::DetachedStream stream,
+                                  ClientConn& client);
     // The channel the new process asked for the hand-over on (TAKEOVER, sent by the pooler's own
     // unix user as "pgbouncer" over the unix socket): its socket, out of this loop; else why not.
     Result<net::DetachedStream> detachTakeoverChannel(uint64_t consoleClientId);

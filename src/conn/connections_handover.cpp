@@ -11,7 +11,7 @@ namespace sluice::conn {
 void Connections::startHandOver(HandOverSink sink) {
     handOverSink_ = std::move(sink);
     for (auto& [ptr, client] : clients_)
-        if (client->state() == ClientConn::State::Idle) queueHandOver(*client);
+        if (client->atRest()) queueHandOver(*client);
 }
 
 void Connections::stopHandOver() {
@@ -39,22 +39,24 @@ void Connections::queueHandOver(ClientConn& client) {
 void Connections::flushHandOvers() {
     std::vector<ClientConn*> queued(handOversQueued_.begin(), handOversQueued_.end());
     for (ClientConn* client : queued) {
-        if (auto taken = client->handOver()) {
+        if (auto leaving = client->handOver()) {
             handOversQueued_.erase(client);
-            handOverSink_(std::move(taken->first), std::move(taken->second));
-        } else if (client->state() != ClientConn::State::Idle) {
-            handOversQueued_.erase(client);  // closed meanwhile
+            handOverSink_(std::move(*leaving));
+        } else if (!client->atRest()) {
+            // Closed, or a request came after all (from what was buffered): it goes at its next rest.
+            handOversQueued_.erase(client);
+            client->resumeAfterSuspend();
         }
-        // Else its output is still on its way: the sweep tries again.
+        // Else its output (or its server's) is still on its way: the sweep tries again.
     }
 }
 
-void Connections::adoptClient(net::DetachedStream stream, HandedClient handed) {
+void Connections::adoptClient(LeavingClient leaving) {
     auto client = std::make_unique<ClientConn>(*this, nextId());
     ClientConn& ref = *client;
     clients_.emplace(&ref, std::move(client));
     watchedClients_.pushBack(ref);
-    if (!ref.adopt(std::move(stream), std::move(handed))) {
+    if (!ref.adopt(std::move(leaving))) {
         SLOG_WARN("a client handed over by the previous process could not be taken in");
         if (!ref.socket().hasHandle()) destroy(ref);  // else it is freed once its handle closes
     }

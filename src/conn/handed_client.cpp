@@ -100,6 +100,18 @@ std::string encodeHandedClient(const HandedClient& client) {
         w.u32(static_cast<uint32_t>(keys->iterations));
     }
     w.i64(client.connectedAtNs);
+    w.u32(client.server ? 1 : 0);
+    if (const auto& server = client.server) {
+        w.text(server->address);
+        w.u32(static_cast<uint32_t>(server->backendPid));
+        w.u32(static_cast<uint32_t>(server->backendKey));
+        w.params(server->params);
+        w.text(server->cancelUnixPath);
+        w.text(server->cancelAddress);
+        w.text(server->cancelHostName);
+        w.u32(static_cast<uint32_t>(server->cancelPort));
+        w.i64(server->connectedAtNs);
+    }
     return w.take();
 }
 
@@ -134,7 +146,19 @@ Result<HandedClient> decodeHandedClient(std::string_view bytes) {
         std::memcpy(keys.serverKey.data(), serverKey.data(), serverKey.size());
         keys.iterations = static_cast<int>(iterations);
     }
-    if (!r.i64(client.connectedAtNs) || !r.done()) return malformed;
+    if (!r.i64(client.connectedAtNs) || !r.u32(flag) || flag > 1) return malformed;
+    if (flag == 1) {
+        auto& server = client.server.emplace();
+        uint32_t backendPid = 0, backendKey = 0, cancelPort = 0;
+        if (!r.text(server.address) || !r.u32(backendPid) || !r.u32(backendKey) || !r.params(server.params) ||
+            !r.text(server.cancelUnixPath) || !r.text(server.cancelAddress) || !r.text(server.cancelHostName) ||
+            !r.u32(cancelPort) || !r.i64(server.connectedAtNs))
+            return malformed;
+        server.backendPid = static_cast<int32_t>(backendPid);
+        server.backendKey = static_cast<int32_t>(backendKey);
+        server.cancelPort = static_cast<int32_t>(cancelPort);
+    }
+    if (!r.done()) return malformed;
     return client;
 }
 

@@ -36,6 +36,21 @@ struct HandedClient {
     // the new process has no other way to log in for it.
     std::optional<pool::ScramPassthrough> scramKeys;
     int64_t connectedAtNs = 0;  // steady clock: CLOCK_MONOTONIC, the same in both processes
+
+    // A session's server, which goes with it (its descriptor travels second).
+    struct Server {
+        std::string address;  // its host, as the pooler describes it ("127.0.0.1:5432", a socket path)
+        int32_t backendPid = 0;
+        int32_t backendKey = 0;
+        Params params;  // what PostgreSQL reported
+        // Where a cancel for it goes (conn::CancelTarget): a unix socket, or an address.
+        std::string cancelUnixPath;
+        std::string cancelAddress;  // the sockaddr_storage's bytes (the same machine reads them)
+        std::string cancelHostName;
+        int32_t cancelPort = 0;
+        int64_t connectedAtNs = 0;
+    };
+    std::optional<Server> server;
 };
 
 std::string encodeHandedClient(const HandedClient& client);

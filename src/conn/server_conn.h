@@ -10,6 +10,7 @@
 
 #include "auth/scram.h"
 #include "conn/cancel_forwarder.h"
+#include "conn/handed_client.h"
 #include "conn/prepared_statements.h"
 #include "discovery/host_state.h"
 #include "net/host_lookup.h"
@@ -79,6 +80,12 @@ public:
     // server of the shard's current configuration whose socket is quiet. Null when it cannot
     // go; then nothing changed. Otherwise this object is gone once its handle has closed.
     std::unique_ptr<HandedServer> handOff();
+    // The online restart (-R): this session's server goes to the new process with its client,
+    // between two transactions, its socket quiet and in clear (conn/client_handover.cpp). Its
+    // slot here is freed. nullopt when it cannot go now; then nothing changed.
+    std::optional<std::pair<net::DetachedStream, HandedClient::Server>> leaveWithClient();
+    // In the new process: a server built from HandedServer that arrived linked to `client`.
+    bool adoptLinked(net::DetachedStream stream, ClientConn& client);
     // The host did not answer, refused, or said it cannot take connections now (PgBouncer's
     // "connect failed" / "connect timeout"): the host is marked down for server_login_retry,
     // waiting clients stay queued for another host or a later try.

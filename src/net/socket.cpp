@@ -69,14 +69,22 @@ int Socket::open(bool isUnix) {
 DetachedStream::DetachedStream(DetachedStream&& other) noexcept
     : fd(std::exchange(other.fd, -1)), isUnix(other.isUnix), tls(std::move(other.tls)) {}
 
+DetachedStream& DetachedStream::operator=(DetachedStream&& other) noexcept {
+    if (this != &other) {
+        if (fd >= 0) ::close(fd);
+        fd = std::exchange(other.fd, -1);
+        isUnix = other.isUnix;
+        tls = std::move(other.tls);
+    }
+    return *this;
+}
+
 DetachedStream::~DetachedStream() {
     if (fd >= 0) ::close(fd);
 }
 
 std::optional<DetachedStream> Socket::detach() {
-    const bool quiet = isOpen() && queuedBytes_ == 0 && batchSlot_ == kNoBatchSlot && input_.empty() &&
-                       (!cipherIn_ || cipherIn_->empty()) && !failed_;
-    if (!quiet) return std::nullopt;
+    if (!quiet()) return std::nullopt;
     DetachedStream stream;
     // Close-on-exec like libuv's own descriptors (a plain dup() drops the flag).
     stream.fd = ::fcntl(fd(), F_DUPFD_CLOEXEC, 0);

@@ -38,7 +38,7 @@ public:
 struct DetachedStream {
     DetachedStream() = default;
     DetachedStream(DetachedStream&& other) noexcept;
-    DetachedStream& operator=(DetachedStream&& other) = delete;
+    DetachedStream& operator=(DetachedStream&& other) noexcept;
     ~DetachedStream();
     int fd = -1;
     bool isUnix = false;
@@ -89,6 +89,11 @@ public:
     // without a shutdown or close_notify — the connection itself stays up. nullopt when it is
     // not quiet; then nothing changed.
     std::optional<DetachedStream> detach();
+    // Whether detach() would take it now.
+    bool quiet() const {
+        return isOpen() && queuedBytes_ == 0 && batchSlot_ == kNoBatchSlot && input_.empty() &&
+               (!cipherIn_ || cipherIn_->empty()) && !failed_;
+    }
     // Instead of open(): takes a stream another loop detached. A libuv error code (0 = ok);
     // on an error the stream is closed.
     int adopt(DetachedStream stream);

@@ -39,6 +39,12 @@ Pool::Slot Pool::tryReserveServerSlot(int limit, const PoolTarget& target) {
     return Slot::Reserved;
 }
 
+void Pool::takeServerSlot() {
+    servers_.fetch_add(1, std::memory_order_acq_rel);
+    databaseServers_->tryAcquire(0);  // 0: no limit, always taken
+    userServers_->tryAcquire(0);
+}
+
 void Pool::askForRoom(int worker, TimePoint oldestWaiter) {
     std::lock_guard lock(mutex_);
     for (auto& ask : roomAsks_)

@@ -48,6 +48,9 @@ public:
     enum class Slot { Reserved, PoolFull, DatabaseFull, UserFull };
     Slot tryReserveServerSlot(int limit, const PoolTarget& target);
     void releaseServerSlot();
+    // A server that came with its slot from elsewhere (the online restart's session servers):
+    // counted whatever the limits say, as it exists already.
+    void takeServerSlot();
 
     // A client of this pool, against max_db_client_connections and max_user_client_connections;
     // on refusal, `which` names the limit.

@@ -84,6 +84,11 @@ public:
         server.generation = generation_;
         used_.pushBack(server);
     }
+    // A server that arrived linked to its client (the online restart's sessions): in use.
+    void serverArrivedInUse(PooledServer& server) {
+        server.generation = generation_;
+        active_.pushBack(server);
+    }
     // Another worker asks for room: an idle server here goes to it.
     void offerIdleServer();
 

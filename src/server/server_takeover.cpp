@@ -42,16 +42,14 @@ bool Server::takeOverFromRunningProcess(TakeoverReceiver::Listeners& listeners) 
 void Server::receiveTakenOverClients() {
     // The receiver's thread hands each client to the control loop, which gives it to the worker
     // its cancel key names (so that a CancelRequest finds it), or the first when there are fewer.
-    auto adopt = [this](net::DetachedStream stream, conn::HandedClient client) {
-        auto moving = std::make_shared<std::pair<net::DetachedStream, conn::HandedClient>>(std::move(stream),
-                                                                                        std::move(client));
+    auto adopt = [this](conn::LeavingClient client) {
+        auto moving = std::make_shared<conn::LeavingClient>(std::move(client));
         postToControl([this, moving] {
-            if (shutdown_ == Shutdown::Immediate) return;  // the stream closes with `moving`
-            int worker = conn::cancelKeyWorker(moving->second.cancelPid);
+            if (shutdown_ == Shutdown::Immediate) return;  // the streams close with `moving`
+            int worker = conn::cancelKeyWorker(moving->state.cancelPid);
             if (worker >= static_cast<int>(workers_.size())) worker = 0;
-            workers_[static_cast<size_t>(worker)]->post([moving](conn::Connections& connections) {
-                connections.adoptClient(std::move(moving->first), std::move(moving->second));
-            });
+            workers_[static_cast<size_t>(worker)]->post(
+                [moving](conn::Connections& connections) { connections.adoptClient(std::move(*moving)); });
         });
     };
     auto done = [this](size_t clients, std::string error) {
@@ -116,9 +114,7 @@ void Server::handOverClients() {
     takeoverSender_->sendListenersDone();
     TakeoverSender* sender = takeoverSender_.get();  // outlives the workers (reset after they end)
     onEveryWorker([sender](conn::Connections& connections) {
-        connections.startHandOver([sender](net::DetachedStream stream, conn::HandedClient client) {
-            sender->sendClient(std::move(stream), client);
-        });
+        connections.startHandOver([sender](conn::LeavingClient client) { sender->sendClient(std::move(client)); });
     });
 }
 

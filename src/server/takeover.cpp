@@ -71,12 +71,14 @@ TakeoverSender::~TakeoverSender() {
     ::close(fd_);
 }
 
-void TakeoverSender::sendListener(int fd) { queue({std::string(kTaskListener), {}, fd}); }
-void TakeoverSender::sendHttpListener(int fd) { queue({std::string(kTaskHttp), {}, fd}); }
-void TakeoverSender::sendListenersDone() { queue({std::string(kTaskListening), {}, -1}); }
+void TakeoverSender::sendListener(int fd) { queue({std::string(kTaskListener), {}, {fd}}); }
+void TakeoverSender::sendHttpListener(int fd) { queue({std::string(kTaskHttp), {}, {fd}}); }
+void TakeoverSender::sendListenersDone() { queue({std::string(kTaskListening), {}, {}}); }
 
-void TakeoverSender::sendClient(net::DetachedStream stream, const conn::HandedClient& client) {
-    queue({std::string(kTaskClient), conn::encodeHandedClient(client), std::exchange(stream.fd, -1)});
+void TakeoverSender::sendClient(conn::LeavingClient client) {
+    Row row{std::string(kTaskClient), conn::encodeHandedClient(client.state), {std::exchange(client.stream.fd, -1)}};
+    if (client.serverStream.fd >= 0) row.fds.push_back(std::exchange(client.serverStream.fd, -1));
+    queue(std::move(row));
 }
 
 void TakeoverSender::finish() {
@@ -103,28 +105,29 @@ size_t TakeoverSender::clientsSent() const {
 void TakeoverSender::queue(Row row) {
     std::lock_guard lock(mutex_);
     if (finished_) {  // too late: nobody will read it
-        if (row.fd >= 0) ::close(row.fd);
+        for (int fd : row.fds) ::close(fd);
         return;
     }
     rows_.push_back(std::move(row));
     wake_.notify_one();
 }
 
-bool TakeoverSender::write(const std::string& bytes, int fd) {
-    if (fd < 0) return sendAll(fd_, bytes.data(), bytes.size());
-    // The descriptor rides on the row's first bytes; the new process takes it with the row.
-    std::array<char, CMSG_SPACE(sizeof(int))> control{};
+bool TakeoverSender::write(const std::string& bytes, const std::vector<int>& fds) {
+    if (fds.empty()) return sendAll(fd_, bytes.data(), bytes.size());
+    // The descriptors ride on the row's first bytes; the new process takes them with the row.
+    std::array<char, CMSG_SPACE(sizeof(int) * 2)> control{};
+    if (fds.size() > 2) return false;
     iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
     msghdr message{};
     message.msg_iov = &iov;
     message.msg_iovlen = 1;
     message.msg_control = control.data();
-    message.msg_controllen = control.size();
+    message.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
     cmsghdr* header = CMSG_FIRSTHDR(&message);
     header->cmsg_level = SOL_SOCKET;
     header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+    header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
     ssize_t sent;
     do sent = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
     while (sent < 0 && errno == EINTR);
@@ -136,7 +139,7 @@ void TakeoverSender::run() {
     const proto::Column columns[] = {{"task", 25, -1}, {"state", 17, -1}};
     std::string header;
     proto::appendRowDescription(header, columns);
-    bool ok = write(header, -1);
+    bool ok = write(header, {});
     for (;;) {
         Row row;
         {
@@ -150,7 +153,7 @@ void TakeoverSender::run() {
             std::string bytes;
             const std::optional<std::string> values[] = {row.task, row.state};
             proto::appendDataRow(bytes, values);
-            ok = write(bytes, row.fd);
+            ok = write(bytes, row.fds);
             if (!ok) {
                 std::lock_guard lock(mutex_);
                 failed_ = true;
@@ -162,13 +165,13 @@ void TakeoverSender::run() {
                 ++clientsSent_;
             }
         }
-        if (row.fd >= 0) ::close(row.fd);
+        for (int fd : row.fds) ::close(fd);
     }
     if (ok) {
         std::string end;
         proto::appendCommandComplete(end, "TAKEOVER");
         proto::appendReadyForQuery(end, 'I');
-        write(end, -1);
+        write(end, {});
     }
     std::lock_guard lock(mutex_);
     failed_ = !ok;
@@ -285,21 +288,25 @@ void TakeoverReceiver::receiveClients(Adopt adopt, Done done) {
             if (type != 'D') continue;
             if (!parseRow(body, task, state) || task != kTaskClient)
                 return done(clients, "malformed row from the running process");
-            auto fd = takeFd();
-            if (!fd) return done(clients, fd.error().message);
-            net::DetachedStream stream;
-            stream.fd = *fd;
-            sockaddr_storage local{};
-            socklen_t length = sizeof local;
-            stream.isUnix = ::getsockname(stream.fd, reinterpret_cast<sockaddr*>(&local), &length) == 0 &&
-                            local.ss_family == AF_UNIX;
             auto client = conn::decodeHandedClient(state);
+            conn::LeavingClient leaving;
+            for (net::DetachedStream* stream : {&leaving.stream, &leaving.serverStream}) {
+                if (stream == &leaving.serverStream && !(client && client->server)) break;
+                auto fd = takeFd();
+                if (!fd) return done(clients, fd.error().message);
+                stream->fd = *fd;
+                sockaddr_storage local{};
+                socklen_t length = sizeof local;
+                stream->isUnix = ::getsockname(*fd, reinterpret_cast<sockaddr*>(&local), &length) == 0 &&
+                                 local.ss_family == AF_UNIX;
+            }
             if (!client) {
                 SLOG_ERROR("-R: a client could not be taken over: {}", client.error().message);
-                continue;  // the stream closes; that client reconnects
+                continue;  // its socket closes: that client reconnects
             }
+            leaving.state = std::move(client.value());
             ++clients;
-            adopt(std::move(stream), std::move(client.value()));
+            adopt(std::move(leaving));
         }
     });
 }

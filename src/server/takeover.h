@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "conn/handed_client.h"
+#include "conn/client_conn.h"
 #include "net/socket.h"
 #include "util/result.h"
 
@@ -36,7 +36,7 @@ public:
     void sendListener(int fd);
     void sendHttpListener(int fd);
     void sendListenersDone();
-    void sendClient(net::DetachedStream stream, const conn::HandedClient& client);
+    void sendClient(conn::LeavingClient client);
     // The end of the hand-over: CommandComplete and ReadyForQuery, then the channel closes.
     void finish();
     // Everything queued went out (or the channel failed, and the rest was closed).
@@ -49,11 +49,11 @@ private:
     struct Row {
         std::string task;
         std::string state;
-        int fd = -1;
+        std::vector<int> fds;  // travel with the row, in this order
     };
     void queue(Row row);
     void run();
-    bool write(const std::string& bytes, int fd);
+    bool write(const std::string& bytes, const std::vector<int>& fds);
 
     int fd_;
     mutable std::mutex mutex_;
@@ -81,7 +81,7 @@ public:
 
     // The listening sockets, as the old process sends them first.
     Result<Listeners> receiveListeners();
-    using Adopt = std::function<void(net::DetachedStream, conn::HandedClient)>;
+    using Adopt = std::function<void(conn::LeavingClient)>;
     using Done = std::function<void(size_t clients, std::string error)>;
     // On a thread of its own: each client to `adopt` as it arrives, then `done` (error empty at
     // the old process's CommandComplete).

@@ -13,18 +13,19 @@
 #include "http_util.h"
 #include "pgbench_util.h"
 #include "sluice_process.h"
+#include "tls_certs.h"
 #include "txn_util.h"
 
 namespace sluice::itest {
 namespace {
 
 // The same configuration for both processes: the new one must find the old one's unix socket.
-std::string sharedIni(const SluiceProcess& old, int port, int httpPort, const std::string& extra = "") {
-    std::string ini = basicIni(sharedPg(), port,
-                               "pool_mode = transaction\ndefault_pool_size = 5\nmax_client_conn = 200\n"
-                               "http_listen_addr = 127.0.0.1\nhttp_listen_port = " +
-                                   std::to_string(httpPort) + "\nunix_socket_dir = " + old.dir() + "\n" + extra);
-    return ini;
+constexpr const char* kTransactionPooling = "pool_mode = transaction\ndefault_pool_size = 5\n";
+
+std::string sharedIni(const SluiceProcess& old, int port, int httpPort, const std::string& extra = kTransactionPooling) {
+    return basicIni(sharedPg(), port,
+                    "max_client_conn = 200\nhttp_listen_addr = 127.0.0.1\nhttp_listen_port = " +
+                        std::to_string(httpPort) + "\nunix_socket_dir = " + old.dir() + "\n" + extra);
 }
 
 size_t countOf(const std::string& text, const std::string& what) {
@@ -33,18 +34,26 @@ size_t countOf(const std::string& text, const std::string& what) {
     return count;
 }
 
-TEST(Takeover, PgbenchRunsThroughAnOnlineRestartWithoutAnError) {
+// Transaction pooling: each client moves alone between two transactions, its prepared statements
+// with it. Session pooling: each moves with its server (where its prepared statements are).
+class TakeoverUnderLoad : public ::testing::TestWithParam<bool> {
+protected:
+    bool session() const { return GetParam(); }
+};
+
+TEST_P(TakeoverUnderLoad, PgbenchRunsThroughAnOnlineRestartWithoutAnError) {
     const std::string missing = ensurePgbenchTables();
     ASSERT_TRUE(missing.empty()) << missing;
     ASSERT_TRUE(clearAppBackends());
     const int port = freePort();
     const int httpPort = freePort();
     SluiceProcess before;
-    const std::string ini = sharedIni(before, port, httpPort);
+    const std::string ini =
+        sharedIni(before, port, httpPort, session() ? "pool_mode = session\ndefault_pool_size = 25\n" : kTransactionPooling);
     ASSERT_TRUE(before.start(ini));
 
     // -M prepared: every client prepares its statements once, then only binds them, so a client
-    // whose names did not come along would fail at its first transaction in the new process.
+    // whose names (or server) did not come along would fail at its next transaction.
     const std::string command = "env PGPASSWORD=apppass " + findPgbench() + " -h 127.0.0.1 -p " +
                                 std::to_string(port) + " -U app -n -M prepared -c 20 -j 2 -T 12 app";
     RunResult bench;
@@ -80,7 +89,7 @@ TEST(Takeover, PgbenchRunsThroughAnOnlineRestartWithoutAnError) {
 
     // The new process serves: on the TCP port, on the unix socket it took over, and over HTTP.
     PqConn fresh(after.conninfo("app", "apppass", "app"));
-    EXPECT_EQ(fresh.exec("SELECT 'served'").value(), "served");
+    EXPECT_EQ(fresh.exec("SELECT 'served'").value(), "served") << fresh.error() << lastLines(after.log(), 10);
     PqConn overUnix("host=" + before.dir() + " port=" + std::to_string(port) + " user=pgbouncer dbname=pgbouncer");
     ASSERT_TRUE(overUnix.isOk()) << overUnix.error() << lastLines(after.log(), 20);
     QueryResult version = overUnix.exec("SHOW VERSION");
@@ -94,9 +103,21 @@ TEST(Takeover, PgbenchRunsThroughAnOnlineRestartWithoutAnError) {
     EXPECT_GT(reported(bench.output, "number of transactions actually processed"), 0) << context;
     EXPECT_EQ(reported(bench.output, "number of failed transactions"), 0) << context;
     EXPECT_EQ(bench.output.find("aborted"), std::string::npos) << context;
-    // The clients ran their transactions in the new process too (its servers logged in for them).
-    EXPECT_GE(countOf(after.log(), "new connection to server"), 1u) << lastLines(after.log(), 20);
+    if (session()) {
+        // Every session came with its server: the new process logged in only the fresh client's.
+        EXPECT_EQ(countOf(after.log(), "taken over from the previous process with its server"), 20u)
+            << lastLines(after.log(), 20);
+        EXPECT_EQ(countOf(after.log(), "new connection to server"), 1u) << lastLines(after.log(), 20);
+    } else {
+        // The clients ran their transactions in the new process too (its servers logged in for them).
+        EXPECT_GE(countOf(after.log(), "new connection to server"), 1u) << lastLines(after.log(), 20);
+    }
 }
+
+INSTANTIATE_TEST_SUITE_P(Takeover, TakeoverUnderLoad, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                             return std::string(info.param ? "SessionPooling" : "TransactionPooling");
+                         });
 
 TEST(Takeover, AClientKeepsItsSettingsPreparedStatementsAndCancelKey) {
     const int port = freePort();
@@ -140,30 +161,67 @@ TEST(Takeover, AClientKeepsItsSettingsPreparedStatementsAndCancelKey) {
     client.close();  // before the new process is stopped, which waits for its clients
 }
 
-TEST(Takeover, ASessionHoldingItsServerStaysWithTheOldProcessUntilItLeaves) {
+// Session pooling: the client's server goes with it, so the session goes on exactly where it was
+// (same backend, its temp table, its SETs) while the old process exits.
+TEST(Takeover, ASessionMovesWithItsServer) {
     const int port = freePort();
     SluiceProcess before;
     const std::string ini = basicIni(sharedPg(), port, "pool_mode = session\nunix_socket_dir = " + before.dir() + "\n");
     ASSERT_TRUE(before.start(ini));
     PqConn session(before.conninfo("app", "apppass", "app"));
     ASSERT_TRUE(session.exec("CREATE TEMP TABLE mine AS SELECT 7 AS x").ok);
+    ASSERT_TRUE(session.exec("SET work_mem = '7MB'").ok);
     const std::string backend = session.exec("SELECT pg_backend_pid()").value();
+    PqConn unused(before.conninfo("app", "apppass", "app"));  // logged in, never had a server
+    ASSERT_TRUE(unused.isOk()) << unused.error();
 
     SluiceProcess after;
     ASSERT_TRUE(after.start(ini, {"-R"})) << lastLines(after.log(), 20);
-    ASSERT_TRUE(waitUntil([&] { return before.log().find("TAKEOVER: handing") != std::string::npos; }, 10s));
-    // New clients reach the new process; the session goes on where it was, temp table and all.
-    PqConn fresh(after.conninfo("app", "apppass", "app"));
-    EXPECT_EQ(fresh.exec("SELECT 'new'").value(), "new");
-    EXPECT_TRUE(waitUntil([&] { return after.log().find("login attempt: db=app user=app") != std::string::npos; }, 5s));
-    EXPECT_EQ(session.exec("SELECT x FROM mine").value(), "7");
-    EXPECT_EQ(session.exec("SELECT pg_backend_pid()").value(), backend);
-    EXPECT_FALSE(before.waitExit(0ms).has_value()) << "the old process left while its session was open";
-    session.close();
     auto code = before.waitExit(15s);
     ASSERT_TRUE(code.has_value()) << lastLines(before.log(), 20);
     EXPECT_EQ(*code, 0);
-    EXPECT_NE(before.log().find("TAKEOVER: 0 client(s) handed over"), std::string::npos) << lastLines(before.log(), 20);
+    EXPECT_NE(before.log().find("TAKEOVER: 2 client(s) handed over"), std::string::npos) << lastLines(before.log(), 20);
+    EXPECT_EQ(session.exec("SELECT x FROM mine").value(), "7");
+    EXPECT_EQ(session.exec("SHOW work_mem").value(), "7MB");
+    EXPECT_EQ(session.exec("SELECT pg_backend_pid()").value(), backend);
+    EXPECT_EQ(unused.exec("SELECT 'first query'").value(), "first query");
+    // The new process counts the session's server as its own (SHOW POOLS sv_active).
+    PqConn console(after.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    QueryResult servers = console.exec("SHOW SERVERS");
+    ASSERT_TRUE(servers.ok) << servers.error;
+    EXPECT_EQ(servers.rows.size(), 2u);  // the session's, and the one `unused` got
+    session.close();
+    unused.close();
+}
+
+// A client on TLS cannot leave (its session is in the old process's memory): it stays there,
+// served to its end, and the old process exits after it.
+TEST(Takeover, ATlsClientStaysWithTheOldProcessUntilItLeaves) {
+    const int port = freePort();
+    SluiceProcess before;
+    const TestCertificates certs = makeCertificates(before.dir(), "app");
+    const std::string ini = sharedIni(before, port, freePort(),
+                                      "client_tls_sslmode = allow\nclient_tls_key_file = " + certs.serverKey +
+                                          "\nclient_tls_cert_file = " + certs.serverCert + "\n");
+    ASSERT_TRUE(before.start(ini));
+    PqConn secure(before.conninfo("app", "apppass", "app") + " sslmode=require");
+    ASSERT_TRUE(secure.isOk()) << secure.error();
+    PqConn plain(before.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(plain.exec("SELECT 1").ok);
+
+    SluiceProcess after;
+    ASSERT_TRUE(after.start(ini, {"-R"})) << lastLines(after.log(), 20);
+    ASSERT_TRUE(waitUntil([&] { return after.log().find("taken over from the previous process") != std::string::npos; },
+                          10s))
+        << lastLines(after.log(), 20);
+    EXPECT_EQ(plain.exec("SELECT 'moved'").value(), "moved");
+    EXPECT_EQ(secure.exec("SELECT 'still served'").value(), "still served");
+    EXPECT_FALSE(before.waitExit(0ms).has_value()) << "the old process left while its TLS client was there";
+    secure.close();
+    auto code = before.waitExit(15s);
+    ASSERT_TRUE(code.has_value()) << lastLines(before.log(), 20);
+    EXPECT_NE(before.log().find("TAKEOVER: 1 client(s) handed over"), std::string::npos) << lastLines(before.log(), 20);
+    plain.close();
 }
 
 TEST(Takeover, WithoutARunningProcessTheStartIsANormalOne) {

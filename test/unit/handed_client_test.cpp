@@ -22,6 +22,15 @@ HandedClient sample() {
     keys.salt = "c2FsdA==";
     keys.iterations = 4096;
     client.connectedAtNs = 1234567890123456789;
+    auto& server = client.server.emplace();
+    server.address = "127.0.0.1:5432";
+    server.backendPid = 4242;
+    server.backendKey = -7;
+    server.params = {{"server_version", "17.2"}, {"TimeZone", "UTC"}};
+    server.cancelAddress = std::string("\2\0\x15\x38\x7f\0\0\1", 8);
+    server.cancelHostName = "db.internal";
+    server.cancelPort = 5432;
+    server.connectedAtNs = 99;
     return client;
 }
 
@@ -44,6 +53,16 @@ TEST(HandedClient, EverythingSurvivesTheRoundTrip) {
     EXPECT_EQ(after->scramKeys->salt, "c2FsdA==");
     EXPECT_EQ(after->scramKeys->iterations, 4096);
     EXPECT_EQ(after->connectedAtNs, before.connectedAtNs);
+    ASSERT_TRUE(after->server);
+    EXPECT_EQ(after->server->address, "127.0.0.1:5432");
+    EXPECT_EQ(after->server->backendPid, 4242);
+    EXPECT_EQ(after->server->backendKey, -7);
+    EXPECT_EQ(after->server->params, before.server->params);
+    EXPECT_EQ(after->server->cancelUnixPath, "");
+    EXPECT_EQ(after->server->cancelAddress, before.server->cancelAddress);
+    EXPECT_EQ(after->server->cancelHostName, "db.internal");
+    EXPECT_EQ(after->server->cancelPort, 5432);
+    EXPECT_EQ(after->server->connectedAtNs, 99);
 }
 
 TEST(HandedClient, OptionalPartsMayBeAbsent) {
@@ -51,11 +70,13 @@ TEST(HandedClient, OptionalPartsMayBeAbsent) {
     before.startup.reset();
     before.statements.clear();
     before.scramKeys.reset();
+    before.server.reset();
     auto after = conn::decodeHandedClient(conn::encodeHandedClient(before));
     ASSERT_TRUE(after) << after.error().message;
     EXPECT_FALSE(after->startup);
     EXPECT_FALSE(after->scramKeys);
     EXPECT_TRUE(after->statements.empty());
+    EXPECT_FALSE(after->server);
 }
 
 TEST(HandedClient, EveryCutAndEveryExtraByteIsRefused) {
