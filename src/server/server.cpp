@@ -211,13 +211,10 @@ int Server::run() {
     }
     // Before the pooler's own listeners: whoever sees the pooler port open finds the probes too.
     if (settings.http_listen_port > 0 || !takenOver.http.empty()) {
-        auto handler = [this](std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond) {
-            serveHttp(method, path, std::move(respond));
-        };
         auto opened = takenOver.http.empty()
                           ? metrics::HttpEndpoint::open(&loop_, settings.http_listen_addr,
-                                                        static_cast<int>(settings.http_listen_port), handler)
-                          : metrics::HttpEndpoint::adopt(&loop_, takenOver.http, handler);
+                                                        static_cast<int>(settings.http_listen_port), httpHandler())
+                          : metrics::HttpEndpoint::adopt(&loop_, takenOver.http, httpHandler());
         if (!opened) {
             SLOG_FATAL("{}", opened.error().message);
             removePidfile();
@@ -530,9 +527,9 @@ void Server::checkShutdown() {
         activeServers += worker->activeServerCount();
     }
     const bool waitingForClients = shutdown_ == Shutdown::WaitForClients;
-    if (takeoverSender_ && takeoverSender_->failed() && !handOverStopped_) {
-        handOverStopped_ = true;  // the new process is gone: the rest stay here to the end
-        onEveryWorker([](conn::Connections& connections) { connections.stopHandOver(); });
+    if (takeoverSender_ && takeoverSender_->failed()) {
+        resumeAfterFailedTakeover();
+        return;
     }
     if (waitingForClients ? clients != 0 : activeServers != 0) return;
     if (takeoverSender_) {
@@ -542,6 +539,12 @@ void Server::checkShutdown() {
     }
     SLOG_INFO(waitingForClients ? "client connections dropped, exiting" : "server connections dropped, exiting");
     beginShutdown(Shutdown::Immediate);
+}
+
+metrics::HttpEndpoint::Handler Server::httpHandler() {
+    return [this](std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond) {
+        serveHttp(method, path, std::move(respond));
+    };
 }
 
 void Server::serveHttp(std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond) {

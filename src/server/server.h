@@ -76,6 +76,9 @@ private:
     // TAKEOVER, old side: the channel is ours; the listening sockets go first, then the clients.
     void handOverListeners(const conn::ConsoleRequest& request, Result<net::DetachedStream> channel);
     void handOverClients();
+    // The new process went away before the end: this one listens again (on the sockets it kept)
+    // and serves on; the clients not handed over yet never left.
+    void resumeAfterFailedTakeover();
     void checkShutdown();
     // Runs `task` on the control thread (from any thread).
     void postToControl(std::function<void()> task);
@@ -85,6 +88,7 @@ private:
     // The login a probe of `host` uses: that of a pool whose database lists the host.
     std::optional<discovery::ProbeLogin> probeLogin(const discovery::HostState& host);
     // /metrics, /health and /ready of the HTTP endpoint.
+    metrics::HttpEndpoint::Handler httpHandler();
     void serveHttp(std::string_view method, std::string_view path, metrics::HttpEndpoint::Respond respond);
     void serveReady(metrics::HttpEndpoint::Respond respond);
     void serveMetrics(metrics::HttpEndpoint::Respond respond);
@@ -124,7 +128,8 @@ private:
     SystemdNotifier notifier_;  // sd_notify; does nothing without $NOTIFY_SOCKET
     uint64_t ticks_ = 0;
     std::unique_ptr<TakeoverSender> takeoverSender_;      // old side of -R: handing over
-    bool handOverStopped_ = false;                        // its channel failed
+    // Duplicates of the listening sockets handed over, until the new process has taken everything.
+    std::vector<int> keptListeners_, keptHttpListeners_;
     std::unique_ptr<TakeoverReceiver> takeoverReceiver_;  // new side of -R: taking over
 };
 

@@ -1,5 +1,8 @@
 // The Server's part of the online restart (-R; DESIGN §3, server/takeover.h): the new process
 // asking the running one for its sockets and clients, and the running one handing them over.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "conn/cancel_key.h"
@@ -99,7 +102,10 @@ void Server::handOverListeners(const conn::ConsoleRequest& request, Result<net::
         w->post([this, w, pending](conn::Connections&) {
             std::vector<int> fds = w->detachListeners();
             postToControl([this, fds, pending] {
-                for (int fd : fds) takeoverSender_->sendListener(fd);
+                for (int fd : fds) {
+                    keptListeners_.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+                    takeoverSender_->sendListener(fd);
+                }
                 if (--*pending == 0) handOverClients();
             });
         });
@@ -108,7 +114,10 @@ void Server::handOverListeners(const conn::ConsoleRequest& request, Result<net::
 
 void Server::handOverClients() {
     if (http_) {
-        for (int fd : http_->detachListeners()) takeoverSender_->sendHttpListener(fd);
+        for (int fd : http_->detachListeners()) {
+            keptHttpListeners_.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+            takeoverSender_->sendHttpListener(fd);
+        }
         http_.reset();
     }
     takeoverSender_->sendListenersDone();
@@ -116,6 +125,41 @@ void Server::handOverClients() {
     onEveryWorker([sender](conn::Connections& connections) {
         connections.startHandOver([sender](conn::LeavingClient client) { sender->sendClient(std::move(client)); });
     });
+}
+
+void Server::resumeAfterFailedTakeover() {
+    SLOG_ERROR("TAKEOVER failed after {} client(s): listening again and serving on; the clients handed over "
+               "went with the new process", takeoverSender_->clientsSent());
+    takeoverSender_.reset();
+    onEveryWorker([](conn::Connections& connections) { connections.stopHandOver(); });
+    std::erase(keptListeners_, -1);
+    std::erase(keptHttpListeners_, -1);
+    auto config = snapshot_.config;
+    const bool reusePort = workers_.size() > 1 || config->settings.so_reuseport;
+    // Each worker listens on duplicates of its own; ours close once all have theirs.
+    auto pending = std::make_shared<size_t>(workers_.size());
+    for (auto& worker : workers_) {
+        Worker* w = worker.get();
+        w->post([this, w, config, reusePort, pending, fds = keptListeners_](conn::Connections&) {
+            if (auto status = w->listen(config->settings, reusePort, fds, "kept after a failed takeover"); !status)
+                SLOG_ERROR("{}", status.error().message);
+            postToControl([this, pending] {
+                if (--*pending > 0) return;
+                for (int fd : keptListeners_) ::close(fd);
+                keptListeners_.clear();
+            });
+        });
+    }
+    if (!keptHttpListeners_.empty()) {
+        auto adopted = metrics::HttpEndpoint::adopt(&loop_, keptHttpListeners_, httpHandler());
+        if (adopted) http_ = std::move(adopted.value());
+        else SLOG_ERROR("{}", adopted.error().message);
+        for (int fd : keptHttpListeners_) ::close(fd);
+        keptHttpListeners_.clear();
+    }
+    shutdown_ = Shutdown::None;
+    writePidfile(true);  // the new process had put its own pid there
+    notifier_.ready(notifyStatus());
 }
 
 }  // namespace sluice::server

@@ -1,6 +1,7 @@
 #include "server/takeover.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ constexpr std::string_view kTaskClient = "client";
 // Limits the login and the listening sockets, not the clients (those come as they come to rest).
 constexpr int kStartSeconds = 10;
 constexpr uint32_t kMaxMessage = 64u << 20;
+constexpr std::chrono::milliseconds kHangUpCheck{100};
 
 std::string errorMessage(const std::string& body) {
     for (size_t pos = 0; pos < body.size() && body[pos] != '\0';) {
@@ -112,6 +114,11 @@ void TakeoverSender::queue(Row row) {
     wake_.notify_one();
 }
 
+bool TakeoverSender::peerGone() const {
+    pollfd watch{fd_, POLLRDHUP, 0};
+    return ::poll(&watch, 1, 0) > 0 && (watch.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 bool TakeoverSender::write(const std::string& bytes, const std::vector<int>& fds) {
     if (fds.empty()) return sendAll(fd_, bytes.data(), bytes.size());
     // The descriptors ride on the row's first bytes; the new process takes them with the row.
@@ -144,7 +151,14 @@ void TakeoverSender::run() {
         Row row;
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [this] { return !rows_.empty() || finishing_; });
+            // While nothing is to be sent, look now and then whether the new process is still
+            // there: one that died must not take clients with it (the old process keeps them).
+            while (!wake_.wait_for(lock, kHangUpCheck, [this] { return !rows_.empty() || finishing_; }))
+                if (ok && peerGone()) {
+                    SLOG_ERROR("TAKEOVER: the new process went away");
+                    ok = false;
+                    failed_ = true;
+                }
             if (rows_.empty()) break;  // finishing, all sent
             row = std::move(rows_.front());
             rows_.pop_front();

@@ -54,6 +54,7 @@ private:
     void queue(Row row);
     void run();
     bool write(const std::string& bytes, const std::vector<int>& fds);
+    bool peerGone() const;
 
     int fd_;
     mutable std::mutex mutex_;

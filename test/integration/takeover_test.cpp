@@ -224,6 +224,41 @@ TEST(Takeover, ATlsClientStaysWithTheOldProcessUntilItLeaves) {
     plain.close();
 }
 
+// The new process dies half-way (here: SIGKILL while a client is still inside a transaction in the
+// old one): the old process listens again on the sockets it kept and serves on. The clients it
+// had handed over went with the dead process; none of the others notices anything.
+TEST(Takeover, IfTheNewProcessDiesTheOldOneServesOn) {
+    const int port = freePort();
+    const int httpPort = freePort();
+    SluiceProcess before;
+    const std::string ini = sharedIni(before, port, httpPort);
+    ASSERT_TRUE(before.start(ini));
+    PqConn busy(before.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(busy.exec("BEGIN").ok);
+    ASSERT_TRUE(busy.exec("SELECT 1").ok);
+    PqConn resting(before.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(resting.exec("SELECT 1").ok);
+
+    SluiceProcess after;
+    ASSERT_TRUE(after.start(ini, {"-R"})) << lastLines(after.log(), 20);
+    ASSERT_TRUE(waitUntil([&] { return after.log().find("taken over from the previous process") != std::string::npos; },
+                          10s));
+    after.stop(0ms, SIGKILL);
+    ASSERT_TRUE(waitUntil([&] { return before.log().find("TAKEOVER failed after 1 client(s)") != std::string::npos; },
+                          10s))
+        << lastLines(before.log(), 20);
+    EXPECT_EQ(busy.exec("SELECT 'inside'").value(), "inside");
+    EXPECT_TRUE(busy.exec("COMMIT").ok);
+    EXPECT_TRUE(waitUntil([&] {
+        PqConn fresh(before.conninfo("app", "apppass", "app"));
+        return fresh.exec("SELECT 'served again'").value() == "served again";
+    }, 10s)) << lastLines(before.log(), 20);
+    EXPECT_EQ(httpGet(httpPort, "/health").status, 200);
+    EXPECT_FALSE(before.waitExit(0ms).has_value());
+    busy.close();
+    resting.close();
+}
+
 TEST(Takeover, WithoutARunningProcessTheStartIsANormalOne) {
     const int port = freePort();
     SluiceProcess alone;
