@@ -50,7 +50,7 @@ std::optional<LeavingClient> ClientConn::handOver() {
         for (const auto& [name, statement] : *statements_)
             handed.statements.push_back({name, statement->query, statement->paramTypes});
     if (shard_->target().serverUser == user_) handed.scramKeys = shard_->pool().scramKeys();
-    handed.connectedAtNs = std::chrono::duration_cast<std::chrono::nanoseconds>(connectedAt_.time_since_epoch()).count();
+    handed.connectedAtNs = monotonicNanos(connectedAt_);
     if (connections_.settings().log_disconnections)
         SLOG_INFO("{} handed over to the new process{}", describe(), handed.server ? " with its server" : "");
     const State previous = state_;
@@ -84,7 +84,7 @@ bool ClientConn::adopt(LeavingClient leaving) {
     counted_ = true;
     user_ = std::move(handed.user);
     database_ = std::move(handed.database);
-    connectedAt_ = TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(handed.connectedAtNs)));
+    connectedAt_ = fromMonotonicNanos(handed.connectedAtNs);
     for (auto& [name, value] : handed.wanted) wanted_.set(name, value);
     if (handed.startup) {
         startup_ = std::make_unique<pool::ServerParams>();

@@ -26,7 +26,7 @@ std::optional<std::pair<net::DetachedStream, HandedClient::Server>> ServerConn::
     state.cancelAddress.assign(reinterpret_cast<const char*>(&cancelTarget_.address), sizeof cancelTarget_.address);
     state.cancelHostName = cancelTarget_.hostName;
     state.cancelPort = cancelTarget_.port;
-    state.connectedAtNs = std::chrono::duration_cast<std::chrono::nanoseconds>(connectedAt_.time_since_epoch()).count();
+    state.connectedAtNs = monotonicNanos(connectedAt_);
     // Gone without a goodbye: the backend lives on in the new process. The handle's close
     // (detach started it) frees this object.
     client_ = nullptr;
@@ -66,7 +66,7 @@ ServerConn* Connections::adoptLinkedServer(pool::PoolShard& shard, HandedClient:
     for (const auto& [name, value] : state.params) handed.params.set(name, value);
     handed.backendPid = state.backendPid;
     handed.backendKey = state.backendKey;
-    handed.connectedAt = TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(state.connectedAtNs)));
+    handed.connectedAt = fromMonotonicNanos(state.connectedAtNs);
     handed.servedClient = true;
     shard.pool().takeServerSlot();  // counted like a login of this process (the old one freed its own)
     auto server = std::make_unique<ServerConn>(*this, shard, index, handed);

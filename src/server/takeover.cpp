@@ -69,6 +69,9 @@ TakeoverSender::TakeoverSender(int fd) : fd_(fd) {
 
 TakeoverSender::~TakeoverSender() {
     finish();
+    // Not finished: the process is leaving at once (SIGQUIT); a write blocked on a new process
+    // that does not read must not hold it.
+    if (!finished()) ::shutdown(fd_, SHUT_RDWR);
     if (thread_.joinable()) thread_.join();
     ::close(fd_);
 }

@@ -28,7 +28,7 @@ class TakeoverSender {
 public:
     // `fd`: the asking console connection, detached from its worker; ours from now on.
     explicit TakeoverSender(int fd);
-    ~TakeoverSender();  // finishes what is queued, then closes
+    ~TakeoverSender();  // ends the hand-over (cut short if it has not finished), then closes
     TakeoverSender(const TakeoverSender&) = delete;
     TakeoverSender& operator=(const TakeoverSender&) = delete;
 

@@ -19,6 +19,15 @@ inline uint64_t nowMicros() {
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count());
 }
 
+// A monotonic instant as plain nanoseconds, and back: CLOCK_MONOTONIC, so another process on this
+// machine reads the same instant (the online restart hands connection ages over).
+inline int64_t monotonicNanos(TimePoint when) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
+}
+inline TimePoint fromMonotonicNanos(int64_t nanos) {
+    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(nanos)));
+}
+
 // The wall-clock time (unix microseconds) of a monotonic instant, for what people read.
 inline int64_t unixMicros(TimePoint when) {
     auto wall = std::chrono::system_clock::now() -
