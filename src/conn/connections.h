@@ -183,7 +183,7 @@ public:
     // came with one (serverStream.fd >= 0).
     void adoptClient(LeavingClient client);
     // That server, linked to `client` in `shard`; null when it cannot be taken in.
-    ServerConn* adoptLinkedServer(pool::PoolShard& shard, HandedClient::Server& state, net::DetachedStream stream,
+    ServerConn* adoptLinkedServer(pool::PoolShard& shard, HandedServerState& state, net::DetachedStream stream,
                                   ClientConn& client);
     // The channel the new process asked for the hand-over on (TAKEOVER, sent by the pooler's own
     // unix user as "pgbouncer" over the unix socket): its socket, out of this loop; else why not.

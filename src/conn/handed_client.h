@@ -16,6 +16,20 @@
 
 namespace sluice::conn {
 
+// The server of a session, handed over with its client.
+struct HandedServerState {
+    std::string address;  // its host, as the pooler describes it ("127.0.0.1:5432", a socket path)
+    int32_t backendPid = 0;
+    int32_t backendKey = 0;
+    std::vector<std::pair<std::string, std::string>> params;  // what PostgreSQL reported
+    // Where a cancel for it goes (conn::CancelTarget): a unix socket, or an address.
+    std::string cancelUnixPath;
+    std::string cancelAddress;  // the sockaddr_storage's bytes (the same machine reads them)
+    std::string cancelHostName;
+    int32_t cancelPort = 0;
+    int64_t connectedAtNs = 0;
+};
+
 struct HandedClient {
     using Params = std::vector<std::pair<std::string, std::string>>;
     struct PreparedStatement {
@@ -38,19 +52,7 @@ struct HandedClient {
     int64_t connectedAtNs = 0;  // steady clock: CLOCK_MONOTONIC, the same in both processes
 
     // A session's server, which goes with it (its descriptor travels second).
-    struct Server {
-        std::string address;  // its host, as the pooler describes it ("127.0.0.1:5432", a socket path)
-        int32_t backendPid = 0;
-        int32_t backendKey = 0;
-        Params params;  // what PostgreSQL reported
-        // Where a cancel for it goes (conn::CancelTarget): a unix socket, or an address.
-        std::string cancelUnixPath;
-        std::string cancelAddress;  // the sockaddr_storage's bytes (the same machine reads them)
-        std::string cancelHostName;
-        int32_t cancelPort = 0;
-        int64_t connectedAtNs = 0;
-    };
-    std::optional<Server> server;
+    std::optional<HandedServerState> server;
 };
 
 std::string encodeHandedClient(const HandedClient& client);

@@ -83,7 +83,7 @@ public:
     // The online restart (-R): this session's server goes to the new process with its client,
     // between two transactions, its socket quiet and in clear (conn/client_handover.cpp). Its
     // slot here is freed. nullopt when it cannot go now; then nothing changed.
-    std::optional<std::pair<net::DetachedStream, HandedClient::Server>> leaveWithClient();
+    std::optional<std::pair<net::DetachedStream, HandedServerState>> leaveWithClient();
     // In the new process: a server built from HandedServer that arrived linked to `client`.
     bool adoptLinked(net::DetachedStream stream, ClientConn& client);
     // The host did not answer, refused, or said it cannot take connections now (PgBouncer's

@@ -10,14 +10,14 @@
 
 namespace sluice::conn {
 
-std::optional<std::pair<net::DetachedStream, HandedClient::Server>> ServerConn::leaveWithClient() {
+std::optional<std::pair<net::DetachedStream, HandedServerState>> ServerConn::leaveWithClient() {
     // A TLS session lives in this process's memory and cannot go.
     if (state_ != State::Active || !readyForQuery() || streamRemaining_ > 0 || cancelsInFlight_ > 0 || dedicated() ||
         socket_.isTls())
         return std::nullopt;
     auto stream = socket_.detach();
     if (!stream) return std::nullopt;
-    HandedClient::Server state;
+    HandedServerState state;
     state.address = address_;
     state.backendPid = backendPid_;
     state.backendKey = backendKey_;
@@ -48,7 +48,7 @@ bool ServerConn::adoptLinked(net::DetachedStream stream, ClientConn& client) {
     return true;
 }
 
-ServerConn* Connections::adoptLinkedServer(pool::PoolShard& shard, HandedClient::Server& state,
+ServerConn* Connections::adoptLinkedServer(pool::PoolShard& shard, HandedServerState& state,
                                            net::DetachedStream stream, ClientConn& client) {
     const auto& hosts = shard.target().hostStates;
     size_t index = 0;
