@@ -342,12 +342,7 @@ void Console::show(const conn::ConsoleRequest& request, const std::string& what)
     if (name == "hosts") return answerResult(request, showHosts(hostRows(*snapshot.config, control_.hosts())));
     if (name == "fds") {
         if (!request.adminUser) return answerError(request, proto::sqlstate::kInsufficientPrivilege, kAdminNeeded);
-        std::string out;
-        proto::appendNoticeResponse(out, "NOTICE", "00000",
-                                    "Sluice does not pass sockets to another process (no online restart): no rows");
-        showFds().appendTo(out);
-        proto::appendReadyForQuery(out, 'I');
-        return answer(request, out);
+        return withReports([this, request](const Reports& reports) { answerResult(request, showFds(reports)); });
     }
     static const std::map<std::string, std::function<ResultSet(Console&, const Reports&)>> kFromReports = {
         {"clients", [](Console&, const Reports& r) { return showClients(r); }},

@@ -44,7 +44,7 @@ ResultSet showUsers(const Reports& reports, const config::Config& config, const 
 ResultSet showConfig(const config::Settings& settings);
 ResultSet showVersion();
 ResultSet showState(const PauseState& pause);
-ResultSet showFds();
+ResultSet showFds(const Reports& reports);
 ResultSet showDnsHosts();
 ResultSet showDnsZones();
 // [peers] and the cancel requests forwarded to each (every configured peer has a row).

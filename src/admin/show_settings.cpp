@@ -156,10 +156,10 @@ ResultSet showState(const PauseState& pause) {
     return set;
 }
 
-ResultSet showFds() {
-    // Sluice does not hand its sockets to a successor process (PgBouncer's deprecated -R), so
-    // there is nothing to list; the columns stay PgBouncer's for tools that read them.
-    return ResultSet{{"fd", ColumnType::Int4},           {"task", ColumnType::Text},
+ResultSet showFds(const Reports& reports) {
+    // PgBouncer's columns. Secrets are never shown (PgBouncer passes them here to its successor;
+    // Sluice's takeover carries them on its own channel, never in a result set).
+    ResultSet set{{"fd", ColumnType::Int4},           {"task", ColumnType::Text},
                      {"user", ColumnType::Text},         {"database", ColumnType::Text},
                      {"addr", ColumnType::Text},         {"port", ColumnType::Int4},
                      {"cancel", ColumnType::Int8},       {"link", ColumnType::Int4},
@@ -167,6 +167,23 @@ ResultSet showFds() {
                      {"datestyle", ColumnType::Text},    {"timezone", ColumnType::Text},
                      {"password", ColumnType::Text},     {"scram_client_key", ColumnType::Bytea},
                      {"scram_server_key", ColumnType::Bytea}};
+    std::map<uintptr_t, int> fdOf;  // `link` names the linked connection by its socket
+    for (const auto& report : reports)
+        for (const auto* rows : {&report.clients, &report.servers})
+            for (const auto& row : *rows) fdOf[row.ptr] = row.fd;
+    auto text = [](const std::string& value) { return value.empty() ? Cell::null() : Cell(value); };
+    for (const auto& report : reports)
+        for (const auto* rows : {&report.clients, &report.servers})
+            for (const auto& row : *rows) {
+                if (row.fd < 0) continue;
+                auto link = fdOf.find(row.link);
+                set.addRow({row.fd, row.isServer ? "server" : "client", row.user, row.database, row.remoteAddress,
+                            row.remotePort, static_cast<long long>(row.cancelKey),
+                            link != fdOf.end() && row.link != 0 ? Cell(link->second) : Cell::null(),
+                            text(row.clientEncoding), text(row.standardConformingStrings), text(row.dateStyle),
+                            text(row.timeZone), Cell::null(), Cell::null(), Cell::null()});
+            }
+    return set;
 }
 
 ResultSet showDnsHosts() {

@@ -132,6 +132,10 @@ void ClientConn::describeRow(ConnectionRow& row) const {
     row.queuedOutput = socket_.queuedBytes();
     row.bufferedInput = socket_.bufferedInput();
     if (socket_.isTls()) row.tls = socket_.tls()->describe();
+    row.fd = socket_.fd();
+    row.cancelKey = static_cast<int64_t>((static_cast<uint64_t>(static_cast<uint32_t>(cancelPid_)) << 32) |
+                                        static_cast<uint32_t>(cancelKey_));
+    describeParameters(wanted_, row);
 }
 
 }  // namespace sluice::conn

@@ -899,6 +899,10 @@ void ServerConn::describeRow(ConnectionRow& row) const {
     row.queuedOutput = socket_.queuedBytes();
     row.bufferedInput = socket_.bufferedInput();
     if (socket_.isTls()) row.tls = socket_.tls()->describe();
+    row.fd = socket_.fd();
+    row.cancelKey = static_cast<int64_t>((static_cast<uint64_t>(static_cast<uint32_t>(backendPid_)) << 32) |
+                                        static_cast<uint32_t>(backendKey_));
+    describeParameters(params_, row);
 }
 
 }  // namespace sluice::conn

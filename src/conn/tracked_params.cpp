@@ -54,4 +54,15 @@ bool isTrackedParameter(std::string_view name, const config::Settings& settings)
     return listContains(settings.track_extra_parameters, name);
 }
 
+void describeParameters(const pool::ServerParams& params, ConnectionRow& row) {
+    auto value = [&params](std::string_view name) {
+        const std::string* found = params.find(name);
+        return found ? *found : std::string();
+    };
+    row.clientEncoding = value("client_encoding");
+    row.standardConformingStrings = value("standard_conforming_strings");
+    row.dateStyle = value("DateStyle");
+    row.timeZone = value("TimeZone");
+}
+
 }  // namespace sluice::conn

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "config/config.h"
+#include "conn/worker_report.h"
+#include "pool/server_params.h"
 
 namespace sluice::conn {
 
@@ -21,6 +23,9 @@ std::string quoteIdentifier(std::string_view name);
 std::string setStatements(const ParameterChanges& changes);
 
 bool isTrackedParameter(std::string_view name, const config::Settings& settings);
+
+// SHOW FDS's parameter columns of a connection, from its parameters.
+void describeParameters(const pool::ServerParams& params, struct ConnectionRow& row);
 
 // Whether `name` appears in a comma-separated list setting (ignore_startup_parameters…), case-insensitively.
 bool listContains(std::string_view list, std::string_view name);

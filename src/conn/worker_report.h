@@ -37,6 +37,11 @@ struct ConnectionRow {
     uint64_t linkId = 0;
     size_t queuedOutput = 0;  // bytes written but not yet sent (SHOW ACTIVE_SOCKETS)
     size_t bufferedInput = 0;
+    // SHOW FDS: the socket, the cancel key (pid and key as one number) and the parameters a
+    // takeover would carry (the client's chosen values, or what the server reported).
+    int fd = -1;
+    int64_t cancelKey = 0;
+    std::string clientEncoding, standardConformingStrings, dateStyle, timeZone;
 };
 
 struct PoolRow {

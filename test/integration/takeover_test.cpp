@@ -126,8 +126,22 @@ TEST(Takeover, AClientKeepsItsSettingsPreparedStatementsAndCancelKey) {
     ASSERT_TRUE(code.has_value()) << lastLines(before.log(), 20);
     EXPECT_NE(before.log().find("TAKEOVER: 1 client(s) handed over"), std::string::npos) << lastLines(before.log(), 20);
 
-    // Same connection, now served by the new process.
+    // Same connection, now served by the new process, which lists its socket (SHOW FDS).
     EXPECT_EQ(client.exec("SHOW TimeZone").value(), "Asia/Tokyo");
+    {
+        PqConn console(after.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+        QueryResult fds = console.exec("SHOW FDS");
+        ASSERT_TRUE(fds.ok) << fds.error;
+        size_t timezone = 0, database = 0;
+        for (size_t col = 0; col < fds.columns.size(); ++col) {
+            if (fds.columns[col] == "timezone") timezone = col;
+            if (fds.columns[col] == "database") database = col;
+        }
+        bool listed = false;
+        for (size_t row = 0; row < fds.rows.size(); ++row)
+            listed |= fds.value(row, database) == "app" && fds.value(row, timezone) == "Asia/Tokyo";
+        EXPECT_TRUE(listed) << fds.describe();
+    }
     const char* values[] = {"41"};
     PGresult* executed = PQexecPrepared(client.raw(), "plus_one", 1, values, nullptr, nullptr, 0);
     EXPECT_EQ(PQresultStatus(executed), PGRES_TUPLES_OK) << PQresultErrorMessage(executed);

@@ -367,7 +367,7 @@ TEST(AdminShowColumns, EveryShowHasPgBouncersColumnsInOrderWithItsTypes) {
     }
     {
         SCOPED_TRACE("SHOW FDS");
-        expectColumns(showFds(), kFdsColumns);
+        expectColumns(showFds(Reports{}), kFdsColumns);
     }
     {
         SCOPED_TRACE("SHOW DNS_HOSTS");
@@ -762,8 +762,40 @@ TEST(AdminShowOthers, PeersAndPeerPoolsListTheConfiguredPeers) {
     EXPECT_EQ(pools.cell(1, "sv_login"), "1");
 }
 
-TEST(AdminShowOthers, FdsAndDnsAreEmpty) {
-    EXPECT_EQ(showFds().rowCount(), 0u);
+// SHOW FDS: a row per socket, the linked one named by its descriptor, secrets never shown.
+TEST(AdminShowOthers, FdsListEverySocketWithItsLinkAndNoSecret) {
+    conn::ConnectionRow client = clientRow(1, "app", "shop", "active");
+    client.fd = 12;
+    client.cancelKey = (int64_t{0x1234} << 32) | 0x5678;
+    client.clientEncoding = "UTF8";
+    client.timeZone = "Asia/Tokyo";
+    conn::ConnectionRow server = serverRow(2, "app", "shop", "active", 4242);
+    server.fd = 15;
+    client.ptr = 100;
+    server.ptr = 200;
+    client.link = 200;
+    server.link = 100;
+    conn::ConnectionRow idle = clientRow(3, "app", "shop", "idle");
+    idle.fd = 13;
+    Reports reports(1);
+    reports[0].clients = {client, idle};
+    reports[0].servers = {server};
+    Decoded fds = wire(showFds(reports));
+    ASSERT_EQ(fds.rows.size(), 3u) << fds.problem;
+    EXPECT_EQ(fds.lookup("fd", "12", "task"), "client");
+    EXPECT_EQ(fds.lookup("fd", "12", "link"), "15");
+    EXPECT_EQ(fds.lookup("fd", "12", "cancel"), std::to_string((int64_t{0x1234} << 32) | 0x5678));
+    EXPECT_EQ(fds.lookup("fd", "12", "client_encoding"), "UTF8");
+    EXPECT_EQ(fds.lookup("fd", "12", "timezone"), "Asia/Tokyo");
+    EXPECT_EQ(fds.lookup("fd", "12", "datestyle"), std::nullopt);  // not chosen: NULL
+    EXPECT_EQ(fds.lookup("fd", "15", "task"), "server");
+    EXPECT_EQ(fds.lookup("fd", "15", "link"), "12");
+    EXPECT_EQ(fds.lookup("fd", "13", "link"), std::nullopt);
+    for (const char* secret : {"password", "scram_client_key", "scram_server_key"})
+        for (const char* fd : {"12", "13", "15"}) EXPECT_EQ(fds.lookup("fd", fd, secret), std::nullopt) << secret;
+}
+
+TEST(AdminShowOthers, DnsIsEmpty) {
     EXPECT_EQ(showDnsHosts().rowCount(), 0u);
     EXPECT_EQ(showDnsZones().rowCount(), 0u);
     EXPECT_NE(helpText().find("SHOW HELP|CONFIG|DATABASES"), std::string::npos);
