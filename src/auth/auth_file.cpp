@@ -7,6 +7,8 @@
 #include <cstring>
 #include <utility>
 
+#include <fmt/format.h>
+
 namespace sluice::auth {
 
 namespace {
@@ -75,7 +77,7 @@ Result<AuthFile> parseAuthFile(std::string_view content, std::string_view fileNa
         if (user.empty()) return lineError(fileName, lineNumber, "empty user name");
         if (user.size() > kMaxAuthFileUserLength)
             return lineError(fileName, lineNumber,
-                             "user name longer than " + std::to_string(kMaxAuthFileUserLength) + " bytes");
+                             fmt::format("user name longer than {} bytes", kMaxAuthFileUserLength));
 
         const size_t afterUser = pos;
         pos = skipBlanks(line, pos);
