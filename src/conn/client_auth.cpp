@@ -186,10 +186,10 @@ void ClientConn::startAuthentication() {
         return;
     }
     state_ = State::Auth;
-    const bool scramSecret = login_->hasSecret && auth::classifySecret(login_->secret) == auth::SecretKind::Scram;
     if (method == "plain" || method == "password") {
         proto::appendAuthenticationCleartext(out);
-    } else if (method == "scram-sha-256" || (method == "md5" && scramSecret)) {
+    } else if (method == "scram-sha-256" ||
+               (method == "md5" && login_->hasSecret && auth::classifySecret(login_->secret) == auth::SecretKind::Scram)) {
         // PgBouncer's rule: with md5, a user whose secret is a SCRAM secret authenticates by SCRAM.
         // Over TLS, channel binding is offered first, as PostgreSQL does.
         std::vector<std::string_view> mechanisms;

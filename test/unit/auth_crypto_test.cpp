@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <set>
 
 #include "auth/crypto_util.h"
@@ -83,11 +86,46 @@ TEST(AuthCrypto, RandomBytesDiffer) {
     EXPECT_LT(zeros, 16);  // 64 random bytes with 16+ zeros: probability ~1e-20
 }
 
+TEST(AuthCrypto, RandomBytesAreNeverHandedOutTwiceAcrossRefillsAndForks) {
+    // Small draws come from a per-thread pool: thousands of them cross many refills.
+    std::set<std::string> seen;
+    for (int i = 0; i < 5000; ++i) seen.insert(randomBytes(18));
+    EXPECT_EQ(seen.size(), 5000u);
+
+    // A forked child must not hand out the bytes its parent's pool still holds.
+    randomBytes(18);  // the pool is full now
+    int pipeFds[2];
+    ASSERT_EQ(pipe(pipeFds), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        const std::string drawn = randomBytes(32);
+        _exit(write(pipeFds[1], drawn.data(), drawn.size()) == 32 ? 0 : 1);
+    }
+    const std::string parentDraw = randomBytes(32);
+    std::string childDraw(32, '\0');
+    EXPECT_EQ(read(pipeFds[0], childDraw.data(), childDraw.size()), 32);
+    int status = 0;
+    waitpid(child, &status, 0);
+    close(pipeFds[0]);
+    close(pipeFds[1]);
+    EXPECT_NE(parentDraw, childDraw);
+}
+
 TEST(AuthCrypto, Sha256AndHmacKnownValues) {
     EXPECT_EQ(base64Encode(asStringView(sha256("abc"))), "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
-    // RFC 4231 test case 2.
-    const Sha256Digest mac = hmacSha256("Jefe", "what do ya want for nothing?");
-    EXPECT_EQ(base64Encode(asStringView(mac)), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
+    EXPECT_EQ(base64Encode(asStringView(sha256(""))), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+    // RFC 4231 test cases 2 and 6 (a key longer than the block), then again: the objects are
+    // reused between calls, and nothing of one call may leak into the next.
+    for (int round = 0; round < 2; ++round) {
+        const Sha256Digest mac = hmacSha256("Jefe", "what do ya want for nothing?");
+        EXPECT_EQ(base64Encode(asStringView(mac)), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
+        const Sha256Digest longKey =
+            hmacSha256(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First");
+        EXPECT_EQ(base64Encode(asStringView(longKey)), "YOQxWR7gtn8Niiaqy/W3f44LxiE3KMUUBUYEDw7jf1Q=");
+        // An empty key is a valid HMAC key (not "keep the previous one").
+        EXPECT_EQ(base64Encode(asStringView(hmacSha256("", ""))), "thNnmggU2ex3L5XXeMNfxf8Wl8STcVZTxscSFEKSxa0=");
+    }
 }
 
 TEST(AuthCrypto, Pbkdf2MatchesRfc7914Vector) {
