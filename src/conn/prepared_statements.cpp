@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <iterator>
 
 namespace sluice::conn {
 
@@ -547,7 +548,7 @@ bool PreparedRelay::replayStalePlan() {
     head.recording = 0;                            // replayed once, never again
     replay_.statement = head.bound;
     replay_.bytes = std::move(recording_.bytes);
-    replay_.requests = std::move(expected_);
+    replay_.requests.assign(std::make_move_iterator(expected_.begin()), std::make_move_iterator(expected_.end()));
     expected_.clear();
     stopRecording();
     Expected wait{last, Reply::Swallow};  // the rest of the failed batch's answer, up to its ReadyForQuery

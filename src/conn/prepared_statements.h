@@ -215,7 +215,9 @@ private:
     struct Replay {
         StatementRef statement;
         std::string bytes;
-        std::deque<Expected> requests;
+        // A vector, not a deque: reset() makes a new Replay after every transaction, and a
+        // deque allocates even when empty.
+        std::vector<Expected> requests;
         bool due = false;
     };
     static constexpr size_t kMaxRecording = 64 * 1024;  // a larger batch is not replayed
