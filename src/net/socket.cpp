@@ -49,17 +49,20 @@ void splitAddress(const std::string& address, std::string& host, int& port) {
     port = colon == std::string::npos ? 0 : std::atoi(address.c_str() + colon + 1);
 }
 
-Socket::Socket(uv_loop_t* loop, SocketOwner& owner) : loop_(loop), owner_(owner) {
+Socket::Socket(uv_loop_t* loop, SocketOwner& owner) : owner_(owner) {
     std::memset(&h_, 0, sizeof h_);
+    // The loop is kept in the handle's own (public, read-only for libuv's users) field, which
+    // uv_*_init sets to the same value and uv_close leaves: one pointer less per connection.
+    h_.handle.loop = loop;
 }
 
 Socket::~Socket() {
-    if (SendBatcher* batcher = SendBatcher::of(loop_)) batcher->forget(*this);
+    if (SendBatcher* batcher = SendBatcher::of(loop())) batcher->forget(*this);
 }
 
 int Socket::open(bool isUnix) {
     isUnix_ = isUnix;
-    int rc = isUnix ? uv_pipe_init(loop_, &h_.pipe, 0) : uv_tcp_init(loop_, &h_.tcp);
+    int rc = isUnix ? uv_pipe_init(loop(), &h_.pipe, 0) : uv_tcp_init(loop(), &h_.tcp);
     if (rc != 0) return rc;
     h_.handle.data = this;
     open_ = true;
@@ -108,10 +111,7 @@ int Socket::adopt(DetachedStream stream) {
     }
     stream.fd = -1;  // the handle's now
     if (!isUnix_) uv_tcp_nodelay(&h_.tcp, 1);
-    if (stream.tls) {
-        tls_ = std::move(stream.tls);
-        cipherIn_ = std::make_unique<IoBuffer>();
-    }
+    tls_ = std::move(stream.tls);
     return 0;
 }
 
@@ -121,21 +121,26 @@ int Socket::acceptFrom(uv_stream_t* listener) {
     return rc;
 }
 
+Socket::Requests& Socket::requests() {
+    if (!requests_) requests_ = std::make_unique<Requests>();
+    return *requests_;
+}
+
 int Socket::connectTcp(const sockaddr* address) {
-    connectReq_ = std::make_unique<uv_connect_t>();
-    connectReq_->data = this;
+    uv_connect_t& request = requests().connect;
+    request.data = this;
     uv_tcp_nodelay(&h_.tcp, 1);
-    return uv_tcp_connect(connectReq_.get(), &h_.tcp, address, &Socket::onConnected);
+    return uv_tcp_connect(&request, &h_.tcp, address, &Socket::onConnected);
 }
 
 void Socket::connectUnix(const std::string& path) {
-    connectReq_ = std::make_unique<uv_connect_t>();
-    connectReq_->data = this;
-    uv_pipe_connect(connectReq_.get(), &h_.pipe, path.c_str(), &Socket::onConnected);
+    uv_connect_t& request = requests().connect;
+    request.data = this;
+    uv_pipe_connect(&request, &h_.pipe, path.c_str(), &Socket::onConnected);
 }
 
 void Socket::startReading(size_t chunkSize) {
-    chunkSize_ = chunkSize;
+    chunkSize_ = static_cast<uint32_t>(chunkSize);  // pkt_buf, at most a few megabytes
     if (reading_ || !isOpen()) return;
     if (uv_read_start(&h_.stream, &Socket::onAlloc, &Socket::onRead) == 0) reading_ = true;
 }
@@ -176,7 +181,6 @@ void Socket::write(const void* data, size_t size) {
 
 bool Socket::startTls(std::unique_ptr<TlsSession> session) {
     tls_ = std::move(session);
-    cipherIn_ = std::make_unique<IoBuffer>();
     if (!input_.empty()) {
         tls_->feed(input_.data(), input_.size());
         input_.consume(input_.size());
@@ -211,7 +215,7 @@ void Socket::pumpTls() {
 void Socket::writeRaw(const void* data, size_t size) {
     if (size == 0) return;
     if (queuedBytes_ == 0 && !failed_) {
-        if (SendBatcher* batcher = SendBatcher::of(loop_); batcher != nullptr && batcher->usable() && !closing_) {
+        if (SendBatcher* batcher = SendBatcher::of(loop()); batcher != nullptr && batcher->usable() && !closing_) {
             batcher->add(*this, data, size);
             return;
         }
@@ -253,13 +257,13 @@ void Socket::close() {
         writeRaw(cipher.data(), cipher.size());
     }
     // What this iteration wrote goes to libuv's queue, to be written before the shutdown below.
-    if (SendBatcher* batcher = SendBatcher::of(loop_)) batcher->giveBack(*this);
+    if (SendBatcher* batcher = SendBatcher::of(loop())) batcher->giveBack(*this);
     closing_ = true;
     stopReading();
     if (queuedBytes_ > 0 && !failed_) {
-        shutdownReq_ = std::make_unique<uv_shutdown_t>();
-        shutdownReq_->data = this;
-        if (uv_shutdown(shutdownReq_.get(), &h_.stream, &Socket::onShutdown) == 0) return;
+        uv_shutdown_t& request = requests().shutdown;
+        request.data = this;
+        if (uv_shutdown(&request, &h_.stream, &Socket::onShutdown) == 0) return;
     }
     uv_close(&h_.handle, &Socket::onClosed);
 }
@@ -324,7 +328,7 @@ void Socket::applyTcpOptions(const TcpOptions& options) {
 
 void Socket::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     auto* self = static_cast<Socket*>(handle->data);
-    IoBuffer& target = self->tls_ ? *self->cipherIn_ : self->input_;
+    IoBuffer& target = self->tls_ ? self->tls_->records() : self->input_;
     uint8_t* space = target.reserve(self->chunkSize_);
     *buf = uv_buf_init(reinterpret_cast<char*>(space), static_cast<unsigned>(target.writable()));
 }
@@ -332,7 +336,7 @@ void Socket::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 void Socket::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     auto* self = static_cast<Socket*>(stream->data);
     if (nread > 0 && self->tls_) {
-        IoBuffer& cipher = *self->cipherIn_;
+        IoBuffer& cipher = self->tls_->records();
         cipher.commit(static_cast<size_t>(nread));
         self->tls_->feed(cipher.data(), cipher.size());
         cipher.consume(cipher.size());

@@ -92,7 +92,7 @@ public:
     // Whether detach() would take it now.
     bool quiet() const {
         return isOpen() && queuedBytes_ == 0 && batchSlot_ == kNoBatchSlot && input_.empty() &&
-               (!cipherIn_ || cipherIn_->empty()) && !failed_;
+               (!tls_ || tls_->records().empty()) && !failed_;
     }
     // Instead of open(): takes a stream another loop detached. A libuv error code (0 = ok);
     // on an error the stream is closed.
@@ -142,7 +142,7 @@ private:
     // Runs the TLS engine on what arrived: flushes its output, hands plaintext to the owner.
     void pumpTls();
 
-    uv_loop_t* loop_;
+    uv_loop_t* loop() const { return h_.handle.loop; }
     SocketOwner& owner_;
     union {
         uv_handle_t handle;
@@ -151,13 +151,17 @@ private:
         uv_pipe_t pipe;
     } h_;
     // Allocated when needed: accepted clients never connect, and few close with output pending.
-    std::unique_ptr<uv_connect_t> connectReq_;
-    std::unique_ptr<uv_shutdown_t> shutdownReq_;
+    // (Fields are packed: an idle client is mostly this object.)
+    struct Requests {
+        uv_connect_t connect;
+        uv_shutdown_t shutdown;
+    };
+    std::unique_ptr<Requests> requests_;
+    Requests& requests();
     IoBuffer input_;
     std::unique_ptr<TlsSession> tls_;
-    std::unique_ptr<IoBuffer> cipherIn_;  // TLS records as read, before decryption (TLS only)
-    size_t chunkSize_ = 4096;
     size_t queuedBytes_ = 0;
+    uint32_t chunkSize_ = 4096;
     uint32_t batchSlot_ = kNoBatchSlot;  // this iteration's output, held by the loop's SendBatcher
     bool open_ = false;
     bool closing_ = false;

@@ -52,6 +52,9 @@ public:
 
     // Ciphertext from the peer.
     void feed(const uint8_t* data, size_t size);
+    // Where the socket reads records into before it feeds them (kept here, not in every
+    // plaintext socket).
+    IoBuffer& records() { return records_; }
     // Advances the handshake, then decrypts what it can into `plaintext`.
     Status pump(IoBuffer& plaintext);
     // Encrypts; the ciphertext waits in takeOutput().
@@ -81,6 +84,7 @@ private:
     BIO* out_ = nullptr;  // OpenSSL → network
     Status status_ = Status::Handshaking;
     std::string error_;
+    IoBuffer records_;
 };
 
 }  // namespace sluice::net
