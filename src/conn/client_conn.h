@@ -38,11 +38,14 @@ struct LeavingClient {
     HandedClient state;
 };
 
-class ClientConn final : public net::SocketOwner, public pool::PoolWaiter {
+// On Connections' watched or quiet list.
+struct SweepHook : ListHook {};
+
+class ClientConn final : public net::SocketOwner, public pool::PoolWaiter, public SweepHook {
 public:
     // Console and ConsoleBusy: a client of the admin console, reading a query / awaiting its answer.
     // Canceling: a connection that sent a CancelRequest, open until the cancel is done.
-    enum class State { Startup, Auth, WaitWelcome, Idle, Waiting, Linking, Active, Console, ConsoleBusy, Canceling, Closing };
+    enum class State : uint8_t { Startup, Auth, WaitWelcome, Idle, Waiting, Linking, Active, Console, ConsoleBusy, Canceling, Closing };
 
     ClientConn(Connections& connections, uint64_t id);
     ~ClientConn() override;
@@ -115,7 +118,6 @@ public:
     // Nothing for the sweep to do until the client sends something: idle between transactions,
     // no client_idle_timeout, no buffer held.
     bool quiet() const;
-    ListHook sweepHook;  // on Connections' watched or quiet list
     // A CancelRequest for this client arrived while it waits for a server: drop its request.
     void cancelWhileWaiting();
     // Its dedicated server (a replication connection) has logged in: the client's welcome is
@@ -198,19 +200,11 @@ private:
 
     Connections& connections_;
     net::Socket socket_;
-    State state_ = State::Startup;
     const uint64_t id_;
     std::string peer_;
     std::string user_;
     std::string database_;
     const config::DatabaseEntry* databaseEntry_ = nullptr;
-    bool counted_ = false;
-    bool admitted_ = false;  // counted against the pool's per-database/per-user client limits
-    bool console_ = false;    // logged in to the admin console
-    bool adminUser_ = false;  // admin_users (or the pooler's own unix user): may run every command
-    bool sslAnswered_ = false;
-    bool directTls_ = false;
-    bool gssAnswered_ = false;
     // What only the login needs; freed once the client is in, so idle clients stay small.
     struct Login {
         std::string secret;  // the user's auth_file secret, if any
@@ -237,26 +231,36 @@ private:
     // idle client need not hold its parameters twice).
     std::unique_ptr<pool::ServerParams> startup_;
     const pool::ServerParams& startupParams() const { return startup_ ? *startup_ : wanted_; }
-    int32_t cancelPid_ = 0;
-    int32_t cancelKey_ = 0;
-    bool cancelRegistered_ = false;
-    uint32_t streamRemaining_ = 0;
-    uint32_t discardRemaining_ = 0;  // the rest of a message refused as too large (never sent on)
     // A replication connection (its startup parameters wait in Login for its own server), and
     // that server while it logs in.
     enum class Replication : uint8_t { None, Physical, Logical };
-    Replication replication_ = Replication::None;
     // PgBouncer's words for it in the log and to the server: "no", "yes", "database".
     const char* replicationWord() const {
         return replication_ == Replication::None ? "no" : replication_ == Replication::Physical ? "yes" : "database";
     }
     ServerConn* dedicatedServer_ = nullptr;
+    // The small fields together, the flags as bits: an idle client is mostly this object, and
+    // these 8 bytes took it to the next malloc size.
+    State state_ = State::Startup;
+    Replication replication_ = Replication::None;
+    bool counted_ : 1 = false;
+    bool admitted_ : 1 = false;  // counted against the pool's per-database/per-user client limits
+    bool console_ : 1 = false;    // logged in to the admin console
+    bool adminUser_ : 1 = false;  // admin_users (or the pooler's own unix user): may run every command
+    bool sslAnswered_ : 1 = false;
+    bool directTls_ : 1 = false;
+    bool gssAnswered_ : 1 = false;
+    bool cancelRegistered_ : 1 = false;
+    bool linkingForWelcome_ : 1 = false;  // Linking a server whose parameters the welcome waits for
+    bool transactionLost_ : 1 = false;    // its server died inside a transaction block (serverLost)
     // What the linked server still owes: one ReadyForQuery per Query, FunctionCall and Sync sent,
     // and whether extended-protocol messages were sent since the last Sync.
+    bool extendedOpen_ : 1 = false;
     uint32_t readyPending_ = 0;
-    bool extendedOpen_ = false;
-    bool linkingForWelcome_ = false;  // Linking a server whose parameters the welcome waits for
-    bool transactionLost_ = false;    // its server died inside a transaction block (serverLost)
+    int32_t cancelPid_ = 0;
+    int32_t cancelKey_ = 0;
+    uint32_t streamRemaining_ = 0;
+    uint32_t discardRemaining_ = 0;  // the rest of a message refused as too large (never sent on)
     TimePoint connectedAt_;
     TimePoint waitNoticed_{};  // the waitingSince of the wait a query_wait_notify NOTICE was sent for
     // Monotonic microseconds, for the timeouts and the statistics; read once per request, never

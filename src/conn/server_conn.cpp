@@ -865,7 +865,7 @@ void ServerConn::describeRow(ConnectionRow& row) const {
             if (shard_.isActive(*this)) {
                 row.state = "active";
                 row.listState = "sv_active";
-            } else if (!poolHook.linked() || !shard_.isIdle(*this)) {
+            } else if (!poolHook().linked() || !shard_.isIdle(*this)) {
                 row.state = "tested";
                 row.listState = "sv_tested";
             } else if (secondsSince(idleSince) >= settings.server_check_delay && !settings.server_check_query.empty()) {

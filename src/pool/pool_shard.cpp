@@ -166,8 +166,8 @@ void PoolShard::serverReady(PooledServer& server) {
 }
 
 void PoolShard::serverGone(PooledServer& server) {
-    if (!server.poolHook.linked()) return;
-    static_cast<IntrusiveList<PooledServer, &PooledServer::poolHook>*>(server.poolHook.list)->remove(server);
+    if (!server.poolHook().linked()) return;
+    static_cast<IntrusiveList<PooledServer, PoolHook>*>(server.poolHook().list)->remove(server);
     if (server.slotGivenAway) return;  // another worker opens a server in its place
     pool_->releaseServerSlot();
     launchIfNeeded();
@@ -175,8 +175,8 @@ void PoolShard::serverGone(PooledServer& server) {
 
 void PoolShard::serverLoginFailed(PooledServer& server, const Error& error) {
     pool_->noteLoginFailure(error);
-    if (server.poolHook.linked()) {
-        static_cast<IntrusiveList<PooledServer, &PooledServer::poolHook>*>(server.poolHook.list)->remove(server);
+    if (server.poolHook().linked()) {
+        static_cast<IntrusiveList<PooledServer, PoolHook>*>(server.poolHook().list)->remove(server);
         pool_->releaseServerSlot();
     }
     // Waiters beyond what the remaining logins can serve get the error instead of hanging.

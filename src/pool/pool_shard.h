@@ -17,11 +17,16 @@
 
 namespace sluice::pool {
 
+// On one of its shard's lists (login, idle, active, used); a waiting client on its wait list.
+struct PoolHook : ListHook {};
+struct WaitHook : ListHook {};
+
 // The part of a server connection the shard manages.
-class PooledServer {
+class PooledServer : public PoolHook {
 public:
     virtual ~PooledServer() = default;
-    ListHook poolHook;
+    ListHook& poolHook() { return *this; }
+    const ListHook& poolHook() const { return *this; }
     // When a client last gave it back (or its login finished), whether it then rested or went
     // straight to a queued client: server_check_delay and server_idle_timeout count from here.
     TimePoint idleSince{};
@@ -31,7 +36,7 @@ public:
 };
 
 // The part of a client connection that can wait for a server.
-class PoolWaiter {
+class PoolWaiter : public WaitHook {
 public:
     virtual ~PoolWaiter() = default;
     // The shard hands the client a server (already on the active list).
@@ -41,7 +46,6 @@ public:
     // The client as the log names it ("C-12: db/user@addr:port").
     virtual std::string describe() const = 0;
 
-    ListHook waitHook;
     TimePoint waitingSince{};
 };
 
@@ -222,11 +226,11 @@ private:
     bool waitingForHost_ = false;
     std::string lastConnectFailure_;
 
-    IntrusiveList<PoolWaiter, &PoolWaiter::waitHook> waiting_;
-    IntrusiveList<PooledServer, &PooledServer::poolHook> login_;
-    IntrusiveList<PooledServer, &PooledServer::poolHook> idle_;
-    IntrusiveList<PooledServer, &PooledServer::poolHook> active_;
-    IntrusiveList<PooledServer, &PooledServer::poolHook> used_;
+    IntrusiveList<PoolWaiter, WaitHook> waiting_;
+    IntrusiveList<PooledServer, PoolHook> login_;
+    IntrusiveList<PooledServer, PoolHook> idle_;
+    IntrusiveList<PooledServer, PoolHook> active_;
+    IntrusiveList<PooledServer, PoolHook> used_;
 };
 
 }  // namespace sluice::pool

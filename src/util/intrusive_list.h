@@ -6,15 +6,17 @@
 
 namespace sluice {
 
+// An element inherits one hook per kind of list it can be on, each a distinct type derived from
+// ListHook (`struct SweepHook : ListHook {};`), and the list finds the element from its hook
+// with a cast: no pointer back to the element in every hook.
 struct ListHook {
     ListHook* prev = nullptr;
     ListHook* next = nullptr;
     void* list = nullptr;  // the IntrusiveList this hook is on, if any
-    void* item = nullptr;  // the element that holds this hook
     bool linked() const { return list != nullptr; }
 };
 
-template <class T, ListHook T::*Hook>
+template <class T, class Hook>
 class IntrusiveList {
 public:
     IntrusiveList() { head_.prev = head_.next = &head_; }
@@ -23,7 +25,7 @@ public:
 
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
-    bool contains(const T& item) const { return (item.*Hook).list == this; }
+    bool contains(const T& item) const { return hookOf(item).list == this; }
 
     void pushBack(T& item) { insertBefore(&head_, item); }
     void pushFront(T& item) { insertBefore(head_.next, item); }
@@ -38,7 +40,7 @@ public:
     }
 
     void remove(T& item) {
-        ListHook& h = item.*Hook;
+        ListHook& h = hookOf(item);
         if (h.list != this) return;
         h.prev->next = h.next;
         h.next->prev = h.prev;
@@ -59,21 +61,23 @@ public:
 
     template <class Fn>
     void forEach(Fn&& fn) const {
-        for (const ListHook* h = head_.next; h != &head_; h = h->next) fn(static_cast<const T&>(*static_cast<T*>(h->item)));
+        for (const ListHook* h = head_.next; h != &head_; h = h->next) fn(static_cast<const T&>(*owner(const_cast<ListHook*>(h))));
     }
 
 private:
-    static T* owner(ListHook* h) { return static_cast<T*>(h->item); }
+    // Never called with head_, the only hook that is not an element's.
+    static T* owner(ListHook* h) { return static_cast<T*>(static_cast<Hook*>(h)); }
+    static ListHook& hookOf(T& item) { return static_cast<Hook&>(item); }
+    static const ListHook& hookOf(const T& item) { return static_cast<const Hook&>(item); }
 
     void insertBefore(ListHook* pos, T& item) {
-        ListHook& h = item.*Hook;
+        ListHook& h = hookOf(item);
         if (h.list) static_cast<IntrusiveList*>(h.list)->remove(item);
         h.prev = pos->prev;
         h.next = pos;
         pos->prev->next = &h;
         pos->prev = &h;
         h.list = this;
-        h.item = &item;
         ++size_;
     }
 
