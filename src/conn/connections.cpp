@@ -35,7 +35,24 @@ void Connections::openForcedUserPools() {
             shardFor(entry, name, entry.user);
 }
 
-Connections::~Connections() = default;
+Connections::~Connections() {
+    for (ClientConn* client : allClients()) destroy(*client);
+}
+
+ClientConn& Connections::adoptClientObject(std::unique_ptr<ClientConn> client) {
+    ClientConn& ref = *client.release();  // freed by destroy
+    watchedClients_.pushBack(ref);
+    return ref;
+}
+
+std::vector<ClientConn*> Connections::allClients() const {
+    std::vector<ClientConn*> all;
+    all.reserve(clientCount());
+    auto add = [&all](const ClientConn& client) { all.push_back(const_cast<ClientConn*>(&client)); };
+    watchedClients_.forEach(add);
+    quietClients_.forEach(add);
+    return all;
+}
 
 void Connections::setSnapshot(Snapshot snapshot) {
     const bool serverTlsChanged = snapshot_.config && snapshot_.serverTls.settings != snapshot.serverTls.settings;
@@ -78,10 +95,8 @@ net::Socket::TcpOptions Connections::tcpOptions() const { return tcpOptionsFrom(
 
 void Connections::acceptClient(uv_stream_t* listener, bool isUnix) {
     auto client = std::make_unique<ClientConn>(*this, nextId());
-    ClientConn& ref = *client;
-    if (ref.socket().open(isUnix) != 0) return;
-    clients_.emplace(&ref, std::move(client));
-    watchedClients_.pushBack(ref);
+    if (client->socket().open(isUnix) != 0) return;
+    ClientConn& ref = adoptClientObject(std::move(client));
     if (!ref.accept(listener, isUnix)) ref.close("accept failed");
     else ref.socket().readAvailable();  // the startup packet, one epoll_wait early
 }
@@ -233,7 +248,7 @@ void Connections::destroy(ClientConn& client) {
     handOversQueued_.erase(&client);
     watchedClients_.remove(client);
     quietClients_.remove(client);
-    clients_.erase(&client);
+    delete &client;  // adoptClientObject's
 }
 
 void Connections::destroy(ServerConn& server) { servers_.erase(&server); }
@@ -423,7 +438,7 @@ void Connections::resume(const std::string& database) {
     }
     if (suspended_ && database.empty()) {
         suspended_ = false;
-        for (auto& [ptr, client] : clients_) client->resumeAfterSuspend();
+        for (ClientConn* client : allClients()) client->resumeAfterSuspend();
         for (auto& [ptr, server] : servers_) server->resumeReading();
     }
     for (auto& [key, shard] : shards_)
@@ -444,8 +459,8 @@ void Connections::reconnect(const std::string& database) {
 void Connections::kill(const std::string& database) {
     pause(database);
     std::vector<ClientConn*> clients;
-    for (auto& [ptr, client] : clients_)
-        if (!client->isConsole() && (database.empty() || client->database() == database)) clients.push_back(ptr);
+    for (ClientConn* client : allClients())
+        if (!client->isConsole() && (database.empty() || client->database() == database)) clients.push_back(client);
     for (ClientConn* client : clients) client->closeWithError("57P01", "database killed (admin console KILL)");
     std::vector<ServerConn*> servers;
     for (auto& [ptr, server] : servers_)
@@ -454,9 +469,9 @@ void Connections::kill(const std::string& database) {
 }
 
 bool Connections::killClient(uint64_t id) {
-    for (auto& [ptr, client] : clients_) {
+    for (ClientConn* client : allClients()) {
         if (client->id() != id) continue;
-        ptr->closeWithError("57P01", "admin forced disconnect");
+        client->closeWithError("57P01", "admin forced disconnect");
         return true;
     }
     return false;
@@ -464,7 +479,7 @@ bool Connections::killClient(uint64_t id) {
 
 void Connections::suspend() {
     suspended_ = true;
-    for (auto& [ptr, client] : clients_)
+    for (ClientConn* client : allClients())
         if (!client->isConsole()) client->socket().stopReading();
     for (auto& [ptr, server] : servers_) server->socket().stopReading();
 }
@@ -503,7 +518,7 @@ void Connections::deliverConsoleReply(uint64_t clientId, const std::string& byte
 
 WorkerReport Connections::report() const {
     WorkerReport report;
-    report.clientObjects = clients_.size();
+    report.clientObjects = clientCount();
     report.serverObjects = servers_.size();
     report.peerCancels = peerCanceler_.counts();
     std::map<const pool::PoolShard*, PoolRow> pools;
@@ -518,7 +533,7 @@ WorkerReport Connections::report() const {
                                                   static_cast<int64_t>(secondsSince(waiter.waitingSince) * 1e6));
         });
     }
-    for (const auto& [ptr, client] : clients_) {
+    for (const ClientConn* client : allClients()) {
         ConnectionRow row;
         client->describeRow(row);
         if (row.listState == "cl_login") {
@@ -553,9 +568,7 @@ WorkerReport Connections::report() const {
 }
 
 void Connections::closeAllClients(std::string_view reason) {
-    std::vector<ClientConn*> all;
-    for (auto& [ptr, client] : clients_) all.push_back(ptr);
-    for (ClientConn* client : all) client->closeWithError("57P01", reason);
+    for (ClientConn* client : allClients()) client->closeWithError("57P01", reason);
 }
 
 void Connections::beginShutdown(bool waitForServers) {
@@ -563,10 +576,8 @@ void Connections::beginShutdown(bool waitForServers) {
     closeIdleServers("shutdown in progress");
     if (!waitForServers) return;
     refusingServers_ = true;
-    std::vector<ClientConn*> queued;
-    for (auto& [ptr, client] : clients_)
-        if (client->state() == ClientConn::State::Waiting) queued.push_back(ptr);
-    for (ClientConn* client : queued) client->closeWithError(proto::sqlstate::kProtocolViolation, "server shutting down");
+    for (ClientConn* client : allClients())
+        if (client->state() == ClientConn::State::Waiting) client->closeWithError(proto::sqlstate::kProtocolViolation, "server shutting down");
 }
 
 void Connections::closeIdleServers(std::string_view reason, const std::string& database) {

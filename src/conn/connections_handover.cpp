@@ -10,7 +10,7 @@ namespace sluice::conn {
 
 void Connections::startHandOver(HandOverSink sink) {
     handOverSink_ = std::move(sink);
-    for (auto& [ptr, client] : clients_)
+    for (ClientConn* client : allClients())
         if (client->atRest()) queueHandOver(*client);
 }
 
@@ -52,10 +52,7 @@ void Connections::flushHandOvers() {
 }
 
 void Connections::adoptClient(LeavingClient leaving) {
-    auto client = std::make_unique<ClientConn>(*this, nextId());
-    ClientConn& ref = *client;
-    clients_.emplace(&ref, std::move(client));
-    watchedClients_.pushBack(ref);
+    ClientConn& ref = adoptClientObject(std::make_unique<ClientConn>(*this, nextId()));
     if (!ref.adopt(std::move(leaving))) {
         SLOG_WARN("a client handed over by the previous process could not be taken in");
         if (!ref.socket().hasHandle()) destroy(ref);  // else it is freed once its handle closes
