@@ -39,9 +39,9 @@ public:
 
     // Writes iniText to <dir>/pooler.ini ("@DIR@" replaced by dir()) and runs
     // `binary extraArgs... <dir>/pooler.ini`, output to <dir>/sluice.out. If <dir>/userlist.txt
-    // does not exist yet, it is written with defaultUserlist(). Waits until the listener from
-    // the ini (listen_addr/listen_port, else the unix socket in unix_socket_dir) accepts a
-    // connection. Fails, with the output in the message, when the process exits first or
+    // does not exist yet, it is written with defaultUserlist(). Waits until the listeners from
+    // the ini (listen_addr/listen_port, and the unix socket in unix_socket_dir; only the TCP one
+    // for a binary other than the default) accept a connection. Fails, with the output in the message, when the process exits first or
     // nothing listens within timeout (the process is then killed).
     ::testing::AssertionResult start(const std::string& iniText, std::vector<std::string> extraArgs = {},
                                      std::chrono::milliseconds timeout = 10s);
