@@ -45,10 +45,10 @@ ClientConn& Connections::adoptClientObject(std::unique_ptr<ClientConn> client) {
     return ref;
 }
 
-std::vector<ClientConn*> Connections::allClients() const {
+std::vector<ClientConn*> Connections::allClients() {
     std::vector<ClientConn*> all;
     all.reserve(clientCount());
-    auto add = [&all](const ClientConn& client) { all.push_back(const_cast<ClientConn*>(&client)); };
+    auto add = [&all](ClientConn& client) { all.push_back(&client); };
     watchedClients_.forEach(add);
     quietClients_.forEach(add);
     return all;
@@ -458,10 +458,9 @@ void Connections::reconnect(const std::string& database) {
 
 void Connections::kill(const std::string& database) {
     pause(database);
-    std::vector<ClientConn*> clients;
     for (ClientConn* client : allClients())
-        if (!client->isConsole() && (database.empty() || client->database() == database)) clients.push_back(client);
-    for (ClientConn* client : clients) client->closeWithError("57P01", "database killed (admin console KILL)");
+        if (!client->isConsole() && (database.empty() || client->database() == database))
+            client->closeWithError("57P01", "database killed (admin console KILL)");
     std::vector<ServerConn*> servers;
     for (auto& [ptr, server] : servers_)
         if (database.empty() || server->shard().pool().database() == database) servers.push_back(ptr);
@@ -533,20 +532,20 @@ WorkerReport Connections::report() const {
                                                   static_cast<int64_t>(secondsSince(waiter.waitingSince) * 1e6));
         });
     }
-    for (const ClientConn* client : allClients()) {
+    forEachClient([&](const ClientConn& client) {
         ConnectionRow row;
-        client->describeRow(row);
+        client.describeRow(row);
         if (row.listState == "cl_login") {
             report.loginClients.push_back(std::move(row));
-            continue;
+            return;
         }
-        if (client->isConsole()) ++report.adminClients;
-        if (auto it = pools.find(client->shard()); client->shard() && it != pools.end()) {
+        if (client.isConsole()) ++report.adminClients;
+        if (auto it = pools.find(client.shard()); client.shard() && it != pools.end()) {
             if (row.state == "waiting") ++it->second.clientsWaiting;
             else ++it->second.clientsActive;
         }
         report.clients.push_back(std::move(row));
-    }
+    });
     for (const auto& [ptr, server] : servers_) {
         ConnectionRow row;
         server->describeRow(row);

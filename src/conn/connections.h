@@ -273,7 +273,12 @@ private:
     ClientConn& adoptClientObject(std::unique_ptr<ClientConn> client);
     // Every client, as a list taken now: the walks that close clients or move them between the
     // lists go over this.
-    std::vector<ClientConn*> allClients() const;
+    std::vector<ClientConn*> allClients();
+    template <class Fn>
+    void forEachClient(Fn&& fn) const {  // fn(const ClientConn&); changes nothing
+        watchedClients_.forEach(fn);
+        quietClients_.forEach(fn);
+    }
     std::unordered_map<ServerConn*, std::unique_ptr<ServerConn>> servers_;
     std::map<std::pair<std::string, std::string>, std::unique_ptr<pool::PoolShard>> shards_;
     std::unordered_map<uint64_t, ClientConn*> cancelKeys_;

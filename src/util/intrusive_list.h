@@ -61,12 +61,13 @@ public:
 
     template <class Fn>
     void forEach(Fn&& fn) const {
-        for (const ListHook* h = head_.next; h != &head_; h = h->next) fn(static_cast<const T&>(*owner(const_cast<ListHook*>(h))));
+        for (const ListHook* h = head_.next; h != &head_; h = h->next) fn(*owner(h));
     }
 
 private:
     // Never called with head_, the only hook that is not an element's.
     static T* owner(ListHook* h) { return static_cast<T*>(static_cast<Hook*>(h)); }
+    static const T* owner(const ListHook* h) { return static_cast<const T*>(static_cast<const Hook*>(h)); }
     static ListHook& hookOf(T& item) { return static_cast<Hook&>(item); }
     static const ListHook& hookOf(const T& item) { return static_cast<const Hook&>(item); }
 
