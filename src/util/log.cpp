@@ -6,8 +6,10 @@
 #include <spdlog/sinks/syslog_sink.h>
 #include <syslog.h>
 
+#include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -36,6 +38,28 @@ public:
         dest.append(word.data(), word.data() + word.size());
     }
     std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<LevelWord>(); }
+};
+
+// spdlog's %P asks getpid() for every line and every sink: a system call each time, four per
+// login with log_connections on. The pid changes only in a fork()ed child (daemonizing).
+std::atomic<pid_t> cachedPid{0};
+
+pid_t processId() {
+    static const bool watchingForks = [] {
+        ::pthread_atfork(nullptr, nullptr, [] { cachedPid.store(::getpid(), std::memory_order_relaxed); });
+        cachedPid.store(::getpid(), std::memory_order_relaxed);
+        return true;
+    }();
+    (void)watchingForks;
+    return cachedPid.load(std::memory_order_relaxed);
+}
+
+class ProcessId : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+        fmt::format_to(std::back_inserter(dest), "{}", processId());
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<ProcessId>(); }
 };
 
 int facilityCode(const std::string& name) {
@@ -80,7 +104,7 @@ public:
         const std::string stamp = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
                                               utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                                               (micros / 1000) % 1000);
-        const std::string line = jsonLine(stamp, static_cast<int>(::getpid()), levelWord(msg.level),
+        const std::string line = jsonLine(stamp, static_cast<int>(processId()), levelWord(msg.level),
                                           std::string_view(msg.payload.data(), msg.payload.size()));
         dest.append(line.data(), line.data() + line.size());
     }
@@ -90,7 +114,8 @@ public:
 std::unique_ptr<spdlog::formatter> makeFormatter(bool withTimestamp) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<LevelWord>('*');
-    formatter->set_pattern(withTimestamp ? "%Y-%m-%d %H:%M:%S.%e UTC [%P] %* %v" : "%* %v");
+    formatter->add_flag<ProcessId>('#');
+    formatter->set_pattern(withTimestamp ? "%Y-%m-%d %H:%M:%S.%e UTC [%#] %* %v" : "%* %v");
     return formatter;
 }
 
