@@ -40,15 +40,16 @@ raise_fd_limit() {
 }
 
 # utime + stime of a process and all its threads, in clock ticks (getconf CLK_TCK), into
-# CPU_TICKS; no subshell, so the sampler below forks nothing.
-CPU_TICKS=0
+# CPU_TICKS, and utime alone (the process's own code, not the kernel's) into CPU_USER_TICKS;
+# no subshell, so the sampler below forks nothing.
+CPU_TICKS=0 CPU_USER_TICKS=0
 read_cpu_ticks() {
     local stat
     read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
     local -a f
     read -r -a f <<<"${stat##*) }"  # the command name may hold spaces and parentheses
     # After "pid (comm) ", field 3 (state) is f[0]; utime and stime are fields 14 and 15.
-    CPU_TICKS=$((f[11] + f[12]))
+    CPU_TICKS=$((f[11] + f[12])) CPU_USER_TICKS=${f[11]}
 }
 proc_cpu_ticks() { read_cpu_ticks "$1" && echo "$CPU_TICKS"; }
 
@@ -66,7 +67,7 @@ proc_status_kb() {
 # Resident set size in kB.
 proc_rss_kb() { proc_status_kb "$1" VmRSS; }
 
-# Writes "<epoch seconds> <cpu ticks>" lines for pid $1 to file $2 every 0.1 s until
+# Writes "<epoch seconds> <cpu ticks> <user-mode cpu ticks>" lines for pid $1 to file $2 every 0.1 s until
 # stopped with cpu_sampler_stop. Builtins only (EPOCHREALTIME, read; the pause is a read
 # with a timeout on a pipe nobody writes to), so sampling costs next to nothing.
 # Sets CPU_SAMPLER_PID.
@@ -77,7 +78,7 @@ cpu_sampler_start() {
         trap 'exit 0' TERM
         exec {pause}<> <(:)
         while read_cpu_ticks "$pid"; do
-            echo "$EPOCHREALTIME $CPU_TICKS"
+            echo "$EPOCHREALTIME $CPU_TICKS $CPU_USER_TICKS"
             read -r -t 0.1 -u "$pause" _ || true
         done
     ) >"$out" &

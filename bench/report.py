@@ -17,11 +17,13 @@ PGBENCH_FIGURES = [
     ('tps', 'tps', '{:,.0f}', 'up'),
     ('latency_ms', 'avg latency ms', '{:.3f}', 'down'),
     ('cpu_us_per_tx', 'pooler CPU us/tx', '{:.1f}', 'down'),
+    ('user_cpu_us_per_tx', 'of it user mode us/tx', '{:.1f}', 'down'),
 ]
 LOGIN_FIGURES = [
     ('tps', 'logins/s', '{:,.0f}', 'up'),
     ('latency_ms', 'avg latency ms', '{:.3f}', 'down'),
     ('cpu_us_per_tx', 'pooler CPU us/login', '{:.1f}', 'down'),
+    ('user_cpu_us_per_tx', 'of it user mode us/login', '{:.1f}', 'down'),
 ]
 IDLE_FIGURES = [
     ('bytes_per_idle_client', 'RSS bytes/idle client', '{:,.0f}', 'down'),
@@ -93,7 +95,7 @@ def build_rows(records):
                 per_round[target] = {r.get('round', 1): r[key] for r in measured}
                 if not runs:
                     cells[target] = '-'
-                elif any('skipped' in r for r in runs) or (target == 'direct' and key.startswith(('cpu_us', 'peak_rss', 'copy_out_cpu', 'copy_in_cpu'))):
+                elif any('skipped' in r for r in runs) or (target == 'direct' and key.startswith(('cpu_us', 'user_cpu_us', 'peak_rss', 'copy_out_cpu', 'copy_in_cpu'))):
                     cells[target] = 'n/a'
                 elif not measured:
                     cells[target] = 'error' if any(r.get('error') for r in runs) else '?'
