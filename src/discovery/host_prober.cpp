@@ -337,6 +337,7 @@ void HostProber::start() {
     timer_.data = this;
     uv_timer_start(&timer_, &HostProber::onTimer, kTickMillis, kTickMillis);
     running_ = true;
+    ticking_ = true;
 }
 
 void HostProber::stop() {
@@ -348,11 +349,21 @@ void HostProber::stop() {
 
 void HostProber::probeNow() {
     for (auto& [host, probe] : probes_) probe->probeNow();
+    if (running_ && !ticking_) {
+        uv_timer_start(&timer_, &HostProber::onTimer, kTickMillis, kTickMillis);
+        ticking_ = true;
+    }
 }
 
 void HostProber::onTimer(uv_timer_t* timer) { static_cast<HostProber*>(timer->data)->tick(); }
 
 void HostProber::tick() {
+    const HostList probed = registry_.probedHosts();
+    if (probed.empty()) {  // hosts are only ever added, and adding one calls probeNow()
+        uv_timer_stop(&timer_);
+        ticking_ = false;
+        return;
+    }
     const TimePoint now = Clock::now();
     // Probe fast where it matters: a cluster without a primary, or a host that is down.
     std::map<HostState*, bool> fast;
@@ -364,7 +375,7 @@ void HostProber::tick() {
         }
         for (const auto& host : cluster) fast[host.get()] = fast[host.get()] || !primary;
     }
-    for (const auto& host : registry_.probedHosts()) {
+    for (const auto& host : probed) {
         auto& probe = probes_[host.get()];
         if (!probe) probe = std::make_unique<HostProbe>(*this, host);
         const bool down = host->view(now).health != Health::Up;

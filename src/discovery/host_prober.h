@@ -47,7 +47,7 @@ public:
     void configure(ProbeSettings settings) { settings_ = std::move(settings); }
     void start();
     void stop();        // closes every probe connection; the loop can then end
-    void probeNow();    // every host, at the next tick
+    void probeNow();    // every host, at the next tick (and wakes the ticks if they sleep)
 
     uint64_t failovers() const { return failovers_; }
     uint64_t roleChanges() const { return roleChanges_; }
@@ -71,6 +71,9 @@ private:
     ProbeSettings settings_;
     uv_timer_t timer_{};
     bool running_ = false;
+    // The ticks stop while no host is to be probed (no multi-host database has been used), so an
+    // idle pooler does not wake 20 times a second for nothing; a host to watch wakes them.
+    bool ticking_ = false;
     std::map<HostState*, std::unique_ptr<HostProbe>> probes_;
     // Each cluster's primary as last seen, for the failover log line and counter.
     std::map<std::vector<config::HostAddress>, std::string> primaries_;

@@ -3,15 +3,19 @@
 namespace sluice::discovery {
 
 HostList HostRegistry::hostsFor(const std::vector<config::HostAddress>& addresses, bool probed) {
-    std::lock_guard lock(mutex_);
     HostList list;
-    for (const auto& address : addresses) {
-        auto& slot = hosts_[address];
-        if (!slot) slot = std::make_shared<HostState>(address);
-        if (probed) probed_[address] = true;
-        list.push_back(slot);
+    bool newlyProbed = false;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& address : addresses) {
+            auto& slot = hosts_[address];
+            if (!slot) slot = std::make_shared<HostState>(address);
+            if (probed) newlyProbed |= probed_.emplace(address, true).second;
+            list.push_back(slot);
+        }
+        if (probed) clusters_.try_emplace(addresses, 0);
     }
-    if (probed) clusters_.try_emplace(addresses, 0);
+    if (newlyProbed) requestProbe();  // the prober sleeps while it has no host to watch
     return list;
 }
 
