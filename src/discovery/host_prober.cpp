@@ -337,7 +337,6 @@ void HostProber::start() {
     timer_.data = this;
     uv_timer_start(&timer_, &HostProber::onTimer, kTickMillis, kTickMillis);
     running_ = true;
-    ticking_ = true;
 }
 
 void HostProber::stop() {
@@ -349,19 +348,18 @@ void HostProber::stop() {
 
 void HostProber::probeNow() {
     for (auto& [host, probe] : probes_) probe->probeNow();
-    if (running_ && !ticking_) {
+    if (running_ && !uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_)))
         uv_timer_start(&timer_, &HostProber::onTimer, kTickMillis, kTickMillis);
-        ticking_ = true;
-    }
 }
 
 void HostProber::onTimer(uv_timer_t* timer) { static_cast<HostProber*>(timer->data)->tick(); }
 
 void HostProber::tick() {
     const HostList probed = registry_.probedHosts();
-    if (probed.empty()) {  // hosts are only ever added, and adding one calls probeNow()
+    if (probed.empty()) {
+        // Sleep: no multi-host database has been used, and an idle pooler should not wake 20
+        // times a second for nothing. Hosts are only ever added, and adding one calls probeNow().
         uv_timer_stop(&timer_);
-        ticking_ = false;
         return;
     }
     const TimePoint now = Clock::now();

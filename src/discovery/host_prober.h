@@ -71,9 +71,6 @@ private:
     ProbeSettings settings_;
     uv_timer_t timer_{};
     bool running_ = false;
-    // The ticks stop while no host is to be probed (no multi-host database has been used), so an
-    // idle pooler does not wake 20 times a second for nothing; a host to watch wakes them.
-    bool ticking_ = false;
     std::map<HostState*, std::unique_ptr<HostProbe>> probes_;
     // Each cluster's primary as last seen, for the failover log line and counter.
     std::map<std::vector<config::HostAddress>, std::string> primaries_;
