@@ -19,6 +19,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -175,7 +177,10 @@ std::string sqlLiteral(const std::string& text) {
     return out + "'";
 }
 
-int freePort() {
+namespace {
+
+// A port the kernel gives to a bind to port 0, released at once.
+int unusedPort() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
     sockaddr_in addr{};
@@ -191,6 +196,20 @@ int freePort() {
     }
     ::close(fd);
     return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+int freePort() {
+    // The port is bound later, often by a pooler started with it, and a test may ask for two
+    // (listen_port and http_listen_port) before either is bound: the kernel can give the port it
+    // just released to the next bind to port 0, so one the process had already has to be skipped.
+    static std::mutex mutex;
+    static std::set<int> handedOut;
+    std::lock_guard lock(mutex);
+    for (int attempt = 0; attempt < 1000; ++attempt)
+        if (const int port = unusedPort(); handedOut.insert(port).second) return port;
+    throw std::runtime_error("cannot find a free port this process has not handed out already");
 }
 
 std::string makeTempDir(const std::string& prefix, const std::string& parent) {

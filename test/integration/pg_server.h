@@ -119,7 +119,8 @@ PgServer& sharedPg();
 
 // A single-quoted SQL (and postgresql.conf) literal.
 std::string sqlLiteral(const std::string& text);
-// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
+// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it) and that
+// this process has not handed out before.
 int freePort();
 // mkdtemp under parent (/tmp unless told); prefix like "sluice-pg". Throws on failure.
 std::string makeTempDir(const std::string& prefix, const std::string& parent = "/tmp");
