@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstdio>
@@ -96,29 +97,16 @@ std::string randomBytes(size_t n) {
 }
 
 std::string base64Encode(std::string_view data) {
-    std::string out;
-    out.reserve((data.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 3 <= data.size(); i += 3) {
-        const uint32_t group = (static_cast<uint8_t>(data[i]) << 16) |
-                               (static_cast<uint8_t>(data[i + 1]) << 8) | static_cast<uint8_t>(data[i + 2]);
-        out += kBase64Alphabet[(group >> 18) & 63];
-        out += kBase64Alphabet[(group >> 12) & 63];
-        out += kBase64Alphabet[(group >> 6) & 63];
-        out += kBase64Alphabet[group & 63];
-    }
-    const size_t rest = data.size() - i;
-    if (rest == 1) {
-        const uint32_t group = static_cast<uint8_t>(data[i]) << 16;
-        out += kBase64Alphabet[(group >> 18) & 63];
-        out += kBase64Alphabet[(group >> 12) & 63];
-        out += "==";
-    } else if (rest == 2) {
-        const uint32_t group = (static_cast<uint8_t>(data[i]) << 16) | (static_cast<uint8_t>(data[i + 1]) << 8);
-        out += kBase64Alphabet[(group >> 18) & 63];
-        out += kBase64Alphabet[(group >> 12) & 63];
-        out += kBase64Alphabet[(group >> 6) & 63];
-        out += '=';
+    std::string out((data.size() + 2) / 3 * 4, '=');  // the padding stays where no group reaches
+    auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+    char* text = out.data();
+    for (size_t i = 0; i < data.size(); i += 3, text += 4) {
+        const size_t n = std::min<size_t>(3, data.size() - i);
+        const uint32_t group = bytes[i] << 16 | (n > 1 ? bytes[i + 1] << 8 : 0) | (n > 2 ? bytes[i + 2] : 0);
+        text[0] = kBase64Alphabet[(group >> 18) & 63];
+        text[1] = kBase64Alphabet[(group >> 12) & 63];
+        if (n > 1) text[2] = kBase64Alphabet[(group >> 6) & 63];
+        if (n > 2) text[3] = kBase64Alphabet[group & 63];
     }
     return out;
 }

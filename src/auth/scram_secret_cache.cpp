@@ -8,11 +8,16 @@ namespace sluice::auth {
 
 ScramSecretCache::ScramSecretCache() : mockNonce_(randomBytes(32)) {}
 
-const ScramSecret* ScramSecretCache::secretFor(const std::string& user, std::string_view stored) {
+const ScramSecret* ScramSecretCache::secretFor(const std::string& user, std::string_view stored, SecretKind* kind) {
     auto it = entries_.find(user);
-    if (it != entries_.end() && it->second.stored == stored) return &it->second.secret;
+    if (it != entries_.end() && it->second.stored == stored) {
+        if (kind) *kind = it->second.kind;
+        return &it->second.secret;
+    }
+    const SecretKind storedKind = classifySecret(stored);
+    if (kind) *kind = storedKind;
     ScramSecret secret;
-    switch (classifySecret(stored)) {
+    switch (storedKind) {
         case SecretKind::Md5: return nullptr;
         case SecretKind::Scram:
             if (!parseScramSecret(stored, secret)) return nullptr;
@@ -21,6 +26,7 @@ const ScramSecret* ScramSecretCache::secretFor(const std::string& user, std::str
     }
     Entry& entry = entries_[user];
     entry.stored.assign(stored);
+    entry.kind = storedKind;
     entry.secret = std::move(secret);
     return &entry.secret;
 }

@@ -19,7 +19,8 @@ public:
 
     // The secret for `user` whose stored entry is `stored` (auth_file, auth_query, [users]);
     // null for an md5 hash, which cannot check a SCRAM proof. A changed entry is derived anew.
-    const ScramSecret* secretFor(const std::string& user, std::string_view stored);
+    // `kind`, if given, is told what the stored entry is (classifying it parses it again).
+    const ScramSecret* secretFor(const std::string& user, std::string_view stored, SecretKind* kind = nullptr);
 
     // For a user without a usable secret: the exchange goes on against a secret nobody knows,
     // stable per user name like PostgreSQL's mock salt, so that neither the answer nor its
@@ -33,6 +34,7 @@ public:
 private:
     struct Entry {
         std::string stored;
+        SecretKind kind;  // Scram or Plain: an md5 hash is not kept
         ScramSecret secret;
     };
     std::unordered_map<std::string, Entry> entries_;

@@ -291,10 +291,11 @@ void ClientConn::handleSaslMessage(const uint8_t* body, size_t size) {
         // Derived (or parsed) once per stored secret and kept by the worker; an unknown user
         // goes through the exchange against a secret nobody knows, so it looks like a wrong password.
         auth::ScramSecretCache& secrets = connections_.scramSecrets();
-        const auth::ScramSecret* known = login_->hasSecret ? secrets.secretFor(user_, login_->secret) : nullptr;
+        auth::SecretKind kind = auth::SecretKind::Plain;
+        const auth::ScramSecret* known = login_->hasSecret ? secrets.secretFor(user_, login_->secret, &kind) : nullptr;
         const auth::ScramSecret secret = known ? *known : secrets.mockSecret(user_);
         // Only a secret PostgreSQL also holds lets the proven keys log in to the server.
-        if (known && auth::classifySecret(login_->secret) == auth::SecretKind::Scram) login_->storedScram = *known;
+        if (known && kind == auth::SecretKind::Scram) login_->storedScram = *known;
         login_->scram = std::make_unique<auth::ScramServer>(secret);
         if (!endPoint.empty()) login_->scram->offerChannelBinding(endPoint);
         if (!login_->scram->handleClientFirst(initial.data, reply, error)) {
@@ -395,8 +396,7 @@ void ClientConn::authenticated() {
         dedicatedServer_ = connections_.launchDedicatedServer(*shard_, *this, replicationWord(), std::move(replicationStartup));
         return;
     }
-    if (auto welcome = welcomeFromCache()) {
-        sendWelcome(*welcome);
+    if (sendWelcomeFromCache()) {
         state_ = State::Idle;  // anything the client already sent is read on by onSocketRead's loop
         connections_.handOverAtRest(*this);
         return;

@@ -276,27 +276,36 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
     startAuthentication();
 }
 
-std::optional<pool::ServerParams> ClientConn::welcomeFromCache() {
+bool ClientConn::sendWelcomeFromCache() {
     const pool::ServerParams* defaults = shard_->serverDefaults();
-    if (!defaults) return std::nullopt;
-    std::optional<pool::ServerParams> params(*defaults);
-    for (const auto& [name, value] : wanted_.entries()) {
-        const std::string* initial = params->find(name);
-        if (!initial) continue;  // not reported by servers: not part of the welcome
-        if (*initial == value) continue;
-        auto normalized = shard_->pool().normalizedValue(name, value);
-        if (!normalized) return std::nullopt;
-        params->set(name, *normalized);
+    if (!defaults) return false;
+    // Written straight from the cache: copying it first was seven allocations per login.
+    std::string out;
+    proto::appendAuthenticationOk(out);
+    for (const auto& [name, initial] : defaults->entries()) {
+        const std::string* own = wanted_.find(name);
+        if (!own || *own == initial) {
+            proto::appendParameterStatus(out, name, initial);
+            continue;
+        }
+        auto normalized = shard_->pool().normalizedValue(name, *own);
+        if (!normalized) return false;
         wanted_.set(name, *normalized);
+        proto::appendParameterStatus(out, name, *normalized);
     }
-    return params;
+    finishWelcome(out);
+    return true;
 }
 
 void ClientConn::sendWelcome(const pool::ServerParams& serverParams) {
-    startup_.reset();  // wanted_ is what the client connected with
     std::string out;
     proto::appendAuthenticationOk(out);
     for (const auto& [name, value] : serverParams.entries()) proto::appendParameterStatus(out, name, value);
+    finishWelcome(out);
+}
+
+void ClientConn::finishWelcome(std::string& out) {
+    startup_.reset();  // wanted_ is what the client connected with
     proto::appendBackendKeyData(out, cancelPid_, cancelKey_);
     proto::appendReadyForQuery(out, 'I');
     socket_.write(out);

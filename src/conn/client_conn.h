@@ -171,6 +171,7 @@ private:
     // The client has authenticated: closes it (true) when its database is unknown or disabled.
     bool refusedDatabase();
     void authenticated();
+    // AuthenticationOk, the server's parameters, BackendKeyData and ReadyForQuery.
     void sendWelcome(const pool::ServerParams& serverParams);
     void handleIdle(net::IoBuffer& input);
     // Prepared statements are the pooler's (max_prepared_statements, transaction pooling).
@@ -185,8 +186,12 @@ private:
     // The SETs that make a server's tracked parameters what this client expects.
     ParameterChanges parameterChanges(const pool::ServerParams& serverParams) const;
     void parametersApplied(ServerConn& server, const ParameterChanges& changes);
-    // The welcome's parameters when the pool already knows every value the client asked for.
-    std::optional<pool::ServerParams> welcomeFromCache();
+    // Sends the welcome from the pool's cached server parameters, with the client's own values
+    // where they differ, when the pool knows every such value as servers report it; false (nothing
+    // sent) when it does not.
+    bool sendWelcomeFromCache();
+    // Ends a welcome whose AuthenticationOk and parameters are in `out`, and sends it.
+    void finishWelcome(std::string& out);
     void closeServerAndClient(std::string_view sqlstate, std::string_view reason);
     // query_wait_notify: PgBouncer's NOTICE to a client queued that long, once per wait.
     void noticeLongWait();

@@ -72,6 +72,24 @@ TEST(AuthScramCache, Md5HashCannotCheckAScramProof) {
     EXPECT_EQ(cache.secretFor("dave", md5PasswordHash("pw", "dave")), nullptr);
 }
 
+TEST(AuthScramCache, TellsWhatTheStoredEntryIsOnEveryLookup) {
+    ScramSecretCache cache;
+    const std::string scram = formatScramSecret(makeScramSecret("pw", "0123456789abcdef", 4096));
+    // A SCRAM-looking entry that does not parse is taken as a plain password (classifySecret).
+    const std::string broken = "SCRAM-SHA-256$4096:c2FsdA==$not-base64";
+    for (int lookup = 0; lookup < 2; ++lookup) {  // derived, then from the cache
+        SecretKind kind = SecretKind::Md5;
+        ASSERT_NE(cache.secretFor("erin", scram, &kind), nullptr);
+        EXPECT_EQ(kind, SecretKind::Scram) << "lookup " << lookup;
+        ASSERT_NE(cache.secretFor("frank", broken, &kind), nullptr);
+        EXPECT_EQ(kind, SecretKind::Plain) << "lookup " << lookup;
+        ASSERT_NE(cache.secretFor("gina", "plain", &kind), nullptr);
+        EXPECT_EQ(kind, SecretKind::Plain) << "lookup " << lookup;
+        EXPECT_EQ(cache.secretFor("hank", md5PasswordHash("pw", "hank"), &kind), nullptr);
+        EXPECT_EQ(kind, SecretKind::Md5) << "lookup " << lookup;
+    }
+}
+
 TEST(AuthScramCache, MockSecretIsStablePerUserAndAcceptsNoPassword) {
     ScramSecretCache cache;
     const ScramSecret mock = cache.mockSecret("nobody");
