@@ -157,7 +157,8 @@ void PreparedRelay::reset() {
     portalsMade_ = false;
     skipping_ = false;
     stopRecording();
-    replay_ = Replay{};
+    if (replay_.statement || replay_.due || !replay_.bytes.empty() || !replay_.requests.empty())
+        replay_ = Replay{};  // rare: every transaction comes here, almost none replays
     unnamedDeallocate_.reset();
     deallocatePortal_.reset();
 }

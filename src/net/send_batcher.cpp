@@ -94,6 +94,7 @@ void SendBatcher::forget(Socket& socket) {
 }
 
 void SendBatcher::flush() {
+    if (used_ == 0) return;  // both hooks call it every iteration; most have sent nothing since
     if (used_ == 1 && pending_[0].socket != nullptr) {
         // One socket to send to (a lone client's query, its server's answer): a send(2) is one
         // kernel entry as io_uring_enter is, without the ring's submission and completion work.
