@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
 
@@ -27,21 +26,27 @@ struct PendingWrite {
 };
 
 // "a.b.c.d:port", written by hand: every TCP login formats its peer, and inet_ntop (through
-// sprintf) and fmt took 2,200 instructions of a login's 86,000 for it.
+// sprintf) and fmt took 2,200 instructions of a login's 86,000 for it. Made at its exact
+// length, so that up to 15 characters stay inside the string (no allocation kept per client).
 std::string formatIpv4(const sockaddr_in& in) {
-    std::string text;
-    text.reserve(sizeof "255.255.255.255:65535");
-    auto appendNumber = [&text](unsigned value) {
+    char text[sizeof "255.255.255.255:65535"];
+    size_t length = 0;
+    auto put = [&](unsigned value) {  // value < 100000
         char digits[5];
-        text.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+        size_t n = 0;
+        do {
+            digits[n++] = static_cast<char>('0' + value % 10);
+            value /= 10;
+        } while (value != 0 && n < sizeof digits);
+        while (n > 0) text[length++] = digits[--n];
     };
     const auto* octets = reinterpret_cast<const uint8_t*>(&in.sin_addr);
     for (int i = 0; i < 4; ++i) {
-        appendNumber(octets[i]);
-        text += i < 3 ? '.' : ':';
+        put(octets[i]);
+        text[length++] = i < 3 ? '.' : ':';
     }
-    appendNumber(ntohs(in.sin_port));
-    return text;
+    put(ntohs(in.sin_port));
+    return std::string(text, length);
 }
 
 }  // namespace
