@@ -7,37 +7,31 @@
 namespace sluice::net {
 namespace {
 
-sockaddr_storage ipv4(const char* host, uint16_t port) {
+// The socket address of `host` (IPv6 when it has a colon) and `port`.
+sockaddr_storage address(const char* host, uint16_t port) {
     sockaddr_storage ss{};
+    const bool v6 = std::string_view(host).find(':') != std::string_view::npos;
     auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    EXPECT_EQ(inet_pton(AF_INET, host, &in->sin_addr), 1);
-    return ss;
-}
-
-sockaddr_storage ipv6(const char* host, uint16_t port) {
-    sockaddr_storage ss{};
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    EXPECT_EQ(inet_pton(AF_INET6, host, &in6->sin6_addr), 1);
+    ss.ss_family = v6 ? AF_INET6 : AF_INET;
+    (v6 ? in6->sin6_port : in->sin_port) = htons(port);
+    EXPECT_EQ(inet_pton(ss.ss_family, host, v6 ? static_cast<void*>(&in6->sin6_addr) : &in->sin_addr), 1);
     return ss;
 }
 
 TEST(NetAddress, Ipv4AsDottedQuadAndPort) {
-    EXPECT_EQ(formatAddress(ipv4("127.0.0.1", 5432)), "127.0.0.1:5432");
-    EXPECT_EQ(formatAddress(ipv4("0.0.0.0", 0)), "0.0.0.0:0");
-    EXPECT_EQ(formatAddress(ipv4("255.255.255.255", 65535)), "255.255.255.255:65535");
-    EXPECT_EQ(formatAddress(ipv4("10.20.3.40", 60001)), "10.20.3.40:60001");
+    EXPECT_EQ(formatAddress(address("127.0.0.1", 5432)), "127.0.0.1:5432");
+    EXPECT_EQ(formatAddress(address("0.0.0.0", 0)), "0.0.0.0:0");
+    EXPECT_EQ(formatAddress(address("255.255.255.255", 65535)), "255.255.255.255:65535");
+    EXPECT_EQ(formatAddress(address("10.20.3.40", 60001)), "10.20.3.40:60001");
     // Every client keeps its peer's name: a usual one must fit in the string itself (libstdc++
     // keeps 15 characters inline), or each idle client carries one more allocation.
-    EXPECT_LE(formatAddress(ipv4("127.0.0.1", 49268)).capacity(), std::string().capacity());
+    EXPECT_LE(formatAddress(address("127.0.0.1", 49268)).capacity(), std::string().capacity());
 }
 
 TEST(NetAddress, Ipv6InBracketsAndOtherFamiliesAsUnix) {
-    EXPECT_EQ(formatAddress(ipv6("::1", 6432)), "[::1]:6432");
-    EXPECT_EQ(formatAddress(ipv6("2001:db8::17", 1)), "[2001:db8::17]:1");
+    EXPECT_EQ(formatAddress(address("::1", 6432)), "[::1]:6432");
+    EXPECT_EQ(formatAddress(address("2001:db8::17", 1)), "[2001:db8::17]:1");
     sockaddr_storage unix{};
     unix.ss_family = AF_UNIX;
     EXPECT_EQ(formatAddress(unix), "unix");
@@ -46,10 +40,10 @@ TEST(NetAddress, Ipv6InBracketsAndOtherFamiliesAsUnix) {
 TEST(NetAddress, SplitReadsBackWhatFormatWrote) {
     std::string host;
     int port = 0;
-    splitAddress(formatAddress(ipv4("192.168.1.254", 49152)), host, port);
+    splitAddress(formatAddress(address("192.168.1.254", 49152)), host, port);
     EXPECT_EQ(host, "192.168.1.254");
     EXPECT_EQ(port, 49152);
-    splitAddress(formatAddress(ipv6("fe80::1", 443)), host, port);
+    splitAddress(formatAddress(address("fe80::1", 443)), host, port);
     EXPECT_EQ(host, "fe80::1");
     EXPECT_EQ(port, 443);
 }
