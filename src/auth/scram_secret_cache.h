@@ -34,7 +34,7 @@ public:
 private:
     struct Entry {
         std::string stored;
-        SecretKind kind;  // Scram or Plain: an md5 hash is not kept
+        SecretKind kind = SecretKind::Plain;  // or Scram: an md5 hash is not kept
         ScramSecret secret;
     };
     std::unordered_map<std::string, Entry> entries_;
