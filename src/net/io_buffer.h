@@ -11,6 +11,11 @@ namespace sluice::net {
 
 class IoBuffer {
 public:
+    IoBuffer() = default;
+    IoBuffer(const IoBuffer&) = delete;
+    IoBuffer& operator=(const IoBuffer&) = delete;
+    ~IoBuffer() { shelve(std::move(storage_), capacity_); }
+
     const uint8_t* data() const { return storage_.get() + head_; }
     size_t size() const { return tail_ - head_; }
     bool empty() const { return head_ == tail_; }
@@ -45,20 +50,30 @@ public:
     // Gives the memory back when a connection goes quiet, so idle clients cost little.
     void release() {
         if (empty()) {
-            storage_.reset();
+            shelve(std::move(storage_), capacity_);
             capacity_ = head_ = tail_ = 0;
         }
     }
 
 private:
+    using Storage = std::unique_ptr<uint8_t[]>;
+
     void grow(size_t capacity) {
-        std::unique_ptr<uint8_t[]> larger(new uint8_t[capacity]);  // default-initialized: not zeroed
+        // An empty buffer takes one a quiet connection of this thread gave back, if one of the
+        // size is there: in transaction pooling every client makes and frees its buffer once
+        // per transaction, and a login several times. Not zeroed either way.
+        Storage larger = tail_ == 0 ? unshelve(capacity) : nullptr;
+        if (!larger) larger.reset(new uint8_t[capacity]);
         if (tail_ > 0) std::memcpy(larger.get(), storage_.get(), tail_);
+        shelve(std::move(storage_), capacity_);
         storage_ = std::move(larger);
         capacity_ = capacity;
     }
+    // A small per-thread stack of freed buffers (io_buffer.cpp); a full one frees them.
+    static void shelve(Storage storage, size_t capacity);
+    static Storage unshelve(size_t capacity);
 
-    std::unique_ptr<uint8_t[]> storage_;
+    Storage storage_;
     size_t capacity_ = 0;
     size_t head_ = 0;
     size_t tail_ = 0;
