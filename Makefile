@@ -8,7 +8,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
 FUZZ_TARGETS ?=
 
-.PHONY: all build deps deps-fuzz test test-unit test-integration test-packaging test-asan test-tsan fuzz demo deb bench bench-failover clean
+.PHONY: all build deps deps-fuzz test test-unit test-integration test-packaging test-asan test-tsan fuzz demo deb bench bench-instructions bench-failover clean
 
 all: build
 
@@ -64,6 +64,11 @@ deb: build
 
 bench: deps build
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BENCH_ARGS); else echo "bench: not written yet (issue 6)"; fi
+
+# Instructions per transaction and per SCRAM login under callgrind, Sluice beside PgBouncer:
+# figures the machine's load does not move (bench/README.md).
+bench-instructions: deps build
+	bench/instructions.sh $(INSTRUCTIONS_ARGS)
 
 # The failover drill: primary + synchronous standby, the primary killed and the standby
 # promoted under writers, through Sluice and through libpq's multi-host conninfo (bench/README.md).

@@ -13,6 +13,7 @@ PACKAGES=(
     libgtest-dev libgmock-dev libpq-dev
     postgresql postgresql-contrib pgbouncer
     openssl gnuplot-nox python3 python3-yaml
+    valgrind  # callgrind: make bench-instructions (bench/instructions.sh)
     systemd  # systemd-analyze (the unit checks), systemd-socket-activate (socket activation test)
     iproute2  # ip: the network namespace of the blackhole tests
     # The driver tests (test/integration/drivers_test.cpp, scripts in test/drivers/): real
