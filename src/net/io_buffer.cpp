@@ -9,7 +9,7 @@ namespace {
 // At most this many buffers wait per thread: enough for the connections a loop iteration
 // quiets and wakes, little beside 10,000 idle clients (16 × pkt_buf, 64 KB by default).
 constexpr size_t kShelfSlots = 16;
-// A buffer grown for one large message is freed, not kept: the shelf stays under a megabyte.
+// A buffer grown for one large message is freed, not kept: the shelf holds a megabyte at most.
 constexpr size_t kLargestShelved = 64 * 1024;
 
 // Set when the thread's shelf is gone (its thread is ending): buffers freed after that, by
