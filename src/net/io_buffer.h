@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 
 namespace sluice::net {
 
@@ -14,14 +13,14 @@ public:
     IoBuffer() = default;
     IoBuffer(const IoBuffer&) = delete;
     IoBuffer& operator=(const IoBuffer&) = delete;
-    ~IoBuffer() { shelve(std::move(storage_), capacity_); }
+    ~IoBuffer() { shelve(bytes_); }
 
-    const uint8_t* data() const { return storage_.get() + head_; }
+    const uint8_t* data() const { return bytes_ + head_; }
     size_t size() const { return tail_ - head_; }
     bool empty() const { return head_ == tail_; }
 
     void consume(size_t n) {
-        head_ += n;
+        head_ += static_cast<uint32_t>(n);
         if (head_ == tail_) head_ = tail_ = 0;
     }
 
@@ -29,18 +28,18 @@ public:
     // zeroed: a client's buffer is made anew for each transaction (see release), and clearing
     // pkt_buf bytes that a read overwrites at once was a tenth of a login's instructions.
     uint8_t* reserve(size_t n) {
-        if (capacity_ - tail_ < n) {
+        if (writable() < n) {
             if (head_ > 0) {
-                std::memmove(storage_.get(), storage_.get() + head_, size());
+                std::memmove(bytes_, bytes_ + head_, size());
                 tail_ -= head_;
                 head_ = 0;
             }
-            if (capacity_ - tail_ < n) grow(tail_ + n);
+            if (writable() < n) grow(tail_ + n);
         }
-        return storage_.get() + tail_;
+        return bytes_ + tail_;
     }
-    size_t writable() const { return capacity_ - tail_; }
-    void commit(size_t n) { tail_ += n; }
+    size_t writable() const { return capacityOf(bytes_) - tail_; }
+    void commit(size_t n) { tail_ += static_cast<uint32_t>(n); }
 
     void append(const void* p, size_t n) {
         std::memcpy(reserve(n), p, n);
@@ -50,33 +49,35 @@ public:
     // Gives the memory back when a connection goes quiet, so idle clients cost little.
     void release() {
         if (empty()) {
-            shelve(std::move(storage_), capacity_);
-            capacity_ = head_ = tail_ = 0;
+            shelve(bytes_);
+            bytes_ = nullptr;
+            head_ = tail_ = 0;
         }
     }
 
 private:
-    using Storage = std::unique_ptr<uint8_t[]>;
-
-    void grow(size_t capacity) {
-        // An empty buffer takes one a quiet connection of this thread gave back, if one of the
-        // size is there: in transaction pooling every client makes and frees its buffer once
-        // per transaction, and a login several times. Not zeroed either way.
-        Storage larger = tail_ == 0 ? unshelve(capacity) : nullptr;
-        if (!larger) larger.reset(new uint8_t[capacity]);
-        if (tail_ > 0) std::memcpy(larger.get(), storage_.get(), tail_);
-        shelve(std::move(storage_), capacity_);
-        storage_ = std::move(larger);
-        capacity_ = capacity;
+    // The buffer is one allocation: its capacity, then its bytes, which bytes_ points at. So an
+    // idle connection's buffer is a null pointer and two 32-bit positions (16 bytes, not 32):
+    // a message is at most max_packet_size (< 2 GB), and a buffer holds one and a read's chunk.
+    static constexpr size_t kHeader = sizeof(size_t);
+    static size_t capacityOf(const uint8_t* bytes) {
+        if (!bytes) return 0;
+        size_t capacity;
+        std::memcpy(&capacity, bytes - kHeader, sizeof capacity);
+        return capacity;
     }
-    // A small per-thread stack of freed buffers (io_buffer.cpp); a full one frees them.
-    static void shelve(Storage storage, size_t capacity);
-    static Storage unshelve(size_t capacity);
+    static uint8_t* allocate(size_t capacity);
+    static void deallocate(uint8_t* bytes);
+    friend struct IoBufferShelf;  // frees what it holds when its thread ends
 
-    Storage storage_;
-    size_t capacity_ = 0;
-    size_t head_ = 0;
-    size_t tail_ = 0;
+    void grow(size_t capacity);
+    // A small per-thread stack of freed buffers (io_buffer.cpp); a full one frees them.
+    static void shelve(uint8_t* bytes);
+    static uint8_t* unshelve(size_t capacity);
+
+    uint8_t* bytes_ = nullptr;
+    uint32_t head_ = 0;
+    uint32_t tail_ = 0;
 };
 
 }  // namespace sluice::net
