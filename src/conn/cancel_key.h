@@ -36,6 +36,11 @@ inline CancelKey makeCancelKey(const uint8_t (&random)[8], int worker, int peerI
     return {static_cast<int32_t>(pid), static_cast<int32_t>(key)};
 }
 
+// Both halves as one number: what a worker finds its client by.
+inline uint64_t cancelKeyOf(int32_t pid, int32_t key) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(pid)) << 32) | static_cast<uint32_t>(key);
+}
+
 inline int cancelKeyWorker(int32_t pid) { return static_cast<int>(static_cast<uint32_t>(pid) & 0xffu); }
 inline int cancelKeyPeer(int32_t pid) {
     const auto bits = static_cast<uint32_t>(pid);

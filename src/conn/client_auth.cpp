@@ -369,8 +369,7 @@ void ClientConn::authenticated() {
         const CancelKey given = connections_.newCancelKey(random);  // names this worker (and process)
         cancelPid_ = given.pid;
         cancelKey_ = given.key;
-    } while (connections_.findByCancelKey(cancelPid_, cancelKey_) != nullptr);
-    connections_.registerCancelKey(*this);
+    } while (!connections_.registerCancelKey(*this));
     cancelRegistered_ = true;
     if (console_) {
         enterConsole();

@@ -93,10 +93,7 @@ bool ClientConn::adopt(LeavingClient leaving) {
     cancelPid_ = handed.cancelPid;
     cancelKey_ = handed.cancelKey;
     // The client keeps the key it was given; only a key this process made itself could collide.
-    if (connections_.findByCancelKey(cancelPid_, cancelKey_) == nullptr) {
-        connections_.registerCancelKey(*this);
-        cancelRegistered_ = true;
-    }
+    cancelRegistered_ = connections_.registerCancelKey(*this);
     state_ = State::Idle;
     const auto& config = connections_.config();
     if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;

@@ -12,12 +12,6 @@
 
 namespace sluice::conn {
 
-namespace {
-uint64_t cancelKeyOf(int32_t pid, int32_t key) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(pid)) << 32) | static_cast<uint32_t>(key);
-}
-}  // namespace
-
 Connections::Connections(uv_loop_t* loop, pool::PoolRegistry& pools, ProcessCounters& counters, Snapshot snapshot)
     : loop_(loop),
       pools_(pools),
@@ -162,12 +156,13 @@ ServerConn* Connections::launchDedicatedServer(pool::PoolShard& shard, ClientCon
     return &ref;
 }
 
-void Connections::registerCancelKey(ClientConn& client) { cancelKeys_[cancelKeyOf(client.cancelPid(), client.cancelKey())] = &client; }
-
-void Connections::unregisterCancelKey(ClientConn& client) {
-    auto it = cancelKeys_.find(cancelKeyOf(client.cancelPid(), client.cancelKey()));
-    if (it != cancelKeys_.end() && it->second == &client) cancelKeys_.erase(it);
+bool Connections::registerCancelKey(ClientConn& client) {
+    if (cancelKeys_.find(clientCancelKey(client))) return false;
+    cancelKeys_.insert(client);
+    return true;
 }
+
+void Connections::unregisterCancelKey(ClientConn& client) { cancelKeys_.erase(client); }
 
 void Connections::cancel(int32_t pid, int32_t key, ClientConn& requester) {
     const uint64_t ticket = requester.id();
@@ -217,8 +212,7 @@ void Connections::answerCancelRequester(uint64_t requester, CancelOutcome outcom
 }
 
 ClientConn* Connections::findByCancelKey(int32_t pid, int32_t key) {
-    auto it = cancelKeys_.find(cancelKeyOf(pid, key));
-    return it == cancelKeys_.end() ? nullptr : it->second;
+    return cancelKeys_.find(cancelKeyOf(pid, key));
 }
 
 void Connections::forwardCancel(ServerConn& server, CancelAnswer answer) {

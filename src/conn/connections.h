@@ -30,6 +30,7 @@
 #include "pool/pool_registry.h"
 #include "pool/pool_shard.h"
 #include "util/intrusive_list.h"
+#include "util/pointer_table.h"
 #include "util/result.h"
 
 namespace sluice::conn {
@@ -54,6 +55,9 @@ struct Snapshot {
     Tls clientTls;
     Tls serverTls;
 };
+
+// What a CancelRequest finds a logged-in client of this worker by.
+inline uint64_t clientCancelKey(const ClientConn& client) { return cancelKeyOf(client.cancelPid(), client.cancelKey()); }
 
 // tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt and tcp_user_timeout as socket options.
 net::Socket::TcpOptions tcpOptionsFrom(const config::Settings& settings);
@@ -119,7 +123,8 @@ public:
     void cancel(int32_t pid, int32_t key, ClientConn& requester);
     // Closing: a requester that leaves before its answer.
     void forgetCancelRequester(ClientConn& requester) { cancelRequesters_.erase(requester.id()); }
-    void registerCancelKey(ClientConn& client);
+    // False (nothing changed) when another client of this worker has the same key.
+    bool registerCancelKey(ClientConn& client);
     void unregisterCancelKey(ClientConn& client);
     ClientConn* findByCancelKey(int32_t pid, int32_t key);
 
@@ -281,7 +286,7 @@ private:
     }
     std::unordered_map<ServerConn*, std::unique_ptr<ServerConn>> servers_;
     std::map<std::pair<std::string, std::string>, std::unique_ptr<pool::PoolShard>> shards_;
-    std::unordered_map<uint64_t, ClientConn*> cancelKeys_;
+    PointerTable<ClientConn, clientCancelKey> cancelKeys_;  // every logged-in client
     std::vector<std::unique_ptr<class CancelForwarder>> cancels_;
     PeerCanceler peerCanceler_;
     TimePoint roomAskedElsewhereAt_{};  // closeIdleServerForRoom's last round of the other workers

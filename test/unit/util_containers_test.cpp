@@ -1,15 +1,19 @@
-// IntrusiveList (elements found from their hooks by a cast) and IoBuffer (storage made without
+// IntrusiveList (elements found from their hooks by a cast), IoBuffer (storage made without
 // zeroing, compacted before it grows, given back when empty to the thread's shelf, and taken
-// from there again).
+// from there again) and PointerTable (checked against std::unordered_map).
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <deque>
+#include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "net/io_buffer.h"
 #include "util/intrusive_list.h"
+#include "util/pointer_table.h"
 
 namespace sluice {
 namespace {
@@ -134,6 +138,72 @@ TEST(IoBuffer, BuffersGivenBackAsTheirThreadEndsAreFreed) {
         net::IoBuffer shelved;
         shelved.reserve(4096);
     }).join();
+}
+
+struct Keyed {
+    uint64_t key;
+};
+uint64_t keyOf(const Keyed& item) { return item.key; }
+using KeyedTable = PointerTable<Keyed, keyOf>;
+
+TEST(PointerTable, FindsWhatWasInsertedUntilItIsErased) {
+    KeyedTable table;
+    Keyed a{42}, b{7}, sameKeyAsA{42};
+    EXPECT_EQ(table.find(42), nullptr);
+    EXPECT_FALSE(table.erase(a));
+    table.insert(a);
+    table.insert(b);
+    EXPECT_EQ(table.find(42), &a);
+    EXPECT_EQ(table.find(7), &b);
+    EXPECT_EQ(table.find(8), nullptr);
+    EXPECT_FALSE(table.erase(sameKeyAsA)) << "an object is erased, not whatever has its key";
+    EXPECT_EQ(table.find(42), &a);
+    EXPECT_TRUE(table.erase(a));
+    EXPECT_EQ(table.find(42), nullptr);
+    EXPECT_EQ(table.find(7), &b);
+    EXPECT_EQ(table.size(), 1u);
+}
+
+TEST(PointerTable, AgreesWithAnUnorderedMapThroughGrowthCollisionsAndShrinking) {
+    // Random inserts and erases, many more than the smallest table holds, so that probe runs
+    // collide, wrap around the end and are closed up again by erases; every key checked after
+    // every step would be slow, so each step checks the key it touched and a random other one.
+    std::mt19937_64 random(17);
+    std::deque<Keyed> items;  // stable addresses
+    std::unordered_map<uint64_t, Keyed*> model;
+    std::vector<uint64_t> keys;
+    KeyedTable table;
+    size_t largest = 0;
+    for (int step = 0; step < 200000; ++step) {
+        const bool grow = step < 100000 ? random() % 3 != 0 : random() % 3 == 0;  // fill, then drain
+        if (grow || keys.empty()) {
+            // Some small keys too, which differ only in their low bits.
+            const uint64_t key = random() % 8 == 0 ? random() % 1024 : random();
+            if (model.count(key)) continue;
+            items.push_back({key});
+            table.insert(items.back());
+            model[key] = &items.back();
+            keys.push_back(key);
+        } else {
+            const size_t at = random() % keys.size();
+            const uint64_t key = keys[at];
+            keys[at] = keys.back();
+            keys.pop_back();
+            ASSERT_TRUE(table.erase(*model[key]));
+            model.erase(key);
+            ASSERT_EQ(table.find(key), nullptr);
+        }
+        ASSERT_EQ(table.size(), model.size());
+        largest = std::max(largest, table.capacity());
+        if (!keys.empty()) {
+            const uint64_t probe = keys[random() % keys.size()];
+            ASSERT_EQ(table.find(probe), model[probe]);
+        }
+        ASSERT_LE(table.size() * 4, table.capacity() * 3) << "more than three quarters full";
+    }
+    for (const auto& [key, item] : model) ASSERT_EQ(table.find(key), item);
+    EXPECT_GE(largest, 32768u);
+    EXPECT_LT(table.capacity(), largest / 8) << "the slots stayed after the entries left";
 }
 
 }  // namespace
