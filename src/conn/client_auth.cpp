@@ -28,21 +28,21 @@ bool ClientConn::wantsSecretLookup() const {
     // The console has no entry: its users missing from auth_file are looked up in auth_dbname.
     if (console_) return !settings.auth_user.empty() && !settings.auth_dbname.empty() && settings.auth_type != "any" &&
                          settings.auth_type != "cert";
-    if (!databaseEntry_) return false;
+    const config::DatabaseEntry* entry = login_->databaseEntry;
+    if (!entry) return false;
     const std::string& method = settings.auth_type;
     // trust asks no password, but as in PgBouncer the user must exist: in auth_file, or found
     // by auth_query. any ignores the user; cert trusts the certificate.
     if (method == "any" || method == "cert") return false;
-    return !databaseEntry_->authUser.empty() || !settings.auth_user.empty();
+    return !entry->authUser.empty() || !settings.auth_user.empty();
 }
 
 void ClientConn::lookUpSecret() {
     const auto& settings = connections_.settings();
-    const config::DatabaseEntry* entry = databaseEntry_;  // null for the console
+    const config::DatabaseEntry* entry = login_->databaseEntry;  // null for the console
     std::string database = database_;
     const std::string& authDbname = entry && !entry->authDbname.empty() ? entry->authDbname : settings.auth_dbname;
     if (!authDbname.empty()) {
-        const auto& config = connections_.config();
         database = authDbname;
         if (config::isConsoleDatabase(authDbname)) {
             configError(fmt::format("auth_dbname \"{}\" is the admin console, which cannot run auth_query",
@@ -50,9 +50,8 @@ void ClientConn::lookUpSecret() {
             return;
         }
         // Through its own entry, else through "*" (never the client's own entry).
-        if (auto it = config.databases.find(authDbname); it != config.databases.end()) entry = &it->second;
-        else if (config.fallbackDatabase) entry = &*config.fallbackDatabase;
-        else {
+        entry = findDatabaseEntry(authDbname);
+        if (!entry) {
             configError(fmt::format("authentication database \"{}\" is not configured", authDbname));
             return;
         }
@@ -64,8 +63,9 @@ void ClientConn::lookUpSecret() {
         return;
     }
     const std::string& authUser = !entry->authUser.empty()                               ? entry->authUser
-                                  : databaseEntry_ && !databaseEntry_->authUser.empty() ? databaseEntry_->authUser
-                                                                                         : settings.auth_user;
+                                  : login_->databaseEntry && !login_->databaseEntry->authUser.empty()
+                                      ? login_->databaseEntry->authUser
+                                      : settings.auth_user;
     state_ = State::Auth;  // client_login_timeout bounds the lookup too
     login_->alive = std::make_shared<bool>(true);
     login_->lookupShard = &connections_.shardFor(*entry, database, authUser);
@@ -77,7 +77,7 @@ void ClientConn::lookUpSecret() {
 void ClientConn::runSecretLookup(ServerConn& server) {
     const auto& settings = connections_.settings();
     std::string sql =
-        databaseEntry_ && !databaseEntry_->authQuery.empty() ? databaseEntry_->authQuery : settings.auth_query;
+        login_->databaseEntry && !login_->databaseEntry->authQuery.empty() ? login_->databaseEntry->authQuery : settings.auth_query;
     for (size_t at = sql.find("$1"); at != std::string::npos; at = sql.find("$1", at + 1)) {
         const std::string literal = quoteLiteral(user_);
         sql.replace(at, 2, literal);
@@ -136,7 +136,7 @@ void ClientConn::startAuthentication() {
         if (method == "reject") {
             closeWithError(proto::sqlstate::kInvalidAuthorizationSpecification,
                            fmt::format("no hba rule allows user \"{}\" to connect to database \"{}\" from {}{}", user_,
-                                       database_, peer_, socket_.isTls() ? " with TLS" : ""));
+                                       database_, peer_.toString(), socket_.isTls() ? " with TLS" : ""));
             return;
         }
         if (method == "peer") {
@@ -154,7 +154,7 @@ void ClientConn::startAuthentication() {
     std::string out;
     if (method == "any") {
         // PgBouncer's rule: the user name is ignored, so the database must name the server user.
-        if (!console_ && (!databaseEntry_ || databaseEntry_->user.empty())) {
+        if (!console_ && (!login_->databaseEntry || login_->databaseEntry->user.empty())) {
             configError("auth_type=any requires forced user (user= in the database's entry)");
             return;
         }
@@ -343,9 +343,15 @@ void ClientConn::refuseOverClientLimit(std::string_view limit) {
     closeWithError(proto::sqlstate::kProtocolViolation, fmt::format("client connections exceeded ({})", limit));
 }
 
-bool ClientConn::refusedDatabase() {
+const config::DatabaseEntry* ClientConn::findDatabaseEntry(const std::string& database) const {
+    const auto& config = connections_.config();
+    if (auto it = config.databases.find(database); it != config.databases.end()) return &it->second;
+    return config.fallbackDatabase ? &*config.fallbackDatabase : nullptr;
+}
+
+bool ClientConn::refusedDatabase(const config::DatabaseEntry* entry) {
     if (console_) return false;
-    if (!databaseEntry_) {
+    if (!entry) {
         closeWithError(proto::sqlstate::kProtocolViolation, fmt::format("no such database: {}", database_));
         return true;
     }
@@ -359,10 +365,12 @@ bool ClientConn::refusedDatabase() {
 void ClientConn::authenticated() {
     // As PgBouncer: the database is looked at only once the client has proven who it is, so a
     // stranger learns nothing about database names.
-    if (refusedDatabase()) return;
+    const config::DatabaseEntry* entry = login_->databaseEntry;
+    if (refusedDatabase(entry)) return;
     std::optional<pool::ScramPassthrough> passthrough = std::move(login_->passthrough);
     auto replicationStartup = std::move(login_->replicationStartup);
-    login_.reset();  // what only the login needed
+    // What only the login needed; a replication client's login goes on while its server logs in.
+    if (replication_ == Replication::None) login_.reset();
     do {
         uint8_t random[8];  // pid and key in one call: each costs a syscall
         auth::randomBytes(random, sizeof random);
@@ -377,7 +385,7 @@ void ClientConn::authenticated() {
     }
     if (!connections_.config().databases.count(database_) && connections_.registerAutoDatabase(database_))
         SLOG_INFO("{} registered new auto-database: {}", describe(), database_);
-    shard_ = &connections_.shardFor(*databaseEntry_, database_, user_);
+    shard_ = &connections_.shardFor(*entry, database_, user_);
     std::string_view limit;
     if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {
         refuseOverClientLimit(limit);
@@ -392,7 +400,7 @@ void ClientConn::authenticated() {
         // Its own server, never pooled (PgBouncer 1.23+); the welcome is that server's.
         state_ = State::WaitWelcome;
         waitingSince = Clock::now();  // query_wait_timeout bounds its login as a queued client's
-        dedicatedServer_ = connections_.launchDedicatedServer(*shard_, *this, replicationWord(), std::move(replicationStartup));
+        login_->dedicatedServer = connections_.launchDedicatedServer(*shard_, *this, replicationWord(), std::move(replicationStartup));
         return;
     }
     if (sendWelcomeFromCache()) {

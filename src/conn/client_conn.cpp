@@ -54,12 +54,17 @@ ClientConn::~ClientConn() = default;
 
 std::string ClientConn::describe() const {
     return fmt::format("C-{}: {}/{}@{}", id_, database_.empty() ? "(nodb)" : database_,
-                       user_.empty() ? "(nouser)" : user_, peer_);
+                       user_.empty() ? "(nouser)" : user_, peer_.toString());
 }
 
-bool ClientConn::accept(uv_stream_t* listener, bool isUnix) {
+void ClientConn::namePeer() {
+    peer_ = socket_.isUnix() ? net::PeerAddress::unixSocket(static_cast<int>(connections_.settings().listen_port))
+                             : net::PeerAddress(socket_.peerSockaddr());
+}
+
+bool ClientConn::accept(uv_stream_t* listener) {
     if (socket_.acceptFrom(listener) != 0) return false;
-    peer_ = isUnix ? fmt::format("unix:{}", connections_.settings().listen_port) : socket_.peerAddress();
+    namePeer();
     const auto& settings = connections_.settings();
     socket_.applyTcpOptions(connections_.tcpOptions());
     connections_.counters().clients.fetch_add(1, std::memory_order_relaxed);
@@ -250,18 +255,15 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
     if (settings.application_name_add_host && !socket_.isUnix()) {
         // PgBouncer's format, so log parsers that split it keep working.
         const std::string* given = wanted_.find("application_name");
-        wanted_.set("application_name", fmt::format("{} - {}", given ? *given : std::string(), peer_));
+        wanted_.set("application_name", fmt::format("{} - {}", given ? *given : std::string(), peer_.toString()));
     }
     if (packet.minor > 0 || !packet.protocolOptions.empty()) {
         std::string out;
         proto::appendNegotiateProtocolVersion(out, 0, packet.protocolOptions);
         socket_.write(out);
     }
-    const auto& config = connections_.config();
     console_ = config::isConsoleDatabase(database_);
-    if (console_) databaseEntry_ = nullptr;
-    else if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;
-    else if (config.fallbackDatabase) databaseEntry_ = &*config.fallbackDatabase;
+    if (!console_) login_->databaseEntry = findDatabaseEntry(database_);
     if (settings.log_connections)
         SLOG_INFO("{} login attempt: db={} user={} tls={} replication={}", describe(), database_, user_,
                   socket_.isTls() ? socket_.tls()->describe() : "no", replicationWord());
@@ -365,6 +367,7 @@ void ClientConn::requestServer() {
     }
     // Reading goes on, also while queued: stopping and restarting it would cost two epoll_ctl
     // calls per transaction. Bytes that arrive meanwhile wait in the buffer (readInput).
+    waitNoticed_ = false;  // a new wait, if it must wait: query_wait_notify may speak again
     pool::Acquired acquired = shard_->acquire(*this);
     if (acquired.server) onServerAvailable(*acquired.server);
     else if (acquired.error) onServerUnavailable(*acquired.error);
@@ -481,10 +484,10 @@ bool ClientConn::quiet() const {
 
 void ClientConn::noticeLongWait() {
     const int64_t notifyAfter = connections_.settings().query_wait_notify;
-    if (notifyAfter <= 0 || waitNoticed_ == waitingSince) return;
+    if (notifyAfter <= 0 || waitNoticed_) return;
     // PgBouncer compares whole seconds waited, so the NOTICE comes a little after the setting.
     if (static_cast<int64_t>(secondsSince(waitingSince)) <= notifyAfter) return;
-    waitNoticed_ = waitingSince;
+    waitNoticed_ = true;
     std::string out;
     proto::appendNoticeResponse(out, "NOTICE", "00000",
                                 "No server connection available in postgres backend, client being queued");
@@ -535,7 +538,7 @@ void ClientConn::cancelAnswered(CancelOutcome outcome) {
 }
 
 void ClientConn::dedicatedServerReady(ServerConn& server) {
-    dedicatedServer_ = nullptr;
+    login_.reset();  // its server's login was the end of its own
     server_ = &server;
     server.link(*this);
     sendWelcome(server.params());  // the walsender's own parameters
@@ -543,7 +546,7 @@ void ClientConn::dedicatedServerReady(ServerConn& server) {
 }
 
 void ClientConn::onServerUnavailable(const Error& error) {
-    dedicatedServer_ = nullptr;
+    if (login_) login_->dedicatedServer = nullptr;
     if (lookupShard()) {
         login_->lookupShard = nullptr;
         closeWithError(error.sqlstate.empty() ? "08006" : error.sqlstate,
@@ -655,7 +658,7 @@ void ClientConn::serverReadyForQuery(char status) {
 void ClientConn::releaseServerIfDone() {
     // A replication connection keeps its own server, whatever the pool mode.
     if (!server_ || replication_ != Replication::None) return;
-    if (readyPending_ > 0 || extendedOpen_ || streamRemaining_ > 0 || !server_->readyForQuery()) return;
+    if (readyPending_ > 0 || extendedOpen_ || streaming() || !server_->readyForQuery()) return;
     if (shard_->target().mode == pool::PoolMode::Session) {
         connections_.handOverAtRest(*this);  // a session keeps its server; in an online restart both go
         return;
@@ -687,17 +690,11 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
     size_t sent = 0;  // what is before this went to the server
     bool terminate = false;
     while (pos < size) {
-        if (streamRemaining_ > 0) {
-            size_t take = std::min<size_t>(streamRemaining_, size - pos);
+        if (messageRemaining_ > 0) {
+            size_t take = std::min<size_t>(messageRemaining_, size - pos);
             pos += take;
-            streamRemaining_ -= static_cast<uint32_t>(take);
-            continue;
-        }
-        if (discardRemaining_ > 0) {
-            size_t take = std::min<size_t>(discardRemaining_, size - pos);
-            pos += take;
-            discardRemaining_ -= static_cast<uint32_t>(take);
-            sent = pos;
+            messageRemaining_ -= static_cast<uint32_t>(take);
+            if (discarding_) sent = pos;
             continue;
         }
         auto header = proto::peekHeader(data + pos, size - pos);
@@ -715,7 +712,8 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
                                                    header->type, header->totalSize(), maxPacket));
             relay->refuse(std::move(error), refusal);
             server_->sendFromClient(reinterpret_cast<const uint8_t*>(refusal.data()), refusal.size());
-            discardRemaining_ = header->totalSize();
+            messageRemaining_ = header->totalSize();
+            discarding_ = true;
             continue;
         }
         if (!proto::headerIsValid(*header, maxPacket)) {
@@ -770,7 +768,8 @@ void ClientConn::forwardToServer(net::IoBuffer& input) {
         }
         if (relay) relay->forwarded(header->type);
         countRequest(header->type);
-        streamRemaining_ = header->totalSize();
+        messageRemaining_ = header->totalSize();
+        discarding_ = false;
     }
     server_->sendFromClient(data + sent, pos - sent);
     shard_->stats.bytesReceived += pos;
@@ -821,7 +820,7 @@ std::string ClientConn::restoreStartupParameters(const std::vector<std::string>&
     return setStatements(changes);
 }
 
-bool ClientConn::awaitsOnlyOneReady() const { return readyPending_ == 1 && !extendedOpen_ && streamRemaining_ == 0; }
+bool ClientConn::awaitsOnlyOneReady() const { return readyPending_ == 1 && !extendedOpen_ && !streaming(); }
 
 void ClientConn::serverLost(const Error& error, bool midMessage) {
     ServerConn* lostServer = server_;
@@ -833,7 +832,7 @@ void ClientConn::serverLost(const Error& error, bool midMessage) {
         return;
     }
     const bool pooled = shard_ && shard_->target().mode != pool::PoolMode::Session;
-    if (state_ != State::Active || !pooled || !lostServer || midMessage || extendedOpen_ || streamRemaining_ > 0) {
+    if (state_ != State::Active || !pooled || !lostServer || midMessage || extendedOpen_ || streaming()) {
         closeWithError(error.sqlstate.empty() ? proto::sqlstate::kConnectionFailure : error.sqlstate, error.message);
         return;
     }
@@ -941,7 +940,7 @@ void ClientConn::leave(State previous) {
         server_ = nullptr;
         server->releaseFromClient(true);
     }
-    if (dedicatedServer_) std::exchange(dedicatedServer_, nullptr)->forgetDedicatedClient();
+    if (login_ && login_->dedicatedServer) std::exchange(login_->dedicatedServer, nullptr)->forgetDedicatedClient();
     if (cancelRegistered_) connections_.unregisterCancelKey(*this);
     if (previous == State::Canceling) connections_.forgetCancelRequester(*this);
     if (console_) connections_.unregisterConsoleClient(*this);

@@ -12,6 +12,7 @@
 #include "conn/handed_client.h"
 #include "conn/prepared_statements.h"
 #include "conn/tracked_params.h"
+#include "net/peer_address.h"
 #include "net/socket.h"
 #include "auth/secret.h"
 #include "pool/pool_mode.h"
@@ -50,7 +51,7 @@ public:
     ClientConn(Connections& connections, uint64_t id);
     ~ClientConn() override;
 
-    bool accept(uv_stream_t* listener, bool isUnix);
+    bool accept(uv_stream_t* listener);  // into a socket already open()ed for the listener's kind
 
     // Ends the session: `reason` goes to the log (and to the client when sent as an error).
     void close(std::string_view reason);
@@ -151,6 +152,8 @@ private:
     void readInput(net::IoBuffer& input);
     bool handleStartup(net::IoBuffer& input);
     void beginTls();
+    // Remembers where the client comes from (peer_), once its socket is open.
+    void namePeer();
     void startLogin(proto::StartupPacket& packet);
     void startAuthentication();
     // auth_user + auth_query: the secret of a user missing from auth_file, fetched through a
@@ -168,8 +171,11 @@ private:
     void configError(std::string_view reason);
     // max_db_client_connections or max_user_client_connections (`limit`) is full.
     void refuseOverClientLimit(std::string_view limit);
-    // The client has authenticated: closes it (true) when its database is unknown or disabled.
-    bool refusedDatabase();
+    // The database's entry in the configuration, or the fallback database's ("*"); null when neither.
+    const config::DatabaseEntry* findDatabaseEntry(const std::string& database) const;
+    // The client has authenticated: closes it (true) when its database is unknown (`entry` null)
+    // or disabled.
+    bool refusedDatabase(const config::DatabaseEntry* entry);
     void authenticated();
     // AuthenticationOk, the server's parameters, BackendKeyData and ReadyForQuery.
     void sendWelcome(const pool::ServerParams& serverParams);
@@ -206,12 +212,13 @@ private:
     Connections& connections_;
     net::Socket socket_;
     const uint64_t id_;
-    std::string peer_;
     std::string user_;
     std::string database_;
-    const config::DatabaseEntry* databaseEntry_ = nullptr;
     // What only the login needs; freed once the client is in, so idle clients stay small.
     struct Login {
+        // The client's database's entry (or the fallback's); null for the console or an unknown
+        // database, which is refused once the client has authenticated.
+        const config::DatabaseEntry* databaseEntry = nullptr;
         std::string secret;  // the user's auth_file secret, if any
         bool hasSecret = false;
         bool userKnown = false;  // in auth_file, or found by auth_query (trust needs no more)
@@ -222,6 +229,8 @@ private:
         std::optional<pool::ScramPassthrough> passthrough;  // what a successful SCRAM login proved
         std::vector<std::pair<std::string, std::string>> replicationStartup;  // for its own server
         pool::PoolShard* lookupShard = nullptr;  // the auth pool while an auth_query is pending
+        // A replication client's own server while it logs in: the login ends with that server's.
+        ServerConn* dedicatedServer = nullptr;
         std::shared_ptr<bool> alive;             // made for a lookup: its answer may outlive us
     };
     // The auth pool while an auth_query for this client is pending, else null.
@@ -236,18 +245,17 @@ private:
     // idle client need not hold its parameters twice).
     std::unique_ptr<pool::ServerParams> startup_;
     const pool::ServerParams& startupParams() const { return startup_ ? *startup_ : wanted_; }
-    // A replication connection (its startup parameters wait in Login for its own server), and
-    // that server while it logs in.
+    // A replication connection (its startup parameters wait in Login for its own server).
     enum class Replication : uint8_t { None, Physical, Logical };
     // PgBouncer's words for it in the log and to the server: "no", "yes", "database".
     const char* replicationWord() const {
         return replication_ == Replication::None ? "no" : replication_ == Replication::Physical ? "yes" : "database";
     }
-    ServerConn* dedicatedServer_ = nullptr;
     // The small fields together, the flags as bits: an idle client is mostly this object, and
-    // these 8 bytes took it to the next malloc size.
+    // a few bytes take it to the next malloc size (sizeof is checked by a unit test).
     State state_ = State::Startup;
     Replication replication_ = Replication::None;
+    net::PeerAddress peer_;
     bool counted_ : 1 = false;
     bool admitted_ : 1 = false;  // counted against the pool's per-database/per-user client limits
     bool console_ : 1 = false;    // logged in to the admin console
@@ -258,16 +266,19 @@ private:
     bool cancelRegistered_ : 1 = false;
     bool linkingForWelcome_ : 1 = false;  // Linking a server whose parameters the welcome waits for
     bool transactionLost_ : 1 = false;    // its server died inside a transaction block (serverLost)
+    bool waitNoticed_ : 1 = false;  // the current wait's query_wait_notify NOTICE went out (cleared as a wait begins)
     // What the linked server still owes: one ReadyForQuery per Query, FunctionCall and Sync sent,
     // and whether extended-protocol messages were sent since the last Sync.
     bool extendedOpen_ : 1 = false;
+    bool discarding_ : 1 = false;  // messageRemaining_ is dropped, not sent on
     uint32_t readyPending_ = 0;
     int32_t cancelPid_ = 0;
     int32_t cancelKey_ = 0;
-    uint32_t streamRemaining_ = 0;
-    uint32_t discardRemaining_ = 0;  // the rest of a message refused as too large (never sent on)
+    // The rest of the client's current message, one at a time: passing through to the server in
+    // pieces, or, when discarding_, dropped (refused as too large).
+    uint32_t messageRemaining_ = 0;
+    bool streaming() const { return messageRemaining_ > 0 && !discarding_; }
     TimePoint connectedAt_;
-    TimePoint waitNoticed_{};  // the waitingSince of the wait a query_wait_notify NOTICE was sent for
     // Monotonic microseconds, for the timeouts and the statistics; read once per request, never
     // per message (the last activity uses the loop's cached time).
     uint64_t lastActivityUs_ = 0;  // last bytes from the client

@@ -114,7 +114,7 @@ void ClientConn::describeRow(ConnectionRow& row) const {
             row.listState = "cl_active";
             break;
     }
-    net::splitAddress(peer_, row.remoteAddress, row.remotePort);
+    peer_.split(row.remoteAddress, row.remotePort);
     if (socket_.isUnix()) {
         row.localAddress = "unix";
         row.localPort = static_cast<int>(connections_.settings().listen_port);

@@ -20,11 +20,11 @@ bool ClientConn::movable() const {
 bool ClientConn::atRest() const {
     if (state_ == State::Idle) return !transactionLost_ && server_ == nullptr;
     return state_ == State::Active && server_ && shard_->target().mode == pool::PoolMode::Session &&
-           readyPending_ == 0 && !extendedOpen_ && streamRemaining_ == 0 && server_->readyForQuery();
+           readyPending_ == 0 && !extendedOpen_ && !streaming() && server_->readyForQuery();
 }
 
 std::optional<LeavingClient> ClientConn::handOver() {
-    if (!atRest() || !movable() || discardRemaining_ > 0 || !socket_.quiet()) return std::nullopt;
+    if (!atRest() || !movable() || messageRemaining_ > 0 || !socket_.quiet()) return std::nullopt;
     LeavingClient leaving;
     if (server_) {
         auto server = server_->leaveWithClient();
@@ -78,7 +78,7 @@ bool ClientConn::adopt(LeavingClient leaving) {
     }
     login_.reset();
     const auto& settings = connections_.settings();
-    peer_ = isUnix ? fmt::format("unix:{}", settings.listen_port) : socket_.peerAddress();
+    namePeer();
     if (!isUnix) socket_.applyTcpOptions(connections_.tcpOptions());
     connections_.counters().clients.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
@@ -95,11 +95,9 @@ bool ClientConn::adopt(LeavingClient leaving) {
     // The client keeps the key it was given; only a key this process made itself could collide.
     cancelRegistered_ = connections_.registerCancelKey(*this);
     state_ = State::Idle;
-    const auto& config = connections_.config();
-    if (auto it = config.databases.find(database_); it != config.databases.end()) databaseEntry_ = &it->second;
-    else if (config.fallbackDatabase) databaseEntry_ = &*config.fallbackDatabase;
-    if (refusedDatabase()) return true;  // told why, as at a login
-    shard_ = &connections_.shardFor(*databaseEntry_, database_, user_);
+    const config::DatabaseEntry* entry = findDatabaseEntry(database_);
+    if (refusedDatabase(entry)) return true;  // told why, as at a login
+    shard_ = &connections_.shardFor(*entry, database_, user_);
     std::string_view limit;
     if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {
         refuseOverClientLimit(limit);

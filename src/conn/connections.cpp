@@ -91,7 +91,7 @@ void Connections::acceptClient(uv_stream_t* listener, bool isUnix) {
     auto client = std::make_unique<ClientConn>(*this, nextId());
     if (client->socket().open(isUnix) != 0) return;
     ClientConn& ref = adoptClientObject(std::move(client));
-    if (!ref.accept(listener, isUnix)) ref.close("accept failed");
+    if (!ref.accept(listener)) ref.close("accept failed");
     else ref.socket().readAvailable();  // the startup packet, one epoll_wait early
 }
 

@@ -45,10 +45,10 @@ struct DetachedStream {
     std::unique_ptr<TlsSession> tls;
 };
 
-// "127.0.0.1:5432", "[::1]:5432", or "unix" for another family: how peerAddress() and
-// localAddress() name an address.
+// "127.0.0.1:5432", "[::1]:5432", or "unix" for another family: how logs and SHOW commands name an
+// address (localAddress(), PeerAddress).
 std::string formatAddress(const sockaddr_storage& address);
-// "127.0.0.1:5432" / "[::1]:5432" (as peerAddress() gives them) into host and port.
+// "127.0.0.1:5432" / "[::1]:5432" (as formatAddress() writes them) into host and port.
 void splitAddress(const std::string& address, std::string& host, int& port);
 
 class Socket {
@@ -108,8 +108,7 @@ public:
     bool hasHandle() const { return open_; }
     bool isUnix() const { return isUnix_; }
 
-    // "127.0.0.1:5432", "[::1]:5432" or "unix:<port-less>" for logs; the port alone for SHOW commands.
-    std::string peerAddress() const;
+    // "127.0.0.1:5432", "[::1]:5432", or "unix" for a unix socket (SHOW's local addr and port).
     std::string localAddress() const;
     // The peer's address as the kernel gives it (family AF_UNSPEC for unix sockets).
     sockaddr_storage peerSockaddr() const;

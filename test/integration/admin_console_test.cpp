@@ -257,6 +257,21 @@ TEST_F(AdminConsole, TheSluiceAliasAndShowHelp) {
 
 // ---- Real clients in the SHOWs ----
 
+TEST_F(AdminConsole, ApplicationNameAddHostNamesTheClientsAddressAndPort) {
+    ASSERT_TRUE(start("application_name_add_host = 1\n"));
+    PqConn app = client("reports");
+    ASSERT_TRUE(app.isOk()) << app.error() << "\n" << log();
+    sockaddr_in local{};
+    socklen_t length = sizeof local;
+    ASSERT_EQ(getsockname(PQsocket(app.raw()), reinterpret_cast<sockaddr*>(&local), &length), 0);
+    // PgBouncer's format, as the server (and SHOW CLIENTS) see it.
+    const std::string expected = "reports - 127.0.0.1:" + std::to_string(ntohs(local.sin_port));
+    EXPECT_EQ(app.exec("SELECT current_setting('application_name')").value(), expected);
+    PqConn console = admin();
+    ASSERT_TRUE(console.isOk()) << console.error();
+    EXPECT_FALSE(findRow(run(console, "SHOW CLIENTS"), {{"application_name", expected}}).empty());
+}
+
 TEST_F(AdminConsole, PoolsClientsAndServersShowASessionClientAndItsBackend) {
     ASSERT_TRUE(start());
     PqConn app = client("pools-test");
