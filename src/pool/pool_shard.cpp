@@ -174,7 +174,10 @@ void PoolShard::serverGone(PooledServer& server) {
 }
 
 void PoolShard::serverLoginFailed(PooledServer& server, const Error& error) {
-    pool_->noteLoginFailure(error);
+    // A login begun for the target a reload replaced says nothing about the new one: noted, it
+    // would refuse every client for server_login_retry though the configuration is fixed (on
+    // another worker, refreshTarget has already cleared the old failure).
+    if (isCurrentGeneration(server)) pool_->noteLoginFailure(error);
     if (server.poolHook().linked()) {
         static_cast<IntrusiveList<PooledServer, PoolHook>*>(server.poolHook().list)->remove(server);
         pool_->releaseServerSlot();
