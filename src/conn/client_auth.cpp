@@ -28,7 +28,7 @@ bool ClientConn::wantsSecretLookup() const {
     // The console has no entry: its users missing from auth_file are looked up in auth_dbname.
     if (console_) return !settings.auth_user.empty() && !settings.auth_dbname.empty() && settings.auth_type != "any" &&
                          settings.auth_type != "cert";
-    const config::DatabaseEntry* entry = login_->databaseEntry;
+    const config::DatabaseEntry* entry = databaseEntry();
     if (!entry) return false;
     const std::string& method = settings.auth_type;
     // trust asks no password, but as in PgBouncer the user must exist: in auth_file, or found
@@ -39,7 +39,7 @@ bool ClientConn::wantsSecretLookup() const {
 
 void ClientConn::lookUpSecret() {
     const auto& settings = connections_.settings();
-    const config::DatabaseEntry* entry = login_->databaseEntry;  // null for the console
+    const config::DatabaseEntry* entry = databaseEntry();  // null for the console
     std::string database = database_;
     const std::string& authDbname = entry && !entry->authDbname.empty() ? entry->authDbname : settings.auth_dbname;
     if (!authDbname.empty()) {
@@ -62,10 +62,10 @@ void ClientConn::lookUpSecret() {
                        fmt::format("authentication database \"{}\" is disabled", database));
         return;
     }
-    const std::string& authUser = !entry->authUser.empty()                               ? entry->authUser
-                                  : login_->databaseEntry && !login_->databaseEntry->authUser.empty()
-                                      ? login_->databaseEntry->authUser
-                                      : settings.auth_user;
+    const config::DatabaseEntry* own = databaseEntry();
+    const std::string& authUser = !entry->authUser.empty()             ? entry->authUser
+                                  : own && !own->authUser.empty() ? own->authUser
+                                                                  : settings.auth_user;
     state_ = State::Auth;  // client_login_timeout bounds the lookup too
     login_->alive = std::make_shared<bool>(true);
     login_->lookupShard = &connections_.shardFor(*entry, database, authUser);
@@ -76,8 +76,8 @@ void ClientConn::lookUpSecret() {
 
 void ClientConn::runSecretLookup(ServerConn& server) {
     const auto& settings = connections_.settings();
-    std::string sql =
-        login_->databaseEntry && !login_->databaseEntry->authQuery.empty() ? login_->databaseEntry->authQuery : settings.auth_query;
+    const config::DatabaseEntry* entry = databaseEntry();
+    std::string sql = entry && !entry->authQuery.empty() ? entry->authQuery : settings.auth_query;
     for (size_t at = sql.find("$1"); at != std::string::npos; at = sql.find("$1", at + 1)) {
         const std::string literal = quoteLiteral(user_);
         sql.replace(at, 2, literal);
@@ -154,7 +154,7 @@ void ClientConn::startAuthentication() {
     std::string out;
     if (method == "any") {
         // PgBouncer's rule: the user name is ignored, so the database must name the server user.
-        if (!console_ && (!login_->databaseEntry || login_->databaseEntry->user.empty())) {
+        if (const config::DatabaseEntry* entry = databaseEntry(); !console_ && (!entry || entry->user.empty())) {
             configError("auth_type=any requires forced user (user= in the database's entry)");
             return;
         }
@@ -365,7 +365,7 @@ bool ClientConn::refusedDatabase(const config::DatabaseEntry* entry) {
 void ClientConn::authenticated() {
     // As PgBouncer: the database is looked at only once the client has proven who it is, so a
     // stranger learns nothing about database names.
-    const config::DatabaseEntry* entry = login_->databaseEntry;
+    const config::DatabaseEntry* entry = databaseEntry();
     if (refusedDatabase(entry)) return;
     std::optional<pool::ScramPassthrough> passthrough = std::move(login_->passthrough);
     auto replicationStartup = std::move(login_->replicationStartup);

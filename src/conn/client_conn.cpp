@@ -263,7 +263,6 @@ void ClientConn::startLogin(proto::StartupPacket& packet) {
         socket_.write(out);
     }
     console_ = config::isConsoleDatabase(database_);
-    if (!console_) login_->databaseEntry = findDatabaseEntry(database_);
     if (settings.log_connections)
         SLOG_INFO("{} login attempt: db={} user={} tls={} replication={}", describe(), database_, user_,
                   socket_.isTls() ? socket_.tls()->describe() : "no", replicationWord());

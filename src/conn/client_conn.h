@@ -172,7 +172,11 @@ private:
     // max_db_client_connections or max_user_client_connections (`limit`) is full.
     void refuseOverClientLimit(std::string_view limit);
     // The database's entry in the configuration, or the fallback database's ("*"); null when neither.
+    // Looked up where it is used, never kept: a reload replaces the configuration it points into.
     const config::DatabaseEntry* findDatabaseEntry(const std::string& database) const;
+    // The client's own database's entry; null for the console or an unknown database (refused
+    // once the client has authenticated).
+    const config::DatabaseEntry* databaseEntry() const { return console_ ? nullptr : findDatabaseEntry(database_); }
     // The client has authenticated: closes it (true) when its database is unknown (`entry` null)
     // or disabled.
     bool refusedDatabase(const config::DatabaseEntry* entry);
@@ -216,9 +220,6 @@ private:
     std::string database_;
     // What only the login needs; freed once the client is in, so idle clients stay small.
     struct Login {
-        // The client's database's entry (or the fallback's); null for the console or an unknown
-        // database, which is refused once the client has authenticated.
-        const config::DatabaseEntry* databaseEntry = nullptr;
         std::string secret;  // the user's auth_file secret, if any
         bool hasSecret = false;
         bool userKnown = false;  // in auth_file, or found by auth_query (trust needs no more)
