@@ -140,7 +140,10 @@ const std::vector<std::pair<std::string_view, KeyHandler>>& keyHandlers() {
          [](E& e, std::string_view k, std::string_view v) -> Status {
              const auto secs = parseSeconds(v);
              if (!secs || *secs < 0) return invalidValue(k, v, "expected a non-negative number of seconds");
-             e.serverLifetime = *secs;
+             // As PgBouncer: 0 here means "not set" (the global server_lifetime applies), not
+             // the global setting's "use each server once".
+             if (*secs > 0) e.serverLifetime = *secs;
+             else e.serverLifetime.reset();
              return okStatus();
          }},
         {"query_wait_timeout",

@@ -205,7 +205,8 @@ std::vector<SettingDef> buildTable() {
         seconds("server_idle_timeout", &S::server_idle_timeout, "600", kReload, kSupported,
                 "close server connections idle this long (0 = never)"),
         seconds("server_lifetime", &S::server_lifetime, "3600", kReload, kSupported,
-                "close unused server connections older than this"),
+                "close unused server connections older than this, at most one per lifetime/pool_size "
+                "in a pool (0 = use each once)"),
         seconds("server_login_retry", &S::server_login_retry, "15", kReload, kSupported,
                 "wait this long after a failed server login before trying again"),
         text("server_reset_query", &S::server_reset_query, "DISCARD ALL", kReload, kSupported,

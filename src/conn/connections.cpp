@@ -280,25 +280,24 @@ void Connections::checkTimeouts() {
     for (auto& [key, shard] : shards_) {
         if (shard->paused()) closeIdleServers("pause", key.first);
         shard->maintain(now);
-        std::vector<ServerConn*> idleExpired;
-        const double lifetime = shard->target().serverLifetime;
+        std::vector<std::pair<ServerConn*, const char*>> idleExpired;
+        const pool::PoolTarget& target = shard->target();
         // As PgBouncer: server_idle_timeout never takes a pool below min_pool_size (lifetime does;
-        // maintain() then opens fresh servers).
-        int closable = shard->pool().serverCount() - shard->target().minPoolSize;
+        // maintain() then opens fresh servers), and lifetime closes are spread (retireForLifetime).
+        int closable = shard->pool().serverCount() - target.minPoolSize;
         shard->forEachIdle([&](pool::PooledServer& pooled) {
             auto& server = static_cast<ServerConn&>(pooled);
-            if (lifetime > 0 && secondsSince(server.connectedAt(), now) >= lifetime) {
-                idleExpired.push_back(&server);
+            if (s.server_idle_timeout > 0 && closable > 0 &&
+                secondsSince(server.idleSince, now) >= s.server_idle_timeout) {
+                idleExpired.emplace_back(&server, "server idle timeout");
                 --closable;
-            } else if (s.server_idle_timeout > 0 && closable > 0 &&
-                       secondsSince(server.idleSince, now) >= s.server_idle_timeout) {
-                idleExpired.push_back(&server);
+            } else if (shard->pool().retireForLifetime(server.connectedAt(), target.serverLifetime, target.poolSize,
+                                                       now)) {
+                idleExpired.emplace_back(&server, "server lifetime over");
                 --closable;
             }
         });
-        for (ServerConn* server : idleExpired)
-            server->close(lifetime > 0 && secondsSince(server->connectedAt(), now) >= lifetime ? "server lifetime over"
-                                                                                                 : "server idle timeout");
+        for (auto [server, reason] : idleExpired) server->close(reason);
     }
 }
 

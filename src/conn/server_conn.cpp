@@ -579,7 +579,8 @@ void ServerConn::releaseFromClient(bool runReset) {
         });
         return;
     }
-    if (secondsSince(connectedAt_) >= shard_.target().serverLifetime && shard_.target().serverLifetime > 0) {
+    const pool::PoolTarget& target = shard_.target();
+    if (shard_.pool().retireForLifetime(connectedAt_, target.serverLifetime, target.poolSize, Clock::now())) {
         close("server lifetime over");
         return;
     }

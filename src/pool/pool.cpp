@@ -82,6 +82,16 @@ void Pool::clearLoginFailure() {
     loginFailing_.store(false, std::memory_order_relaxed);
 }
 
+bool Pool::retireForLifetime(TimePoint connectedAt, double lifetime, int poolSize, TimePoint now) {
+    if (secondsSince(connectedAt, now) < lifetime) return false;
+    const double gap = poolSize > 0 ? lifetime / poolSize : 0;
+    int64_t last = lastLifetimeClose_.load(std::memory_order_relaxed);
+    do {
+        if (last != 0 && secondsSince(fromMonotonicNanos(last), now) < gap) return false;
+    } while (!lastLifetimeClose_.compare_exchange_weak(last, monotonicNanos(now), std::memory_order_relaxed));
+    return true;
+}
+
 std::optional<Error> Pool::recentLoginFailure(double seconds) const {
     if (!loginFailing_.load(std::memory_order_relaxed)) return std::nullopt;
     std::lock_guard lock(mutex_);

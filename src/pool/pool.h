@@ -82,6 +82,12 @@ public:
     }
     std::optional<Error> recentLoginFailure(double seconds) const;
 
+    // Whether a server connected at `connectedAt` closes now for server_lifetime, as PgBouncer
+    // decides: once it is that old, and at most one server per lifetime / pool size, so that a
+    // pool whose servers all opened together does not close (and reopen) them all at once. A
+    // lifetime of 0 closes every server after one use. True means the caller closes it.
+    bool retireForLifetime(TimePoint connectedAt, double lifetime, int poolSize, TimePoint now);
+
     // The keys of the latest client that proved them (see ScramPassthrough).
     void rememberScramKeys(ScramPassthrough keys);
     std::optional<ScramPassthrough> scramKeys() const;
@@ -109,6 +115,7 @@ private:
     // written at each login and logout (clients_, servers_) do not turn those reads into misses.
     alignas(64) std::atomic<bool> loginFailing_{false};  // loginError_ is set; read without the lock
     std::atomic<int> roomRequests_{0};                   // roomAsks_.size(), read without the lock
+    std::atomic<int64_t> lastLifetimeClose_{0};          // monotonicNanos of the last retireForLifetime
     alignas(64) std::atomic<int64_t> clients_{0};
     std::shared_ptr<LimitCounter> databaseServers_, userServers_;
     ClientLimits clientLimits_;

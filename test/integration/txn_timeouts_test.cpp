@@ -277,6 +277,22 @@ TEST_F(TxnTimeouts, ServerLifetimeReplacesServersInUse) {
     EXPECT_TRUE(waitUntil([] { return appBackends() == 1; }, 3s)) << appBackends();
 }
 
+// PgBouncer's server_lifetime = 0: each server connection serves one transaction, then closes.
+TEST_F(TxnTimeouts, ServerLifetimeZeroUsesEachServerOnce) {
+    startSluice("server_lifetime = 0\nserver_idle_timeout = 0\n");
+    PqConn conn = client();
+    ASSERT_TRUE(conn.isOk()) << conn.error() << logTail();
+    std::set<std::string> pids;
+    for (int i = 0; i < 3; ++i) {
+        QueryResult pid = conn.exec("SELECT pg_backend_pid()", 5s);
+        ASSERT_TRUE(pid.ok) << pid.describe() << logTail();
+        pids.insert(pid.value());
+    }
+    EXPECT_EQ(pids.size(), 3u) << "a server served more than one transaction" << logTail();
+    EXPECT_TRUE(waitUntil([] { return appBackends() == 0; }, 5s)) << "the last server stayed open" << logTail();
+    EXPECT_NE(sluice_.log().find("server lifetime over"), std::string::npos) << logTail();
+}
+
 // Six clients of one pool run 0.3 s queries at once, then six clients of a second pool under the
 // same limit do the same. Returns the first phase's duration; every query must succeed.
 void runTwoPoolsUnderOneLimit(const std::function<PqConn(int pool)>& connect, long long* firstMs,

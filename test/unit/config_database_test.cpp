@@ -100,6 +100,14 @@ TEST(ConfigDatabase, EveryDocumentedKeyIsAccepted) {
         EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
 }
 
+// As PgBouncer: a database's server_lifetime=0 is "not set", so the global setting applies (the
+// global 0, "use each server once", cannot be asked for per database).
+TEST(ConfigDatabase, ServerLifetimeZeroMeansTheGlobalSetting) {
+    auto entry = parseDatabaseEntry("db", "server_lifetime=0");
+    ASSERT_TRUE(entry) << entry.error().message;
+    EXPECT_FALSE(entry->serverLifetime.has_value());
+}
+
 TEST(ConfigDatabase, OldReservePoolSpellingAndRepeatedKeys) {
     auto entry = parseDatabaseEntry("db", "reserve_pool=4 timezone=UTC timezone=CET pool_size=1 pool_size=2");
     ASSERT_TRUE(entry) << entry.error().message;
