@@ -51,6 +51,7 @@ void logIssued(std::string_view verb, const std::string& argument) {
 
 void Console::execute(const conn::ConsoleRequest& request) {
     SLOG_DEBUG("admin console query from {}: {}", request.user, request.query);
+    stats_.countConsoleQuery();
     auto parsed = parseCommand(request.query);
     if (!parsed) {
         answerError(request, parsed.error().sqlstate, parsed.error().message);

@@ -45,11 +45,17 @@ std::map<std::string, pool::PoolStats> totalsByDatabase(const Reports& reports) 
     return totals;
 }
 
+std::map<std::string, pool::PoolStats> StatsHistory::totals(const Reports& reports) const {
+    std::map<std::string, pool::PoolStats> byDatabase = totalsByDatabase(reports);
+    byDatabase[kConsoleDatabase] += console_;
+    return byDatabase;
+}
+
 void StatsHistory::record(const Reports& reports, TimePoint now) {
     older_ = std::move(newer_);
     olderAt_ = newerAt_;
     haveOlder_ = true;
-    newer_ = totalsByDatabase(reports);
+    newer_ = totals(reports);
     newerAt_ = now;
 }
 
@@ -102,7 +108,7 @@ ResultSet StatsHistory::statsSet(const Reports& reports, bool withLogins) const 
         columns.emplace_back("avg_client_connect_count", ColumnType::Numeric);
     }
     ResultSet set(columns);
-    for (const auto& [database, t] : totalsByDatabase(reports)) {
+    for (const auto& [database, t] : totals(reports)) {
         const Averages a = averagesOf(database);
         std::vector<Cell> row = {database,       t.serverAssignments, t.transactions,      t.queries,
                                  t.bytesReceived, t.bytesSent,        t.transactionMicros, t.queryMicros,
@@ -126,7 +132,7 @@ ResultSet StatsHistory::showStatsTotals(const Reports& reports) const {
                   {"xact_time", ColumnType::Numeric},       {"query_time", ColumnType::Numeric},
                   {"wait_time", ColumnType::Numeric},       {"client_parse_count", ColumnType::Numeric},
                   {"server_parse_count", ColumnType::Numeric}, {"bind_count", ColumnType::Numeric}};
-    for (const auto& [database, t] : totalsByDatabase(reports))
+    for (const auto& [database, t] : totals(reports))
         set.addRow({database, t.serverAssignments, t.transactions, t.queries, t.bytesReceived, t.bytesSent,
                     t.transactionMicros, t.queryMicros, t.waitMicros, t.clientParses, t.serverParses, t.binds});
     return set;
@@ -139,7 +145,7 @@ ResultSet StatsHistory::showStatsAverages(const Reports& reports) const {
                   {"xact_time", ColumnType::Numeric},       {"query_time", ColumnType::Numeric},
                   {"wait_time", ColumnType::Numeric},       {"avg_client_parse_count", ColumnType::Numeric},
                   {"avg_server_parse_count", ColumnType::Numeric}, {"avg_bind_count", ColumnType::Numeric}};
-    for (const auto& [database, t] : totalsByDatabase(reports)) {
+    for (const auto& [database, t] : totals(reports)) {
         const Averages a = averagesOf(database);
         set.addRow({database, a.serverAssignments, a.transactions, a.queries, a.bytesReceived, a.bytesSent,
                     a.transactionMicros, a.queryMicros, a.waitMicros, a.clientParses, a.serverParses, a.binds});
@@ -147,33 +153,34 @@ ResultSet StatsHistory::showStatsAverages(const Reports& reports) const {
     return set;
 }
 
+// PgBouncer 1.25 names these rows after its counters, not after SHOW STATS' columns.
 ResultSet StatsHistory::showTotals(const Reports& reports) const {
     ResultSet set{{"name", ColumnType::Text}, {"value", ColumnType::Numeric}};
-    const pool::PoolStats t = sum(totalsByDatabase(reports));
+    const pool::PoolStats t = sum(totals(reports));
     const Averages a = overallAverages();
     const std::pair<const char*, uint64_t> rows[] = {
         {"total_server_assignment_count", t.serverAssignments},
         {"total_xact_count", t.transactions},
         {"total_query_count", t.queries},
-        {"total_received", t.bytesReceived},
-        {"total_sent", t.bytesSent},
+        {"total_client_bytes", t.bytesReceived},
+        {"total_server_bytes", t.bytesSent},
         {"total_xact_time", t.transactionMicros},
         {"total_query_time", t.queryMicros},
         {"total_wait_time", t.waitMicros},
-        {"total_client_parse_count", t.clientParses},
-        {"total_server_parse_count", t.serverParses},
-        {"total_bind_count", t.binds},
+        {"total_ps_client_parse_count", t.clientParses},
+        {"total_ps_server_parse_count", t.serverParses},
+        {"total_ps_bind_count", t.binds},
         {"avg_server_assignment_count", a.serverAssignments},
         {"avg_xact_count", a.transactions},
         {"avg_query_count", a.queries},
-        {"avg_recv", a.bytesReceived},
-        {"avg_sent", a.bytesSent},
+        {"avg_client_bytes", a.bytesReceived},
+        {"avg_server_bytes", a.bytesSent},
         {"avg_xact_time", a.transactionMicros},
         {"avg_query_time", a.queryMicros},
         {"avg_wait_time", a.waitMicros},
-        {"avg_client_parse_count", a.clientParses},
-        {"avg_server_parse_count", a.serverParses},
-        {"avg_bind_count", a.binds},
+        {"avg_ps_client_parse_count", a.clientParses},
+        {"avg_ps_server_parse_count", a.serverParses},
+        {"avg_ps_bind_count", a.binds},
     };
     for (const auto& [name, value] : rows) set.addRow({name, value});
     return set;

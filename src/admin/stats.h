@@ -40,7 +40,16 @@ public:
     // PgBouncer's "stats: N xacts/s, …" line for the last period, all databases together.
     std::string logLine() const;
 
+    // A query to the admin console: as in PgBouncer, one transaction and one query of the
+    // database "pgbouncer", which has its row in SHOW STATS and counts in SHOW TOTALS.
+    void countConsoleQuery() {
+        ++console_.transactions;
+        ++console_.queries;
+    }
+
 private:
+    // The workers' counters summed per database, with the console's row.
+    std::map<std::string, pool::PoolStats> totals(const Reports& reports) const;
     ResultSet statsSet(const Reports& reports, bool withLogins) const;
     Averages averagesOf(const std::string& database) const;
     Averages overallAverages() const;
@@ -50,6 +59,7 @@ private:
     std::map<std::string, pool::PoolStats> newer_, older_;
     TimePoint newerAt_, olderAt_;
     bool haveOlder_ = false;
+    pool::PoolStats console_;
 };
 
 // The workers' counters summed per database.

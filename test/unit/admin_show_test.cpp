@@ -211,15 +211,17 @@ void expectColumns(const ResultSet& set, const Columns& expected) {
 
 
 
+// PgBouncer 1.25 names SHOW TOTALS' rows after its counters (client_bytes, ps_…), not after
+// SHOW STATS' columns.
 const std::vector<std::string> kTotalsRows = {
-    "total_server_assignment_count", "total_xact_count",         "total_query_count",
-    "total_received",                "total_sent",               "total_xact_time",
-    "total_query_time",              "total_wait_time",          "total_client_parse_count",
-    "total_server_parse_count",      "total_bind_count",         "avg_server_assignment_count",
-    "avg_xact_count",                "avg_query_count",          "avg_recv",
-    "avg_sent",                      "avg_xact_time",            "avg_query_time",
-    "avg_wait_time",                 "avg_client_parse_count",   "avg_server_parse_count",
-    "avg_bind_count"};
+    "total_server_assignment_count", "total_xact_count",           "total_query_count",
+    "total_client_bytes",            "total_server_bytes",         "total_xact_time",
+    "total_query_time",              "total_wait_time",            "total_ps_client_parse_count",
+    "total_ps_server_parse_count",   "total_ps_bind_count",        "avg_server_assignment_count",
+    "avg_xact_count",                "avg_query_count",            "avg_client_bytes",
+    "avg_server_bytes",              "avg_xact_time",              "avg_query_time",
+    "avg_wait_time",                 "avg_ps_client_parse_count",  "avg_ps_server_parse_count",
+    "avg_ps_bind_count"};
 
 const std::vector<std::string> kListsRows = {"databases",    "users",         "peers",        "pools",
                                              "peer_pools",   "free_clients",  "used_clients", "login_clients",
@@ -831,7 +833,8 @@ TEST(AdminStats, TotalsAreSummedOverWorkersAndUsersPerDatabase) {
 
     StatsHistory history;
     Decoded shown = wire(history.showStats(reports));
-    ASSERT_EQ(shown.rows.size(), 2u) << "one row per database";
+    ASSERT_EQ(shown.rows.size(), 3u) << "one row per database, and the console's";
+    EXPECT_EQ(shown.lookup("database", "pgbouncer", "total_query_count"), "0");
     EXPECT_EQ(shown.lookup("database", "app", "total_server_assignment_count"), "111");
     EXPECT_EQ(shown.lookup("database", "app", "total_xact_count"), "222");
     EXPECT_EQ(shown.lookup("database", "app", "total_query_count"), "333");
@@ -857,7 +860,27 @@ TEST(AdminStats, TotalsAreSummedOverWorkersAndUsersPerDatabase) {
     Decoded all = wire(history.showTotals(reports));
     EXPECT_EQ(all.lookup("name", "total_query_count", "value"), "338") << "every database together";
     EXPECT_EQ(all.lookup("name", "total_xact_count", "value"), "227");
-    EXPECT_EQ(all.lookup("name", "total_received", "value"), "4445");
+    EXPECT_EQ(all.lookup("name", "total_client_bytes", "value"), "4445");
+}
+
+// As PgBouncer: each admin console query is a transaction and a query of database "pgbouncer".
+TEST(AdminStats, ConsoleQueriesCountAsTheConsoleDatabases) {
+    StatsHistory history;
+    Reports reports(1);
+    conn::PoolRow app = poolRow("app", "app", "transaction");
+    app.stats = stats(1, 1, 1, 14, 66, 10, 10, 5, 1);
+    reports[0].pools = {app};
+    history.countConsoleQuery();
+    history.countConsoleQuery();
+    Decoded shown = wire(history.showStats(reports));
+    EXPECT_EQ(shown.lookup("database", "pgbouncer", "total_xact_count"), "2");
+    EXPECT_EQ(shown.lookup("database", "pgbouncer", "total_query_count"), "2");
+    EXPECT_EQ(shown.lookup("database", "pgbouncer", "total_server_assignment_count"), "0");
+    EXPECT_EQ(shown.lookup("database", "pgbouncer", "total_received"), "0");
+    EXPECT_EQ(wire(history.showStatsTotals(reports)).lookup("database", "pgbouncer", "xact_count"), "2");
+    Decoded all = wire(history.showTotals(reports));
+    EXPECT_EQ(all.lookup("name", "total_xact_count", "value"), "3");
+    EXPECT_EQ(all.lookup("name", "total_query_count", "value"), "3");
 }
 
 // Reports with one pool of `database` on each of two workers, `scale` times a base load.
@@ -882,7 +905,7 @@ TEST(AdminStats, AveragesOverAPeriodFromTwoSamples) {
     // 4000 B in, 12000 B out, 8000 us in xacts, 16000 us in queries, 2000 us waiting, 8 logins; in 2 s.
     const Reports now = loadOf(3);
     Decoded averages = wire(history.showStatsAverages(now));
-    ASSERT_EQ(averages.rows.size(), 1u);
+    ASSERT_EQ(averages.rows.size(), 2u) << "app and the console";
     EXPECT_EQ(averages.lookup("database", "app", "server_assignment_count"), "20");
     EXPECT_EQ(averages.lookup("database", "app", "xact_count"), "40");
     EXPECT_EQ(averages.lookup("database", "app", "query_count"), "80");
@@ -906,7 +929,7 @@ TEST(AdminStats, AveragesOverAPeriodFromTwoSamples) {
 
     Decoded all = wire(history.showTotals(now));
     EXPECT_EQ(all.lookup("name", "avg_query_count", "value"), "80");
-    EXPECT_EQ(all.lookup("name", "avg_recv", "value"), "2000");
+    EXPECT_EQ(all.lookup("name", "avg_client_bytes", "value"), "2000");
     EXPECT_EQ(all.lookup("name", "avg_wait_time", "value"), "50");
 
     const std::string line = history.logLine();
