@@ -133,10 +133,17 @@ void ServerConn::connect() {
         return;
     }
     const int rc = lookup_.start(connections_.loop(), target.host, target.port, [this](int status, const sockaddr* found) {
-        if (status != 0) connectFailed(fmt::format("cannot resolve {}: {}", host_->address().host, uv_strerror(status)));
+        if (status != 0) lookupFailed(status);
         else startConnect(found);
     });
-    if (rc != 0) connectFailed(fmt::format("cannot resolve {}: {}", target.host, uv_strerror(rc)));
+    if (rc != 0) lookupFailed(rc);
+}
+
+void ServerConn::lookupFailed(int status) {
+    // PgBouncer's lines: a warning naming the host, and the close reason operators grep for.
+    const std::string& host = host_->address().host;
+    SLOG_WARN("DNS lookup failed: {}: {}", host, uv_strerror(status));
+    connectFailed(fmt::format("cannot resolve {}: {}", host, uv_strerror(status)), "server DNS lookup failed");
 }
 
 void ServerConn::startConnect(const sockaddr* address) {
@@ -335,7 +342,7 @@ void ServerConn::loginRefused(const proto::ErrorFields& fields) {
     close(fields.message);
 }
 
-void ServerConn::connectFailed(std::string_view reason) {
+void ServerConn::connectFailed(std::string_view reason, std::string_view closeReason) {
     if (state_ == State::Closing) return;
     const double retry = connections_.settings().server_login_retry;
     if (host_->reportFailure(retry))
@@ -347,7 +354,7 @@ void ServerConn::connectFailed(std::string_view reason) {
     // client has only this server.
     if (dedicated()) reportLoginFailure(Error{fmt::format("server connection failed: {}", reason),
                                               std::string(proto::sqlstate::kConnectionFailure)});
-    close(reason);
+    close(closeReason.empty() ? reason : closeReason);
 }
 
 void ServerConn::lost(const Error& error) {

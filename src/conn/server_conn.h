@@ -89,7 +89,8 @@ public:
     // The host did not answer, refused, or said it cannot take connections now (PgBouncer's
     // "connect failed" / "connect timeout"): the host is marked down for server_login_retry,
     // waiting clients stay queued for another host or a later try.
-    void connectFailed(std::string_view reason);
+    // `closeReason`, when given, is the "closing because" text instead of `reason`.
+    void connectFailed(std::string_view reason, std::string_view closeReason = {});
     // The server is gone (a FATAL error, a lost connection, its host down): closed, the host
     // suspect (the prober looks at once), a linked client told of `error` (ClientConn::serverLost).
     void lost(const Error& error);
@@ -165,6 +166,7 @@ public:
 
 private:
     void startConnect(const sockaddr* address);
+    void lookupFailed(int status);  // the host name did not resolve
     void sendStartup();
     void handleTlsAnswer(net::IoBuffer& input);
     void handleLoginMessage(char type, const uint8_t* body, size_t size);

@@ -93,6 +93,19 @@ TEST_F(PoolerSession, AServerGivenByHostNameIsLookedUp) {
     EXPECT_EQ(conn.exec("SELECT 'by name'").value(), "by name") << conn.error() << lastLines(sluice_.log(), 10);
 }
 
+// A host name that does not resolve (.invalid never does): PgBouncer's lines, and the client's
+// wait ends with query_wait_timeout naming the failure.
+TEST_F(PoolerSession, AServerHostThatDoesNotResolveIsLoggedAsPgBouncerLogsIt) {
+    ASSERT_TRUE(sluice_.start(basicIni(sharedPg(), freePort(), "query_wait_timeout = 1\n",
+                                       "app = host=no-such-host.invalid port=5432 dbname=app\n")));
+    PqConn conn(appConninfo());
+    QueryResult result = conn.exec("SELECT 1", 10s);
+    EXPECT_FALSE(result.ok && conn.isOk()) << "a server of an unresolvable host answered";
+    const std::string log = sluice_.log();
+    EXPECT_NE(log.find("DNS lookup failed: no-such-host.invalid: "), std::string::npos) << lastLines(log, 10);
+    EXPECT_NE(log.find("closing because: server DNS lookup failed"), std::string::npos) << lastLines(log, 10);
+}
+
 TEST_F(PoolerSession, QueriesOverTheUnixSocket) {
     startSluice();
     std::string socketPath = sluice_.dir() + "/.s.PGSQL." + std::to_string(sluice_.port());
