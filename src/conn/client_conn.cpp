@@ -434,6 +434,17 @@ void ClientConn::checkTimeouts(uint64_t nowUs) {
         case State::WaitWelcome: {
             if (!target) return;
             if (state_ == State::Waiting) noticeLongWait();
+            // As PgBouncer: a client that logged in while the pool had no server yet still counts
+            // as logging in, and query_timeout counts from the request, queued time included.
+            const double loginTimeout = connections_.settings().client_login_timeout;
+            if (state_ == State::WaitWelcome && loginTimeout > 0 && secondsSince(connectedAt_) >= loginTimeout) {
+                closeWithError(proto::sqlstate::kProtocolViolation, "client_login_timeout (server down)");
+                return;
+            }
+            if (target->queryTimeout > 0 && secondsSince(waitingSince) >= target->queryTimeout) {
+                closeWithError(proto::sqlstate::kProtocolViolation, "query_timeout");
+                return;
+            }
             // While no host of a multi-host database qualifies (a failover in progress), clients
             // may wait longer for one: primary_wait_timeout.
             const bool forHost = shard_->waitingForHost();
@@ -917,6 +928,8 @@ void ClientConn::closeWithError(std::string_view sqlstate, std::string_view mess
     proto::appendErrorResponse(out, "FATAL", sqlstate, message, detail);
     socket_.write(out);
     close(message);
+    // PgBouncer's line for every error the pooler itself sends a client, after "closing because".
+    if (connections_.settings().log_pooler_errors) SLOG_WARN("{} pooler error: {}", describe(), message);
 }
 
 void ClientConn::close(std::string_view reason) {

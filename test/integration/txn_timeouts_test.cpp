@@ -17,6 +17,7 @@
 #include "pg_server.h"
 #include "pq_util.h"
 #include "sluice_process.h"
+#include "tcp_relay.h"
 #include "txn_util.h"
 
 namespace sluice::itest {
@@ -73,6 +74,39 @@ TEST_F(TxnTimeouts, QueryTimeoutCancelsTheQueryAndClosesTheClient) {
     ASSERT_TRUE(fine.ok) << fine.describe() << logTail();
     EXPECT_EQ(fine.value(), "t");
     EXPECT_LT(elapsedMs(next), 2000);
+}
+
+// As PgBouncer: query_timeout counts from the request, so a query queued for a server all that
+// time is ended too ("query_timeout", 08P01), with PgBouncer's "pooler error" log line.
+TEST_F(TxnTimeouts, QueryTimeoutEndsAQueryStillQueuedForAServer) {
+    startSluice("query_timeout = 1\n");
+    PqConn holder = client();
+    ASSERT_TRUE(holder.isOk()) << holder.error() << logTail();
+    ASSERT_TRUE(holder.exec("BEGIN").ok);  // the pool's only server stays with it
+    PqConn queued = client();
+    ASSERT_TRUE(queued.isOk()) << queued.error() << logTail();
+    const auto started = Clock::now();
+    QueryResult waited = queued.exec("SELECT 1", 10s);
+    EXPECT_FALSE(waited.ok) << "a query queued past query_timeout ran" << logTail();
+    EXPECT_EQ(waited.sqlstate, "08P01") << waited.describe();
+    EXPECT_EQ(waited.error, "query_timeout") << waited.describe();
+    EXPECT_GE(elapsedMs(started), 900);
+    EXPECT_TRUE(holder.exec("COMMIT").ok) << "the client holding the server was touched" << logTail();
+    EXPECT_NE(sluice_.log().find("pooler error: query_timeout"), std::string::npos) << logTail();
+}
+
+// As PgBouncer: a client that logged in to a pool no server has answered yet is still logging
+// in, and client_login_timeout ends its wait ("client_login_timeout (server down)").
+TEST_F(TxnTimeouts, ClientLoginTimeoutEndsTheWaitForAServerThatNeverAnswers) {
+    TcpRelay unreachable(sharedPg().port());
+    unreachable.blackholeNewConnections();  // a connect to it hangs, as to a host that drops packets
+    startSluice("client_login_timeout = 1\nserver_connect_timeout = 30\n",
+                "app = host=127.0.0.1 port=" + std::to_string(unreachable.port()) + " dbname=app\n");
+    const auto started = Clock::now();
+    PqConn conn = client();
+    EXPECT_FALSE(conn.isOk()) << "a login waited for a server past client_login_timeout" << logTail();
+    EXPECT_NE(conn.error().find("client_login_timeout (server down)"), std::string::npos) << conn.error();
+    EXPECT_GE(elapsedMs(started), 900);
 }
 
 TEST_F(TxnTimeouts, IdleTransactionTimeoutClosesAClientIdleInsideItsTransaction) {
