@@ -123,13 +123,18 @@ void ServerStatements::touch(const Statement& statement) {
     if (it != index_.end()) lru_.splice(lru_.end(), lru_, it->second);
 }
 
-StatementRef ServerStatements::add(StatementRef statement, size_t capacity) {
+std::vector<StatementRef> ServerStatements::add(StatementRef statement, size_t capacity) {
     const uint64_t id = statement->id;
     index_[id] = lru_.insert(lru_.end(), std::move(statement));
-    if (capacity == 0 || index_.size() <= capacity) return nullptr;
-    StatementRef evicted = std::move(lru_.front());
-    lru_.pop_front();
-    index_.erase(evicted->id);
+    std::vector<StatementRef> evicted;
+    // More than one when max_prepared_statements was lowered by a reload (as PgBouncer: the
+    // server comes down to the new limit at its next statement). The new one is last to go.
+    while (capacity != 0 && index_.size() > capacity) {
+        evicted.push_back(std::move(lru_.front()));
+        lru_.pop_front();
+        index_.erase(evicted.back()->id);
+        stale_.erase(evicted.back()->id);
+    }
     return evicted;
 }
 
@@ -182,7 +187,8 @@ void PreparedRelay::ensureOnServer(const StatementRef& statement, std::string& t
         closeOnServer(*statement, statement->isSql(), toServer);
         server_.remove(*statement);
     }
-    if (StatementRef evicted = server_.add(statement, capacity_)) closeOnServer(*evicted, statement->isSql(), toServer);
+    for (const StatementRef& evicted : server_.add(statement, capacity_))
+        closeOnServer(*evicted, statement->isSql(), toServer);
     ++counts_.serverParses;
     if (statement->isSql()) {
         proto::appendQuery(toServer, "PREPARE " + statement->serverName + " " + statement->query);
@@ -337,7 +343,6 @@ PreparedRelay::Outcome PreparedRelay::rewriteDeallocate(char type, const uint8_t
             if (!proto::parseBind(body, size, bind)) return Outcome::Unchanged;
             if (deallocatePortal_ && deallocatePortal_->portal == bind.portal) deallocatePortal_.reset();
             if (!bind.statement.empty() || !unnamedDeallocate_) return Outcome::Unchanged;
-            ++counts_.binds;
             deallocatePortal_ = DeallocatePortal{std::string(bind.portal), *unnamedDeallocate_};
             Expected answer{proto::msg::kBind, Reply::Pooler};
             appendMessage(answer.answer, proto::msg::kBindComplete, nullptr, 0);
@@ -425,7 +430,7 @@ PreparedRelay::Outcome PreparedRelay::rewrite(char type, const uint8_t* body, si
         case proto::msg::kBind: {
             proto::BindNames bind;
             if (!proto::parseBind(body, size, bind)) return Outcome::Malformed;
-            ++counts_.binds;
+            if (!bind.statement.empty()) ++counts_.binds;  // PgBouncer counts Binds of named statements
             // An unknown name goes as it is: the server answers 26000 as PostgreSQL would. So
             // does a statement prepared in SQL (preparing it in an extended batch would take a
             // query in the middle of the batch): it works on the server that has it.

@@ -78,8 +78,8 @@ public:
     void markStale(const Statement& statement);
     void touch(const Statement& statement);
     // Adds a statement; when that makes more than `capacity`, returns the least recently used
-    // one, which the caller must close on the server.
-    StatementRef add(StatementRef statement, size_t capacity);
+    // ones beyond it, which the caller must close on the server.
+    std::vector<StatementRef> add(StatementRef statement, size_t capacity);
     void remove(const Statement& statement);
     void clear();
     size_t size() const { return index_.size(); }

@@ -140,6 +140,18 @@ TEST_F(Relay, AParseTheServerHasIsAnsweredByThePoolerInItsPlace) {
     EXPECT_EQ(stats_.binds, 1u);
 }
 
+// As PgBouncer's total_bind_count: Binds of named statements only (drivers bind BEGIN, COMMIT
+// and one-off queries to the unnamed statement).
+TEST_F(Relay, OnlyBindsOfNamedStatementsAreCounted) {
+    conn::ClientStatements client;
+    prepared("n", "SELECT 1", client);
+    const uint64_t before = stats_.binds;
+    send(bind(""), client);
+    EXPECT_EQ(stats_.binds, before);
+    send(bind("n"), client);
+    EXPECT_EQ(stats_.binds, before + 1);
+}
+
 TEST_F(Relay, ABindOnAServerThatLacksTheStatementPreparesItFirstAndSwallowsTheAnswer) {
     conn::ClientStatements client;
     prepared("s", "SELECT 2", client);
@@ -163,6 +175,19 @@ TEST_F(Relay, AFullServerClosesItsLeastRecentlyUsedStatement) {
     EXPECT_EQ(answer('1', client), "1");
     EXPECT_EQ(answer('Z', client), "Z");
     EXPECT_EQ(types(send(bind("a"), client)), "CPB");  // "a" comes back, "b" goes
+}
+
+// max_prepared_statements lowered by a reload: the server's next statement brings it down to
+// the new limit at once (as PgBouncer), not one statement at a time.
+TEST_F(Relay, ALoweredCapacityClosesEveryStatementBeyondIt) {
+    conn::ClientStatements client;
+    for (const char* name : {"a", "b"}) send(parse(name, std::string("SELECT '") + name + "'"), client);
+    send(sync(), client);
+    for (char reply : {'1', '1', 'Z'}) answer(reply, client);
+    ASSERT_EQ(server_.size(), 2u);
+    relay_.setCapacity(1);
+    EXPECT_EQ(types(send(parse("c", "SELECT 'c'"), client)), "CCP") << "both older statements closed";
+    EXPECT_EQ(server_.size(), 1u);
 }
 
 TEST_F(Relay, AnErrorSkipsToSyncAndUndoesWhatTheSkippedParsesWouldHaveMade) {
