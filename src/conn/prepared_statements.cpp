@@ -15,6 +15,13 @@ namespace sluice::conn {
 
 namespace {
 
+// An ErrorResponse as PostgreSQL words it, for the errors the pooler answers in its place.
+std::string errorResponse(std::string_view sqlstate, const std::string& message) {
+    std::string out;
+    proto::appendErrorResponse(out, "ERROR", sqlstate, message);
+    return out;
+}
+
 bool isExtended(char request) {
     return request == proto::msg::kParse || request == proto::msg::kBind || request == proto::msg::kDescribe ||
            request == proto::msg::kExecute || request == proto::msg::kClose;
@@ -105,12 +112,15 @@ size_t answerParsesLocally(const uint8_t* data, size_t size, const StatementCata
             parse.name.empty())
             return 0;
         StatementRef statement = catalog.find(parse.query, parse.paramTypes);
-        if (!statement || !statement->verified) return 0;
+        // A name the client has already gets PostgreSQL's error, which the relay gives.
+        if (!statement || !statement->verified || client.count(std::string(parse.name))) return 0;
+        for (const auto& earlier : named)
+            if (earlier.first == parse.name) return 0;
         named.emplace_back(parse.name, std::move(statement));
     }
     if (named.empty()) return 0;
     for (auto& [name, statement] : named) {
-        client.insert_or_assign(std::string(name), std::move(statement));
+        client.emplace(std::string(name), std::move(statement));
         proto::appendParseComplete(toClient);
         ++parses;
     }
@@ -233,11 +243,6 @@ PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_
     std::string_view sql;
     auto command = status == 'E' || !proto::parseQuery(body, size, sql) ? std::nullopt
                                                                          : proto::recognisePreparedSql(sql);
-    auto error = [](std::string_view sqlstate, const std::string& message) {
-        std::string out;
-        proto::appendErrorResponse(out, "ERROR", sqlstate, message);
-        return out;
-    };
     auto done = [](std::string_view tag) {
         std::string out;
         proto::appendCommandComplete(out, tag);
@@ -249,7 +254,7 @@ PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_
         switch (command->kind) {
             case Kind::Prepare: {
                 if (client.count(command->name)) {
-                    answerQuery(error("42P05", "prepared statement \"" + command->name + "\" already exists"),
+                    answerQuery(errorResponse("42P05", "prepared statement \"" + command->name + "\" already exists"),
                                 failedStatus);
                     return Outcome::Rewritten;
                 }
@@ -282,7 +287,7 @@ PreparedRelay::Outcome PreparedRelay::fromClientQuery(const uint8_t* body, size_
             }
             case Kind::Deallocate:
                 if (!client.erase(command->name)) {
-                    answerQuery(error("26000", "prepared statement \"" + command->name + "\" does not exist"),
+                    answerQuery(errorResponse("26000", "prepared statement \"" + command->name + "\" does not exist"),
                                 failedStatus);
                     return Outcome::Rewritten;
                 }
@@ -382,10 +387,7 @@ PreparedRelay::Outcome PreparedRelay::rewriteDeallocate(char type, const uint8_t
             } else {
                 auto it = client.find(what.name);
                 if (it == client.end()) {  // PostgreSQL's error, and the batch fails as there
-                    std::string error;
-                    proto::appendErrorResponse(error, "ERROR", "26000",
-                                               "prepared statement \"" + what.name + "\" does not exist");
-                    refuse(std::move(error), toServer);
+                    refuse(errorResponse("26000", "prepared statement \"" + what.name + "\" does not exist"), toServer);
                     return Outcome::Rewritten;
                 }
                 answer.forgotten->insert(client.extract(it));
@@ -410,9 +412,13 @@ PreparedRelay::Outcome PreparedRelay::rewrite(char type, const uint8_t* body, si
             if (!proto::parseParse(body, size, parse)) return Outcome::Malformed;
             if (parse.name.empty()) break;  // the unnamed statement lives on the server only
             ++counts_.clientParses;
-            StatementRef statement = catalog_.intern(parse.query, parse.paramTypes);
             std::string name(parse.name);
-            client.insert_or_assign(name, statement);
+            if (client.count(name)) {  // PostgreSQL's error; the client's statement stays as it was
+                refuse(errorResponse("42P05", "prepared statement \"" + name + "\" already exists"), toServer);
+                return Outcome::Rewritten;
+            }
+            StatementRef statement = catalog_.intern(parse.query, parse.paramTypes);
+            client.emplace(name, statement);
             if (server_.contains(*statement)) {
                 server_.touch(*statement);
                 Expected answer{proto::msg::kParse, Reply::Pooler};

@@ -145,6 +145,11 @@ TEST_F(PreparedStatements, CloseThenParseTheSameNameAgainAndUnknownNames) {
     EXPECT_EQ(prepare(conn, "broken", "SELEC 1").substr(0, 5), "42601");
     EXPECT_EQ(execPrepared(conn, "broken", {}).substr(0, 5), "26000");
     EXPECT_EQ(execPrepared(conn, "s", {}), "2");
+    // A name in use: PostgreSQL's 42P05, and the statement of that name is still the first.
+    const std::string again = prepare(conn, "s", "SELECT 3");
+    EXPECT_EQ(again.substr(0, 5), "42P05") << again;
+    EXPECT_NE(again.find("prepared statement \"s\" already exists"), std::string::npos) << again;
+    EXPECT_EQ(execPrepared(conn, "s", {}), "2") << context();
 }
 
 TEST_F(PreparedStatements, TheLeastRecentlyUsedStatementMakesRoomOnAFullServer) {

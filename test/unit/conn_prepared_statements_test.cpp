@@ -447,6 +447,33 @@ TEST_F(Relay, AParseOfAStatementAServerAcceptedBeforeNeedsNoServer) {
     EXPECT_EQ(conn::answerParsesLocally(reinterpret_cast<const uint8_t*>(prepareAndSync.data()),
                                         prepareAndSync.size() - 1, catalog_, second, out, parses),
               0u);
+    // A name the client has already: PostgreSQL's 42P05 is the relay's to give.
+    EXPECT_EQ(conn::answerParsesLocally(reinterpret_cast<const uint8_t*>(prepareAndSync.data()), prepareAndSync.size(),
+                                        catalog_, second, out, parses),
+              0u);
+    const std::string twice = parse("q", "SELECT 7") + parse("q", "SELECT 7") + sync();
+    EXPECT_EQ(conn::answerParsesLocally(reinterpret_cast<const uint8_t*>(twice.data()), twice.size(), catalog_, second,
+                                        out, parses),
+              0u);
+}
+
+// As PostgreSQL: a Parse of a name the client has prepared fails its batch with 42P05, and the
+// statement of that name stays the one it was.
+TEST_F(Relay, AParseOfANameInUseFailsAsPostgreSqlFailsIt) {
+    conn::ClientStatements client;
+    prepared("dup", "SELECT 1", client);
+    const conn::StatementRef original = client.at("dup");
+    EXPECT_EQ(types(send(parse("dup", "SELECT 2"), client)), "B") << "the pooler's failing Bind stands in";
+    send(sync(), client);
+    std::string toClient;
+    std::vector<char> readies;
+    EXPECT_EQ(answer('E', client), "") << "the server's error for the stand-in is swallowed";
+    ASSERT_TRUE(relay_.hasDue());
+    relay_.takeDue(toClient, readies);
+    EXPECT_NE(toClient.find("42P05"), std::string::npos);
+    EXPECT_NE(toClient.find("prepared statement \"dup\" already exists"), std::string::npos);
+    EXPECT_EQ(answer('Z', client), "Z");
+    EXPECT_EQ(client.at("dup"), original);
 }
 
 TEST(StatementCatalog, EqualTextsShareOneNameUntilNobodyHoldsThem) {
