@@ -100,7 +100,7 @@ std::string ServerConn::describe() const {
 
 void ServerConn::forgetDedicatedClient() {
     dedicatedTo_ = nullptr;
-    close("replication client disconnected");
+    close("replication client was closed");
 }
 
 void ServerConn::dedicate(ClientConn& client, std::string replication,
@@ -335,6 +335,15 @@ void ServerConn::reportLoginFailure(const Error& told) {
 
 void ServerConn::loginRefused(const proto::ErrorFields& fields) {
     if (state_ == State::Closing) return;
+    if (dedicated()) {
+        // PgBouncer's lines for a replication login, which fails for reasons of its own (no
+        // REPLICATION role, no replication line in pg_hba.conf) that say nothing of the pool's
+        // other logins. The client still learns the server's reason, in the DETAIL.
+        SLOG_ERROR("S: login failed: {}: {}", fields.severity, fields.message);
+        reportLoginFailure(Error{"login failed", std::string(proto::sqlstate::kProtocolViolation), fields.message});
+        close("login failed");
+        return;
+    }
     // PgBouncer's words, which operators grep for: "server login failed: FATAL <text>", then
     // "closing because: <text>" with the server's own message.
     SLOG_WARN("{} server login failed: {} {}", describe(), fields.severity, fields.message);
@@ -549,7 +558,7 @@ void ServerConn::releaseFromClient(bool runReset) {
     client_ = nullptr;
     if (state_ == State::Closing) return;
     if (dedicated()) {  // never pooled: it ends with its client
-        close("replication client disconnected");
+        close("replication client was closed");
         return;
     }
     if (state_ == State::Internal) {

@@ -77,6 +77,24 @@ TEST(Replication, PhysicalAndLogicalWalsendersGetServersOfTheirOwn) {
     logical.close();
     EXPECT_TRUE(waitUntil([&] { return serverOf(console, "logical", "database").empty(); }, 5s))
         << "a replication server ends with its client, never pooled";
+    EXPECT_NE(sluice.log().find("closing because: replication client was closed"), std::string::npos)
+        << lastLines(sluice.log(), 10);
+
+    // A role without REPLICATION: PgBouncer's "login failed" (the server's reason in the DETAIL),
+    // and the pool's ordinary logins go on as before.
+    PqConn refused(conninfo({{"host", "127.0.0.1"},
+                             {"port", std::to_string(sluice.port())},
+                             {"user", "app"},
+                             {"password", "apppass"},
+                             {"dbname", "app"},
+                             {"sslmode", "disable"},
+                             {"replication", "database"}}));
+    EXPECT_FALSE(refused.isOk());
+    EXPECT_EQ(refused.sqlstate(), "08P01") << refused.error();
+    EXPECT_NE(refused.error().find("login failed"), std::string::npos) << refused.error();
+    EXPECT_NE(refused.error().find("replication role"), std::string::npos) << "the DETAIL: " << refused.error();
+    EXPECT_NE(sluice.log().find("ERROR S: login failed: FATAL: "), std::string::npos) << lastLines(sluice.log(), 10);
+    EXPECT_EQ(PqConn(sluice.conninfo("app", "apppass", "app")).exec("SELECT 2").value(), "2");
 
     // Physical: pg_basebackup with its WAL streamed on a second replication connection.
     const std::string target = sluice.dir() + "/basebackup";
