@@ -1,5 +1,7 @@
 #include "config/settings.h"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 
 #include "config/value_parse.h"
@@ -67,7 +69,7 @@ Status setSetting(Settings& settings, const SettingDef& def, std::string_view va
         case Type::String:
             // As PgBouncer: the console's pseudo-database runs no auth_query (at load, RELOAD, SET).
             if (def.name == "auth_dbname" && isConsoleDatabase(value))
-                return invalid(def, value, "a database that can run auth_query, not the admin console");
+                return Error{fmt::format("cannot use the reserved \"{}\" database as an auth_dbname", value), "22023"};
             settings.*fieldAs<std::string>(def) = std::string(value);
             return okStatus();
         case Type::List:

@@ -45,8 +45,7 @@ void ClientConn::lookUpSecret() {
     if (!authDbname.empty()) {
         database = authDbname;
         if (config::isConsoleDatabase(authDbname)) {
-            configError(fmt::format("auth_dbname \"{}\" is the admin console, which cannot run auth_query",
-                                    authDbname));
+            configError(fmt::format("cannot use the reserved \"{}\" database as an auth_dbname", authDbname));
             return;
         }
         // Through its own entry, else through "*" (never the client's own entry).
@@ -89,9 +88,10 @@ void ClientConn::runSecretLookup(ServerConn& server) {
         if (alive.expired() || state_ == State::Closing) return;
         login_->lookupShard = nullptr;
         if (error) {
-            SLOG_WARN("{} auth_query failed: {}", describe(), error->message);
-            closeWithError(error->sqlstate.empty() ? std::string(proto::sqlstate::kConnectionFailure) : error->sqlstate,
-                           "authentication query failed: " + error->message);
+            // As PgBouncer: the server's error is for the log; a client that has not logged in
+            // learns nothing of the schema behind auth_query.
+            SLOG_ERROR("{} S: error in auth_query: {}", describe(), error->message);
+            closeWithError(proto::sqlstate::kProtocolViolation, "bouncer config error");
             return;
         }
         // No row: PgBouncer's "no such user". A NULL secret (expired, no password): the login
