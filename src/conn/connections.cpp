@@ -321,8 +321,7 @@ bool Connections::closeIdleServerSharing(const std::string& database, const std:
         const bool shares = databaseLimit ? key.first == database : key.second == user;
         if (!shares || shard->idleCount() == 0) continue;
         auto* oldest = static_cast<ServerConn*>(shard->oldestIdle());
-        oldest->close(databaseLimit ? "closing to make room under max_db_connections"
-                                    : "closing to make room under max_user_connections");
+        oldest->close("evicted");  // PgBouncer's reason, for max_db_connections and max_user_connections alike
         return true;
     }
     return false;

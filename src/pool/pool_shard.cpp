@@ -215,9 +215,9 @@ void PoolShard::launchIfNeeded(int limit) {
     }
 }
 
-bool PoolShard::launchOne(int limit) {
+bool PoolShard::launchOne(int limit, bool evictIfNeeded) {
     auto slot = pool_->tryReserveServerSlot(limit, *target_);
-    if ((slot == Pool::Slot::DatabaseFull || slot == Pool::Slot::UserFull) && makeRoom_ &&
+    if ((slot == Pool::Slot::DatabaseFull || slot == Pool::Slot::UserFull) && evictIfNeeded && makeRoom_ &&
         makeRoom_(*this, slot == Pool::Slot::DatabaseFull)) {
         // As PgBouncer: an idle server of another pool of the database (or user) gave its slot
         // back, so that this pool's clients do not starve while it idles.
@@ -254,8 +254,12 @@ void PoolShard::maintain(TimePoint now) {
     PoolWaiter* oldest = waiting_.front();
     if (oldest && target_->reservePoolSize > 0 && secondsSince(oldest->waitingSince, now) >= target_->reservePoolTimeout)
         useReservePool(*oldest);
-    while (pool_->serverCount() < target_->minPoolSize && launchOne(target_->minPoolSize)) {
-    }
+    // As PgBouncer: min_pool_size for a pool in use (or a forced user's, used by every client),
+    // never by evicting another pool's server under max_db/max_user_connections: two pools
+    // filling their minimums would take each other's servers at every sweep.
+    if (pool_->clientCount() > 0 || target_->forcedUser)
+        while (pool_->serverCount() < target_->minPoolSize && launchOne(target_->minPoolSize, false)) {
+        }
     // A slot freed in another pool under the same max_db/max_user_connections: try again. An
     // ask for room no other worker could answer yet stands, dated by the client now waiting
     // longest here, and the others hear of it again.

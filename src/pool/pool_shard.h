@@ -194,7 +194,7 @@ private:
     void launchIfNeeded(int limit = -1);
     // Waiting clients outnumber the servers on their way to them.
     bool wantsMoreServers() const { return waiting_.size() > login_.size() + used_.size(); }
-    bool launchOne(int limit);
+    bool launchOne(int limit, bool evictIfNeeded = true);
     void useReservePool(const PoolWaiter& oldest);
     bool loginRetryPending() const;
     void refreshHosts();

@@ -40,9 +40,9 @@ TEST_P(PoolLimits, AFullLimitClosesAnotherPoolsIdleServerInsteadOfStarving) {
 
 INSTANTIATE_TEST_SUITE_P(, PoolLimits,
                          ::testing::Values(Case{"max_db_connections = 1", PgServer::kSuperuser, PgServer::kSuperPassword,
-                                                "app", "closing to make room under max_db_connections"},
+                                                "app", "closing because: evicted"},
                                            Case{"max_user_connections = 1", "app", "apppass", "postgres",
-                                                "closing to make room under max_user_connections"}),
+                                                "closing because: evicted"}),
                          [](const ::testing::TestParamInfo<Case>& info) {
                              return std::string(info.param.limit).substr(0, std::string(info.param.limit).find(' '));
                          });
@@ -66,7 +66,7 @@ TEST(PoolLimitsAtLogin, TheAuthQueryPoolGivesUpItsIdleServerUnderMaxDbConnection
         EXPECT_LT(elapsedMs(started), 5000) << "the login waited for the auth pool's idle server";
     }
     // Each round: the auth pool's server makes room for app's, then app's for the next look-up.
-    EXPECT_GE(countOf(sluice.log(), "closing to make room under max_db_connections"), 3u) << sluice.log();
+    EXPECT_GE(countOf(sluice.log(), "closing because: evicted"), 3u) << sluice.log();
 }
 
 }  // namespace

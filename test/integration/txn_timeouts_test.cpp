@@ -514,6 +514,23 @@ TEST_F(TxnTimeouts, MinPoolSizeServersAreNotChurnedByServerIdleTimeout) {
     EXPECT_EQ(pids(), before) << "the min_pool_size servers were closed and reopened" << logTail();
 }
 
+// Two pools of one database, each with min_pool_size = 2 under max_db_connections = 2, on two
+// workers: as PgBouncer, min_pool_size never evicts another pool's server, so they do not take
+// each other's servers at every sweep (which starved their clients).
+TEST_F(TxnTimeouts, MinPoolSizeDoesNotEvictAnotherPoolsServers) {
+    startSluice("workers = 2\nmax_db_connections = 2\nserver_idle_timeout = 0\n",
+                serverLine("app", "min_pool_size=2 pool_size=2"));
+    std::vector<PqConn> clients;
+    for (int i = 0; i < 4; ++i) {  // both users, likely on both workers
+        clients.push_back(i % 2 ? client() : PqConn(sluice_.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "app")));
+        ASSERT_TRUE(clients.back().isOk()) << clients.back().error() << logTail();
+        ASSERT_TRUE(clients.back().exec("SELECT 1", 10s).ok) << logTail();
+    }
+    EXPECT_FALSE(waitUntil([&] { return countOf(sluice_.log(), "closing because: evicted") >= 3; }, 2s))
+        << "the pools evicted each other's servers over and over" << logTail();
+    for (auto& conn : clients) EXPECT_TRUE(conn.exec("SELECT 2", 10s).ok) << logTail();
+}
+
 TEST_F(TxnTimeouts, CancelOfAQueuedClientTakesItOutOfTheQueue) {
     const std::string table = "txn_queued_" + std::to_string(::getpid());
     sharedPg().exec("DROP TABLE IF EXISTS " + table + "; CREATE TABLE " + table + " (n int); ALTER TABLE " + table +
