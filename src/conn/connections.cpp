@@ -58,8 +58,9 @@ void Connections::setSnapshot(Snapshot snapshot) {
     const auto& settings = snapshot_.config->settings;
     for (auto& [key, shard] : shards_) {
         shard->setOptions(settings.server_login_retry, settings.server_round_robin);
-        // As a changed host does: servers made with the old TLS settings are replaced.
-        if (serverTlsChanged) shard->reconnect();
+        // As a changed host does: servers made with the old TLS settings are replaced, and a
+        // login failure under them is not held against the new ones (PgBouncer's dirty pools).
+        if (serverTlsChanged) shard->serverSettingsChanged();
         const auto& [database, poolUser] = key;
         const config::DatabaseEntry* entry = nullptr;
         if (auto it = config().databases.find(database); it != config().databases.end()) entry = &it->second;

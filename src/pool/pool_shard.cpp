@@ -16,12 +16,14 @@ PoolShard::PoolShard(std::shared_ptr<Pool> pool, Launcher launcher, double login
 void PoolShard::refreshTarget() {
     auto fresh = pool_->target();
     if (fresh == target_) return;
-    if (!sameServer(*fresh, *target_)) {
-        ++generation_;
-        pool_->noteLoginSuccess();  // the failure was the old target's: the new one gets its own try at once
-    }
+    if (!sameServer(*fresh, *target_)) serverSettingsChanged();
     target_ = std::move(fresh);
     hostsVersion_ = 0;
+}
+
+void PoolShard::serverSettingsChanged() {
+    reconnect();
+    pool_->noteLoginSuccess();  // clears the failure
 }
 
 void PoolShard::refreshHosts() {

@@ -189,6 +189,10 @@ public:
     PoolStats stats;
     // RECONNECT: servers open now are replaced once their clients release them.
     void reconnect() { ++generation_; }
+    // How the pooler reaches the servers changed (host, port, TLS settings): servers open now are
+    // replaced as after RECONNECT, and a cached login failure, the old settings', is forgotten:
+    // the new ones get their own try at once.
+    void serverSettingsChanged();
 
 private:
     void launchIfNeeded(int limit = -1);

@@ -265,8 +265,9 @@ void PgServer::start(const PgServerOptions& options) {
     }
 
     std::ofstream hba(dataDir_ + "/pg_hba.conf", std::ios::trunc);
-    hba << "# written by the Sluice test fixture\n"
-        << "local all all trust\n"
+    hba << "# written by the Sluice test fixture\n";
+    for (const auto& line : options_.leadingHba) hba << line << "\n";
+    hba << "local all all trust\n"
         << "host all all 127.0.0.1/32 " << options_.tcpAuth << "\n"
         << "host all all ::1/128 " << options_.tcpAuth << "\n";
     for (const auto& line : options_.extraHba) hba << line << "\n";

@@ -25,6 +25,7 @@ struct PgServerOptions {
     std::string tcpAuth = "scram-sha-256";  // pg_hba method for 127.0.0.1: trust | password | md5 | scram-sha-256
     std::vector<std::string> extraConf;     // extra postgresql.conf lines, e.g. "log_connections = on"
     std::vector<std::string> extraHba;      // extra pg_hba.conf lines, after the fixture's own
+    std::vector<std::string> leadingHba;    // pg_hba.conf lines before the fixture's own (they win)
     int maxConnections = 100;
     // When set: ssl = on with this certificate and key (copied into the data directory and
     // given to the server's user, as PostgreSQL demands).

@@ -237,6 +237,30 @@ TEST(TlsToServer, SettingsSetAtRuntimeApplyOnceConsistentAndReplaceTheServers) {
     EXPECT_EQ(client.exec(encrypted).value(), "t");
 }
 
+// A server login refused under the old TLS settings (PostgreSQL wants TLS; the pooler had it off)
+// is not held against the new ones for server_login_retry: as PgBouncer, the pools start afresh.
+TEST(TlsToServer, ASetThatTurnsTlsOnForgetsALoginFailureWithoutIt) {
+    SluiceProcess sluice;
+    const TestCertificates certs = makeCertificates(sluice.dir(), "app");
+    PgServerOptions options;
+    options.tlsCertFile = certs.serverCert;
+    options.tlsKeyFile = certs.serverKey;
+    options.leadingHba = {"hostnossl all app 127.0.0.1/32 reject"};
+    PgServer pg;
+    pg.start(options);
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "server_tls_sslmode = disable\nserver_login_retry = 60\n",
+                                      "app = host=127.0.0.1 port=" + std::to_string(pg.port()) + " dbname=app\n")));
+    PqConn refused(sluice.conninfo("app", "apppass", "app"));
+    QueryResult plain = refused.exec("SELECT 1", 10s);
+    EXPECT_FALSE(refused.isOk() && plain.ok) << "PostgreSQL took a plaintext login it rejects";
+    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    ASSERT_TRUE(console.exec("SET server_tls_sslmode = 'require'").ok);
+    PqConn client(sluice.conninfo("app", "apppass", "app"));
+    ASSERT_TRUE(client.isOk()) << client.error() << "\n" << lastLines(sluice.log(), 10);
+    EXPECT_EQ(client.exec("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", 10s).value(), "t")
+        << lastLines(sluice.log(), 10);
+}
+
 }  // namespace
 }  // namespace sluice::itest
 
