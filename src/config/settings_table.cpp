@@ -218,7 +218,7 @@ std::vector<SettingDef> buildTable() {
         text("server_tls13_ciphers", &S::server_tls13_ciphers, "", kReload, kSupported,
              "TLS 1.3 cipher suites offered to servers (empty = server_tls_ciphers)"),
         text("server_tls_ca_file", &S::server_tls_ca_file, "", kReload, kSupported,
-             "CA certificates that validate server certificates"),
+             "CA certificates that validate server certificates (empty: the system's trusted CAs)"),
         text("server_tls_cert_file", &S::server_tls_cert_file, "", kReload, kSupported,
              "client certificate presented to servers"),
         text("server_tls_ciphers", &S::server_tls_ciphers, "default", kReload, kSupported,

@@ -82,9 +82,10 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const Options& options) {
                                     ? "HIGH:!aNULL:!MD5:!RC4"
                                     : options.ciphers == "fast" ? "HIGH:!aNULL" : options.ciphers;
     if (!SSL_CTX_set_cipher_list(ctx, ciphers.c_str()))
-        return Error{fmt::format("invalid TLS ciphers '{}': {}", options.ciphers, openSslError())};
+        return Error{fmt::format("failed to set ciphers ('{}'): {}", options.ciphers, openSslError())};
     if (!options.tls13Ciphers.empty() && !SSL_CTX_set_ciphersuites(ctx, options.tls13Ciphers.c_str()))
-        return Error{fmt::format("invalid TLS 1.3 ciphers '{}': {}", options.tls13Ciphers, openSslError())};
+        return Error{fmt::format("failed to set the TLSv1.3 cipher suites ('{}'): {}", options.tls13Ciphers,
+                                 openSslError())};
     if (!options.ecdhCurve.empty() && options.ecdhCurve != "auto" &&
         !SSL_CTX_set1_groups_list(ctx, options.ecdhCurve.c_str()))
         return Error{fmt::format("invalid ECDH curve '{}': {}", options.ecdhCurve, openSslError())};
@@ -103,9 +104,12 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const Options& options) {
     if (!options.caFile.empty() && SSL_CTX_load_verify_locations(ctx, options.caFile.c_str(), nullptr) != 1)
         return Error{fmt::format("cannot load TLS CA file {}: {}", options.caFile, openSslError())};
     if (options.verifyPeer) {
-        if (options.caFile.empty())
-            return Error{options.server ? "client_tls_sslmode verify-ca/verify-full needs client_tls_ca_file"
-                                        : "server_tls_sslmode verify-ca/verify-full needs server_tls_ca_file"};
+        if (options.caFile.empty() && options.server)
+            return Error{"client_tls_sslmode verify-ca/verify-full needs client_tls_ca_file"};
+        // As PgBouncer: a server's certificate is checked against the system's trusted CAs when
+        // no server_tls_ca_file is given (a managed PostgreSQL with a publicly signed certificate).
+        if (options.caFile.empty() && SSL_CTX_set_default_verify_paths(ctx) != 1)
+            return Error{"cannot load the system's trusted CA certificates: " + openSslError()};
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (options.server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nullptr);
     } else if (options.server && !options.caFile.empty()) {
         // A CA but no demand: verify a certificate when the client sends one (auth_type=cert).
