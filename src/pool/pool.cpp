@@ -74,6 +74,7 @@ void Pool::noteLoginFailure(const Error& error) {
     loginError_ = error;
     loginFailedAt_ = Clock::now();
     loginFailing_.store(true, std::memory_order_relaxed);
+    loginFailures_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Pool::clearLoginFailure() {

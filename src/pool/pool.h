@@ -81,6 +81,8 @@ public:
         if (loginFailing_.load(std::memory_order_relaxed)) clearLoginFailure();
     }
     std::optional<Error> recentLoginFailure(double seconds) const;
+    // How many failures were noted so far: a worker that sees it move fails its own waiters too.
+    uint64_t loginFailureCount() const { return loginFailures_.load(std::memory_order_relaxed); }
 
     // Whether a server connected at `connectedAt` closes now for server_lifetime, as PgBouncer
     // decides: once it is that old, and at most one server per lifetime / pool size, so that a
@@ -114,6 +116,7 @@ private:
     // Read at every release on every worker: a cache line of their own, so that the counters
     // written at each login and logout (clients_, servers_) do not turn those reads into misses.
     alignas(64) std::atomic<bool> loginFailing_{false};  // loginError_ is set; read without the lock
+    std::atomic<uint64_t> loginFailures_{0};
     std::atomic<int> roomRequests_{0};                   // roomAsks_.size(), read without the lock
     std::atomic<int64_t> lastLifetimeClose_{0};          // monotonicNanos of the last retireForLifetime
     alignas(64) std::atomic<int64_t> clients_{0};

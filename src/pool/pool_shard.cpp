@@ -11,6 +11,7 @@ PoolShard::PoolShard(std::shared_ptr<Pool> pool, Launcher launcher, double login
       target_(pool_->target()),
       launcher_(std::move(launcher)),
       loginRetrySeconds_(loginRetrySeconds),
+      loginFailuresSeen_(pool_->loginFailureCount()),
       roundRobin_(roundRobin) {}
 
 void PoolShard::refreshTarget() {
@@ -179,12 +180,18 @@ void PoolShard::serverLoginFailed(PooledServer& server, const Error& error) {
     // A login begun for the target a reload replaced says nothing about the new one: noted, it
     // would refuse every client for server_login_retry though the configuration is fixed (on
     // another worker, refreshTarget has already cleared the old failure).
-    if (isCurrentGeneration(server)) pool_->noteLoginFailure(error);
+    if (isCurrentGeneration(server)) {
+        pool_->noteLoginFailure(error);
+        loginFailuresSeen_ = pool_->loginFailureCount();
+    }
     if (server.poolHook().linked()) {
         static_cast<IntrusiveList<PooledServer, PoolHook>*>(server.poolHook().list)->remove(server);
         pool_->releaseServerSlot();
     }
-    // Waiters beyond what the remaining logins can serve get the error instead of hanging.
+    failWaitersBeyondLogins(error);
+}
+
+void PoolShard::failWaitersBeyondLogins(const Error& error) {
     while (waiting_.size() > login_.size()) {
         PoolWaiter* client = waiting_.popFront();
         client->onServerUnavailable(error);
@@ -252,6 +259,12 @@ bool PoolShard::loginRetryPending() const {
 }
 
 void PoolShard::maintain(TimePoint now) {
+    // As PgBouncer: a failed server login fails every client waiting for the pool, on every
+    // worker (here at the next sweep), rather than letting them wait out server_login_retry.
+    if (const uint64_t failures = pool_->loginFailureCount(); failures != loginFailuresSeen_) {
+        loginFailuresSeen_ = failures;
+        if (auto error = pool_->recentLoginFailure(loginRetrySeconds_)) failWaitersBeyondLogins(*error);
+    }
     if (paused_ || loginRetryPending()) return;
     PoolWaiter* oldest = waiting_.front();
     if (oldest && target_->reservePoolSize > 0 && secondsSince(oldest->waitingSince, now) >= target_->reservePoolTimeout)

@@ -201,6 +201,8 @@ private:
     bool launchOne(int limit, bool evictIfNeeded = true);
     void useReservePool(const PoolWaiter& oldest);
     bool loginRetryPending() const;
+    // Waiters beyond what the logins in progress can serve get `error` instead of hanging.
+    void failWaitersBeyondLogins(const Error& error);
     void refreshHosts();
 
     std::shared_ptr<Pool> pool_;
@@ -220,6 +222,7 @@ private:
     // When this worker's longest-waiting client started waiting (now, when none waits).
     TimePoint oldestWait() const;
     double loginRetrySeconds_;
+    uint64_t loginFailuresSeen_;  // Pool::loginFailureCount() as of this shard's last look
     bool roundRobin_;
     bool paused_ = false;
     // Multi-host: which hosts may keep servers, as of the hosts' summed versions.

@@ -85,6 +85,36 @@ TEST_F(ServerLoginRetry, ALoginErrorIsNotGivenToNewClientsOnceTheServerAcceptsAg
     for (int i = 0; i < 3; ++i) EXPECT_EQ(selectOne(appConninfo()), "1");
 }
 
+// As PgBouncer: a failed server login fails every client waiting for that pool, on every worker,
+// instead of leaving those of the other workers to wait out server_login_retry for a second try.
+TEST(ServerLoginFailure, FailsTheClientsWaitingOnEveryWorker) {
+    PgServer pg;
+    pg.start();
+    SluiceProcess sluice;
+    ASSERT_TRUE(sluice.start(basicIni(pg, freePort(),
+                                      "workers = 2\npool_mode = transaction\ndefault_pool_size = 1\n"
+                                      "server_login_retry = 30\nquery_wait_timeout = 60\n",
+                                      "app = host=" + pg.host() + " port=" + std::to_string(pg.port()) +
+                                          " dbname=app user=app password=apppass\n")));
+    std::vector<PqConn> clients;
+    for (int i = 0; i < 6; ++i) {  // on both workers, in all likelihood
+        clients.emplace_back(sluice.conninfo("app", "apppass", "app"));
+        ASSERT_TRUE(clients.back().isOk()) << clients.back().error();
+        ASSERT_EQ(clients.back().exec("SELECT 1").value(), "1");
+    }
+    // The pooler's password no longer works; its one server is replaced at its next use.
+    pg.exec("ALTER ROLE app PASSWORD 'changed'");
+    PqConn console(sluice.conninfo(PgServer::kSuperuser, PgServer::kSuperPassword, "pgbouncer"));
+    ASSERT_TRUE(console.exec("RECONNECT").ok);
+    for (auto& conn : clients) ASSERT_TRUE(conn.send("SELECT 1"));
+    for (size_t i = 0; i < clients.size(); ++i) {
+        QueryResult result = clients[i].collect(10s);
+        EXPECT_FALSE(result.ok) << "client " << i;
+        EXPECT_NE(result.error.find("password authentication failed"), std::string::npos)
+            << "client " << i << ": " << result.describe() << "\n" << lastLines(sluice.log(), 10);
+    }
+}
+
 // A connect that fails at once, inside the call (an unreachable network: ENETUNREACH), is a
 // connect failure like any other: the client waits, gets its error, and the pooler lives on
 // (the server connection used to be freed while its handle was still closing).
