@@ -387,7 +387,7 @@ void ClientConn::authenticated() {
         SLOG_INFO("{} registered new auto-database: {}", describe(), database_);
     shard_ = &connections_.shardFor(*entry, database_, user_);
     std::string_view limit;
-    if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {
+    if (!connections_.admitClient(*shard_, user_, limit)) {
         refuseOverClientLimit(limit);
         return;
     }

@@ -957,7 +957,7 @@ void ClientConn::leave(State previous) {
     if (previous == State::Canceling) connections_.forgetCancelRequester(*this);
     if (console_) connections_.unregisterConsoleClient(*this);
     if (admitted_) {
-        shard_->pool().releaseClient();
+        connections_.releaseClient(*shard_, user_);
         admitted_ = false;
     }
     if (counted_) {

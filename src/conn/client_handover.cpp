@@ -99,7 +99,7 @@ bool ClientConn::adopt(LeavingClient leaving) {
     if (refusedDatabase(entry)) return true;  // told why, as at a login
     shard_ = &connections_.shardFor(*entry, database_, user_);
     std::string_view limit;
-    if (!shard_->pool().tryAdmitClient(shard_->target(), limit)) {
+    if (!connections_.admitClient(*shard_, user_, limit)) {
         refuseOverClientLimit(limit);
         return true;
     }

@@ -483,16 +483,33 @@ void Connections::submitConsoleQuery(ClientConn& client, bool adminUser, std::st
     gateway_->submit(ConsoleRequest{workerIndex_, client.id(), adminUser, client.user(), std::move(query)});
 }
 
+int64_t Connections::userClientLimit(const std::string& user) const {
+    int64_t limit = settings().max_user_client_connections;
+    if (auto it = config().users.find(user); it != config().users.end())
+        limit = it->second.maxUserClientConnections.value_or(limit);
+    return limit;
+}
+
 bool Connections::registerConsoleClient(ClientConn& client, bool exempt, std::string_view& which) {
     // One counter for the console's database whichever alias the client named (pgbouncer, sluice).
     pool::ClientLimits limits = pools_.clientLimits("pgbouncer", client.user());
-    const auto& s = settings();
-    int64_t userLimit = s.max_user_client_connections;
-    if (auto it = config().users.find(client.user()); it != config().users.end())
-        userLimit = it->second.maxUserClientConnections.value_or(userLimit);
-    if (!limits.tryAdmit(exempt ? 0 : s.max_db_client_connections, exempt ? 0 : userLimit, which)) return false;
+    if (!limits.tryAdmit(exempt ? 0 : settings().max_db_client_connections, exempt ? 0 : userClientLimit(client.user()),
+                         which))
+        return false;
     consoleClients_.emplace(client.id(), ConsoleClient{&client, std::move(limits)});
     return true;
+}
+
+bool Connections::admitClient(pool::PoolShard& shard, const std::string& user, std::string_view& which) {
+    pool::ClientLimits limits = pools_.clientLimits(shard.pool().database(), user);
+    if (!limits.tryAdmit(shard.target().maxDbClientConnections, userClientLimit(user), which)) return false;
+    shard.pool().clientArrived();
+    return true;
+}
+
+void Connections::releaseClient(pool::PoolShard& shard, const std::string& user) {
+    pools_.clientLimits(shard.pool().database(), user).release();
+    shard.pool().clientLeft();
 }
 
 void Connections::unregisterConsoleClient(ClientConn& client) {

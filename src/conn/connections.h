@@ -83,6 +83,8 @@ public:
     uv_loop_t* loop() const { return loop_; }
     const config::Config& config() const { return *snapshot_.config; }
     const config::Settings& settings() const { return snapshot_.config->settings; }
+    // max_user_client_connections of `user`: its [users] entry's, else the global setting.
+    int64_t userClientLimit(const std::string& user) const;
     const auth::AuthFile& authFile() const { return *snapshot_.authFile; }
     const std::shared_ptr<const net::TlsContext>& clientTls() const { return snapshot_.clientTls.context; }
     const std::shared_ptr<const net::TlsContext>& serverTls() const { return snapshot_.serverTls.context; }
@@ -208,6 +210,12 @@ public:
     // counted but never refused. False, with the refusing limit in `which`, when one is full.
     bool registerConsoleClient(ClientConn& client, bool exempt, std::string_view& which);
     void unregisterConsoleClient(ClientConn& client);
+    // A client of `shard`'s pool logged in as `user` counts against the database's
+    // max_db_client_connections and its own user's max_user_client_connections, as in PgBouncer
+    // (not the pool's user: a forced user's pool has clients of many users). False, with the
+    // refusing limit in `which`, when one is full; releaseClient undoes an admission.
+    bool admitClient(pool::PoolShard& shard, const std::string& user, std::string_view& which);
+    void releaseClient(pool::PoolShard& shard, const std::string& user);
     void deliverConsoleReply(uint64_t clientId, const std::string& bytes, bool closeAfter);
     // Everything SHOW needs of this worker, copied out.
     WorkerReport report() const;

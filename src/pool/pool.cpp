@@ -3,14 +3,12 @@
 namespace sluice::pool {
 
 Pool::Pool(std::string database, std::string user, std::shared_ptr<const PoolTarget> target,
-           std::shared_ptr<LimitCounter> databaseServers, std::shared_ptr<LimitCounter> userServers,
-           std::shared_ptr<LimitCounter> databaseClients, std::shared_ptr<LimitCounter> userClients)
+           std::shared_ptr<LimitCounter> databaseServers, std::shared_ptr<LimitCounter> userServers)
     : database_(std::move(database)),
       user_(std::move(user)),
       target_(std::move(target)),
       databaseServers_(std::move(databaseServers)),
-      userServers_(std::move(userServers)),
-      clientLimits_(std::move(databaseClients), std::move(userClients)) {}
+      userServers_(std::move(userServers)) {}
 
 std::shared_ptr<const PoolTarget> Pool::target() const {
     std::lock_guard lock(mutex_);
@@ -110,17 +108,6 @@ void Pool::releaseServerSlot() {
     userServers_->release();
     databaseServers_->release();
     servers_.fetch_sub(1, std::memory_order_acq_rel);
-}
-
-bool Pool::tryAdmitClient(const PoolTarget& target, std::string_view& which) {
-    if (!clientLimits_.tryAdmit(target.maxDbClientConnections, target.maxUserClientConnections, which)) return false;
-    clients_.fetch_add(1, std::memory_order_relaxed);
-    return true;
-}
-
-void Pool::releaseClient() {
-    clients_.fetch_sub(1, std::memory_order_relaxed);
-    clientLimits_.release();
 }
 
 std::optional<std::string> Pool::normalizedValue(const std::string& name, const std::string& requested) const {

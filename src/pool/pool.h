@@ -33,8 +33,7 @@ struct ScramPassthrough {
 class Pool {
 public:
     Pool(std::string database, std::string user, std::shared_ptr<const PoolTarget> target,
-         std::shared_ptr<LimitCounter> databaseServers, std::shared_ptr<LimitCounter> userServers,
-         std::shared_ptr<LimitCounter> databaseClients, std::shared_ptr<LimitCounter> userClients);
+         std::shared_ptr<LimitCounter> databaseServers, std::shared_ptr<LimitCounter> userServers);
 
     const std::string& database() const { return database_; }
     const std::string& user() const { return user_; }
@@ -52,10 +51,9 @@ public:
     // counted whatever the limits say, as it exists already.
     void takeServerSlot();
 
-    // A client of this pool, against max_db_client_connections and max_user_client_connections;
-    // on refusal, `which` names the limit.
-    bool tryAdmitClient(const PoolTarget& target, std::string_view& which);
-    void releaseClient();
+    // A client of this pool came or left (admitted under its limits: Connections::admitClient).
+    void clientArrived() { clients_.fetch_add(1, std::memory_order_relaxed); }
+    void clientLeft() { clients_.fetch_sub(1, std::memory_order_relaxed); }
     int64_t clientCount() const { return clients_.load(std::memory_order_relaxed); }
 
     // What a server reports after the pooler SET a parameter to a value ("ISO" → "ISO, MDY"),
@@ -121,7 +119,6 @@ private:
     std::atomic<int64_t> lastLifetimeClose_{0};          // monotonicNanos of the last retireForLifetime
     alignas(64) std::atomic<int64_t> clients_{0};
     std::shared_ptr<LimitCounter> databaseServers_, userServers_;
-    ClientLimits clientLimits_;
 };
 
 }  // namespace sluice::pool

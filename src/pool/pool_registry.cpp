@@ -8,8 +8,7 @@ std::shared_ptr<Pool> PoolRegistry::get(const std::string& database, const std::
     auto& slot = pools_[{database, user}];
     if (!slot) {
         slot = std::make_shared<Pool>(database, user, std::move(target), counter(databaseServers_, database),
-                                      counter(userServers_, user), counter(databaseClients_, database),
-                                      counter(userClients_, user));
+                                      counter(userServers_, user));
     } else {
         slot->setTarget(std::move(target));
     }

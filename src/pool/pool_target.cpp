@@ -59,9 +59,7 @@ std::shared_ptr<const PoolTarget> resolvePoolTarget(const config::Config& config
     target->maxDbConnections = entry.maxDbConnections.value_or(settings.max_db_connections);
     target->maxDbClientConnections = entry.maxDbClientConnections.value_or(settings.max_db_client_connections);
     target->maxUserConnections = settings.max_user_connections;
-    target->maxUserClientConnections = settings.max_user_client_connections;
     if (user && user->maxUserConnections) target->maxUserConnections = *user->maxUserConnections;
-    if (user && user->maxUserClientConnections) target->maxUserClientConnections = *user->maxUserClientConnections;
     target->serverLifetime = entry.serverLifetime.value_or(settings.server_lifetime);
 
     target->queryTimeout = settings.query_timeout;

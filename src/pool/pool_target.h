@@ -39,7 +39,6 @@ struct PoolTarget {
     int64_t maxDbConnections = 0;  // 0 = unlimited, as every limit below
     int64_t maxUserConnections = 0;
     int64_t maxDbClientConnections = 0;
-    int64_t maxUserClientConnections = 0;
     double serverLifetime = 3600;
 
     // Timeouts in seconds (0 = none), with the [users] entry's overrides applied.

@@ -531,6 +531,25 @@ TEST_F(TxnTimeouts, MinPoolSizeDoesNotEvictAnotherPoolsServers) {
     for (auto& conn : clients) EXPECT_TRUE(conn.exec("SELECT 2", 10s).ok) << logTail();
 }
 
+// As PgBouncer: max_user_client_connections counts clients by the user they logged in as, with
+// that user's [users] limit, even on a database that forces another user for its servers.
+TEST_F(TxnTimeouts, MaxUserClientConnectionsCountsTheLoginUserNotTheForcedUser) {
+    startSluice("max_user_client_connections = 1\n[users]\napp = max_user_client_connections=2\n",
+                serverLine("app") + serverLine("forced", "user=" + std::string(PgServer::kSuperuser)));
+    PqConn first = client("app", "forced"), second = client("app", "forced");
+    ASSERT_TRUE(first.isOk()) << first.error() << logTail();
+    ASSERT_TRUE(second.isOk()) << "app's own limit is 2: " << second.error() << logTail();
+    PqConn third = client("app", "forced");
+    EXPECT_FALSE(third.isOk());
+    EXPECT_NE(third.error().find("client connections exceeded (max_user_client_connections)"), std::string::npos)
+        << third.error();
+    PqConn other = client(PgServer::kSuperuser, "forced");
+    ASSERT_TRUE(other.isOk()) << "the forced user's own count is apart: " << other.error() << logTail();
+    EXPECT_FALSE(client(PgServer::kSuperuser, "forced").isOk()) << "the global limit of 1 for that user";
+    first.close();
+    EXPECT_TRUE(waitUntil([&] { return client("app", "forced").isOk(); }, 5s)) << "a place came free" << logTail();
+}
+
 TEST_F(TxnTimeouts, CancelOfAQueuedClientTakesItOutOfTheQueue) {
     const std::string table = "txn_queued_" + std::to_string(::getpid());
     sharedPg().exec("DROP TABLE IF EXISTS " + table + "; CREATE TABLE " + table + " (n int); ALTER TABLE " + table +

@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 
 Pool makePool() {
     auto counter = [] { return std::make_shared<LimitCounter>(); };
-    return Pool("db", "user", std::make_shared<PoolTarget>(), counter(), counter(), counter(), counter());
+    return Pool("db", "user", std::make_shared<PoolTarget>(), counter(), counter());
 }
 
 TEST(PoolLifetime, AServerYoungerThanTheLifetimeStays) {
