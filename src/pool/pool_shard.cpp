@@ -232,8 +232,12 @@ bool PoolShard::launchOne(int limit, bool evictIfNeeded) {
         // back, so that this pool's clients do not starve while it idles.
         slot = pool_->tryReserveServerSlot(limit, *target_);
     }
-    if (slot == Pool::Slot::PoolFull) askOtherWorkers();
-    if (slot != Pool::Slot::Reserved) return false;
+    if (slot != Pool::Slot::Reserved) {
+        // The pool's own servers may idle on other workers, whichever limit is full (pool_size,
+        // or max_db/max_user_connections with no other pool's server to evict): ask for one.
+        askOtherWorkers();
+        return false;
+    }
     size_t before = login_.size();
     launcher_(*this);
     if (login_.size() == before) {  // the launcher could not start one; don't spin

@@ -162,6 +162,26 @@ TEST(Workers, AServerOfTheOtherWorkerServesClientsThatWaitHere) {
     EXPECT_GT(metric(httpPort, "sluice_server_handoffs_total"), 0);
 }
 
+// The same when the bound is max_db_connections or max_user_connections rather than the pool's
+// size: a client waiting on one worker asks the others, and gets the pool's server idle there
+// (it waited forever, the pool's own server idle on the other worker).
+TEST(Workers, AServerOfTheOtherWorkerServesClientsWaitingUnderADatabaseOrUserLimit) {
+    for (const char* limit : {"max_db_connections = 1\n", "max_user_connections = 1\n"}) {
+        SCOPED_TRACE(limit);
+        ASSERT_TRUE(clearAppBackends());
+        SluiceProcess sluice;
+        ASSERT_TRUE(sluice.start(basicIni(sharedPg(), freePort(),
+                                          std::string("workers = 2\npool_mode = transaction\ndefault_pool_size = 5\n"
+                                                      "query_wait_timeout = 5\n") +
+                                              limit)));
+        std::vector<PqConn> clients = clientsOnBothWorkers(sluice, 2);
+        ASSERT_EQ(clients.size(), 4u) << "the kernel never gave one of the workers two connections";
+        const Outcome outcome = runTogether(clients, "SELECT pg_backend_pid()", 50, false);
+        EXPECT_TRUE(outcome.errors.empty()) << outcome.errors.front() << "\n" << lastLines(sluice.log(), 15);
+        EXPECT_EQ(outcome.answers.size(), 1u) << "one backend served both workers' clients";
+    }
+}
+
 // A server handed over goes with everything the pooler knows of it: its TLS session (the
 // connection to PostgreSQL is encrypted, and stays so on the other worker) and the statements
 // prepared on it (a client on the other worker uses them without another Parse there).
