@@ -278,13 +278,14 @@ void Connections::checkTimeouts() {
     }
     peerCanceler_.sweep(now);
 
+    for (auto& [key, shard] : shards_) shard->maintain(now);
+    for (auto& [key, shard] : shards_) shard->fillMinimum();  // after every waiting client's turn
     for (auto& [key, shard] : shards_) {
         if (shard->paused()) closeIdleServers("pause", key.first);
-        shard->maintain(now);
         std::vector<std::pair<ServerConn*, const char*>> idleExpired;
         const pool::PoolTarget& target = shard->target();
         // As PgBouncer: server_idle_timeout never takes a pool below min_pool_size (lifetime does;
-        // maintain() then opens fresh servers), and lifetime closes are spread (retireForLifetime).
+        // fillMinimum() then opens fresh servers), and lifetime closes are spread (retireForLifetime).
         int closable = shard->pool().serverCount() - target.minPoolSize;
         shard->forEachIdle([&](pool::PooledServer& pooled) {
             auto& server = static_cast<ServerConn&>(pooled);

@@ -262,6 +262,16 @@ bool PoolShard::loginRetryPending() const {
     return pool_->recentLoginFailure(loginRetrySeconds_).has_value();
 }
 
+void PoolShard::fillMinimum() {
+    if (paused_ || loginRetryPending()) return;
+    // As PgBouncer: min_pool_size for a pool in use (or a forced user's, used by every client),
+    // never by evicting another pool's server under max_db/max_user_connections: two pools
+    // filling their minimums would take each other's servers at every sweep.
+    if (pool_->clientCount() == 0 && !target_->forcedUser) return;
+    while (pool_->serverCount() < target_->minPoolSize && launchOne(target_->minPoolSize, false)) {
+    }
+}
+
 void PoolShard::maintain(TimePoint now) {
     // As PgBouncer: a failed server login fails every client waiting for the pool, on every
     // worker (here at the next sweep), rather than letting them wait out server_login_retry.
@@ -273,12 +283,6 @@ void PoolShard::maintain(TimePoint now) {
     PoolWaiter* oldest = waiting_.front();
     if (oldest && target_->reservePoolSize > 0 && secondsSince(oldest->waitingSince, now) >= target_->reservePoolTimeout)
         useReservePool(*oldest);
-    // As PgBouncer: min_pool_size for a pool in use (or a forced user's, used by every client),
-    // never by evicting another pool's server under max_db/max_user_connections: two pools
-    // filling their minimums would take each other's servers at every sweep.
-    if (pool_->clientCount() > 0 || target_->forcedUser)
-        while (pool_->serverCount() < target_->minPoolSize && launchOne(target_->minPoolSize, false)) {
-        }
     // A slot freed in another pool under the same max_db/max_user_connections: try again. An
     // ask for room no other worker could answer yet stands, dated by the client now waiting
     // longest here, and the others hear of it again.

@@ -172,8 +172,12 @@ public:
     void forEachWaiting(Fn&& fn) const { waiting_.forEach(std::forward<Fn>(fn)); }
 
     // Periodic upkeep (the worker's sweep): opens reserve servers for clients that waited longer
-    // than reserve_pool_timeout, and keeps min_pool_size servers open.
+    // than reserve_pool_timeout, and servers for waiting clients a limit held back.
     void maintain(TimePoint now);
+    // Keeps min_pool_size servers open, with free slots only. The sweep calls it after every
+    // shard's maintain(): a slot freed for a waiting client (an eviction) goes to that client,
+    // not to another pool's minimum.
+    void fillMinimum();
 
     size_t waitingCount() const { return waiting_.size(); }
     size_t idleCount() const { return idle_.size(); }
