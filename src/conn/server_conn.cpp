@@ -340,8 +340,11 @@ void ServerConn::loginRefused(const proto::ErrorFields& fields) {
         // REPLICATION role, no replication line in pg_hba.conf) that say nothing of the pool's
         // other logins. The client still learns the server's reason, in the DETAIL.
         SLOG_ERROR("S: login failed: {}: {}", fields.severity, fields.message);
-        reportLoginFailure(Error{"login failed", std::string(proto::sqlstate::kProtocolViolation), fields.message});
-        close("login failed");
+        ClientConn* client = std::exchange(dedicatedTo_, nullptr);
+        close("login failed");  // the server's line first, then the client's, as PgBouncer logs them
+        if (client)
+            client->onServerUnavailable(
+                Error{"login failed", std::string(proto::sqlstate::kProtocolViolation), fields.message});
         return;
     }
     // PgBouncer's words, which operators grep for: "server login failed: FATAL <text>", then
@@ -819,12 +822,12 @@ void ServerConn::close(std::string_view reason) {
     const bool wasLinked = client_ != nullptr;
     const bool wasLoggedIn = state_ != State::Connecting && state_ != State::Login && state_ != State::TlsRequest;
     state_ = State::Closing;
-    if (dedicatedTo_)  // its replication client still waits for it
-        reportLoginFailure(Error{fmt::format("server connection closed: {}", reason),
-                                 std::string(proto::sqlstate::kConnectionFailure)});
     if (connections_.settings().log_disconnections)
         SLOG_INFO("{} closing because: {} (age={}s)", describe(), reason,
                   static_cast<long>(secondsSince(connectedAt_)));
+    if (dedicatedTo_)  // its replication client still waits for it
+        reportLoginFailure(Error{fmt::format("server connection closed: {}", reason),
+                                 std::string(proto::sqlstate::kConnectionFailure)});
     if (wasLinked && clientSawFatal_) {
         ClientConn* client = client_;
         client_ = nullptr;
