@@ -43,7 +43,7 @@ if [[ "$target" == sluice ]]; then
     printf '#!/bin/sh\nexec %q "$@"\n' "$work/sluice" >"$work/tree/pgbouncer"
     chmod +x "$work/tree/pgbouncer"
 fi
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+pg_bin=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 # The suite's pyproject.toml asks for --showlocals, which makes pytest 7 on Python 3.11 crash
 # while it formats some failures; one line per failure is enough here.
 pytest=(/usr/bin/python3 -m pytest -q -rfEs -p no:cacheprovider -o addopts=--import-mode=prepend --tb=line
