@@ -46,11 +46,12 @@ TEST(Replication, PhysicalAndLogicalWalsendersGetServersOfTheirOwn) {
     const std::string server = "host=127.0.0.1 port=" + std::to_string(pg.port());
     ASSERT_TRUE(sluice.start(basicIni(pg, freePort(), "pool_mode = transaction\ndefault_pool_size = 1\n",
                                       "app = " + server + " dbname=app\nreplication = " + server + "\n")));
-    auto replicationConninfo = [&](const std::string& replication) {
+    auto replicationConninfo = [&](const std::string& replication, const std::string& user = PgServer::kSuperuser,
+                                   const std::string& password = PgServer::kSuperPassword) {
         return conninfo({{"host", "127.0.0.1"},
                          {"port", std::to_string(sluice.port())},
-                         {"user", PgServer::kSuperuser},
-                         {"password", PgServer::kSuperPassword},
+                         {"user", user},
+                         {"password", password},
                          {"dbname", "app"},
                          {"sslmode", "disable"},
                          {"application_name", "walreceiver_test"},
@@ -82,13 +83,7 @@ TEST(Replication, PhysicalAndLogicalWalsendersGetServersOfTheirOwn) {
 
     // A role without REPLICATION: PgBouncer's "login failed" (the server's reason in the DETAIL),
     // and the pool's ordinary logins go on as before.
-    PqConn refused(conninfo({{"host", "127.0.0.1"},
-                             {"port", std::to_string(sluice.port())},
-                             {"user", "app"},
-                             {"password", "apppass"},
-                             {"dbname", "app"},
-                             {"sslmode", "disable"},
-                             {"replication", "database"}}));
+    PqConn refused(replicationConninfo("database", "app", "apppass"));
     EXPECT_FALSE(refused.isOk());
     EXPECT_EQ(refused.sqlstate(), "08P01") << refused.error();
     EXPECT_NE(refused.error().find("login failed"), std::string::npos) << refused.error();
