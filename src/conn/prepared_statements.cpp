@@ -413,12 +413,12 @@ PreparedRelay::Outcome PreparedRelay::rewrite(char type, const uint8_t* body, si
             if (parse.name.empty()) break;  // the unnamed statement lives on the server only
             ++counts_.clientParses;
             std::string name(parse.name);
-            if (client.count(name)) {  // PostgreSQL's error; the client's statement stays as it was
+            auto [slot, fresh] = client.try_emplace(name);
+            if (!fresh) {  // PostgreSQL's error; the client's statement stays as it was
                 refuse(errorResponse("42P05", "prepared statement \"" + name + "\" already exists"), toServer);
                 return Outcome::Rewritten;
             }
-            StatementRef statement = catalog_.intern(parse.query, parse.paramTypes);
-            client.emplace(name, statement);
+            StatementRef statement = slot->second = catalog_.intern(parse.query, parse.paramTypes);
             if (server_.contains(*statement)) {
                 server_.touch(*statement);
                 Expected answer{proto::msg::kParse, Reply::Pooler};
